@@ -1,0 +1,58 @@
+// swift-tools-version: 6.0
+// fibcache — a FastCGI responder that serves Redis-cached Fibonacci numbers behind nginx.
+//
+// Layers, dependencies pointing one way (see ARCHITECTURE.md):
+//   C shims (CFastCGI, CHiredis, CGMP)  ->  thin wrappers (FastCGI, Redis)
+//   -> pure domain (Fibonacci, FibonacciCache) -> application (FibcacheService) -> executable (fibcache)
+import PackageDescription
+
+let package = Package(
+    name: "fibcache",
+    products: [
+        .executable(name: "fibcache", targets: ["fibcache"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries, found with pkg-config.
+        .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CGMP", pkgConfig: "gmp", providers: [.apt(["libgmp-dev"])]),
+
+        // Thin Swift wrappers: the only code that touches the C handles.
+        .target(name: "FastCGI", dependencies: ["CFastCGI", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Redis", dependencies: ["CHiredis"]),
+
+        // Pure domain: no I/O.
+        .target(name: "Fibonacci", dependencies: ["CGMP"]),
+        .target(name: "FibonacciCache", dependencies: ["Fibonacci"]),
+
+        // The application: routes, request flow, cache store, JSON.
+        .target(
+            name: "FibcacheService",
+            dependencies: [
+                "Fibonacci", "FibonacciCache", "Redis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The executable: CLI, configuration, signals, wiring.
+        .executableTarget(
+            name: "fibcache",
+            dependencies: [
+                "FastCGI", "FibcacheService", "Redis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis"]),
+        .testTarget(name: "FibonacciTests", dependencies: ["Fibonacci"]),
+        .testTarget(name: "FibonacciCacheTests", dependencies: ["FibonacciCache"]),
+        .testTarget(name: "FibcacheServiceTests", dependencies: ["FibcacheService", "FibonacciCache", "Fibonacci"]),
+        .testTarget(name: "fibcacheTests", dependencies: ["fibcache"]),
+    ]
+)

@@ -1,0 +1,156 @@
+import CFastCGI
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A pool of worker threads serving FastCGI requests from one listening socket.
+///
+/// Each worker owns one `FCGX_Request` and whatever per-worker state its handler
+/// closes over (a Redis connection, say), so the request path takes no locks.
+/// A worker waits in `poll` on the listening socket (or on its kept-alive
+/// connection) *and* a shared wake-up eventfd, accepts the connection itself —
+/// with receive/send timeouts so a silent peer cannot pin a worker — and hands it
+/// to libfcgi to parse. Shutdown writes the eventfd: idle workers leave at once,
+/// busy ones after finishing their request, and the listening socket is never
+/// shut down (it may belong to systemd).
+public final class FastCGIServer: Sendable {
+    public typealias Handler = (borrowing FastCGIRequest) -> Void
+
+    public let socket: ListeningSocket
+    public let workerCount: Int
+    private let ioTimeout: Duration
+    private let wakeFD: Int32
+    private let stopping = Atomic<Bool>(false)
+    private let liveWorkers = Atomic<Int>(0)
+    private let busyWorkers = Atomic<Int>(0)
+    private let logger: Logger
+
+    public init(socket: ListeningSocket, workers: Int, ioTimeout: Duration = .seconds(10), logger: Logger) throws(SystemError) {
+        precondition(workers > 0, "a server needs at least one worker")
+        let initialized = FCGX_Init()  // once, before any worker: installs libfcgi's signal setup
+        guard initialized == 0 else { throw SystemError("FCGX_Init", errno: initialized) }
+        let wake = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
+        guard wake >= 0 else { throw SystemError("eventfd") }
+        self.socket = socket
+        self.workerCount = workers
+        self.ioTimeout = ioTimeout
+        self.wakeFD = wake
+        self.logger = logger
+    }
+
+    /// Requests being handled right now.
+    public var busy: Int { busyWorkers.load(ordering: .relaxed) }
+    /// Workers that have not exited yet.
+    public var live: Int { liveWorkers.load(ordering: .relaxed) }
+
+    /// Starts the workers. `makeHandler(i)` runs on worker i's own thread, so the
+    /// state it creates is confined to that thread.
+    public func start(makeHandler: @escaping @Sendable (Int) -> Handler) throws(SystemError) {
+        for index in 0..<workerCount {
+            liveWorkers.add(1, ordering: .relaxed)
+            do {
+                try WorkerThread.spawn { [self] in
+                    serve(handler: makeHandler(index))
+                    liveWorkers.subtract(1, ordering: .releasing)
+                }
+            } catch {
+                liveWorkers.subtract(1, ordering: .relaxed)
+                beginShutdown()
+                throw error
+            }
+        }
+    }
+
+    /// Stops accepting: idle workers exit now, busy ones after their current request.
+    public func beginShutdown() {
+        stopping.store(true, ordering: .releasing)
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, MemoryLayout<UInt64>.size)
+    }
+
+    /// Waits until every worker has exited or `timeout` passes; true if all exited.
+    public func waitForWorkers(timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while liveWorkers.load(ordering: .acquiring) > 0 {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(5_000)
+        }
+        return true
+    }
+
+    private func serve(handler: Handler) {
+        let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
+        // No listening socket for libfcgi: we accept ourselves. If libfcgi drops a
+        // bad connection and tries to accept again, accept(-1) fails at once and
+        // FCGX_Accept_r returns to us instead of blocking.
+        FCGX_InitRequest(request, -1, 0)
+        defer {
+            if request.pointee.ipcFd >= 0 { FCGX_Free(request, 1) }  // a kept-alive connection
+            request.deallocate()
+        }
+        var fds = [pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        while !stopping.load(ordering: .acquiring) {
+            // A kept-alive connection (nginx `fastcgi_keep_conn`) carries the next request.
+            let kept = request.pointee.ipcFd
+            fds[0].fd = kept >= 0 ? kept : socket.fd
+            fds[0].revents = 0
+            fds[1].revents = 0
+            if poll(&fds, 2, -1) < 0 {
+                if errno == EINTR { continue }
+                logger.error("poll failed", metadata: ["error": "\(SystemError("poll"))"])
+                return
+            }
+            if fds[1].revents != 0 { return }
+            if kept < 0 {
+                guard let connection = acceptConnection() else { continue }
+                request.pointee.ipcFd = connection
+                // FCGX_Accept_r begins by finishing the previous request, which closes
+                // ipcFd unless the connection is marked kept; the BEGIN_REQUEST record
+                // it then reads sets the flag to what the web server asked for.
+                request.pointee.keepConnection = 1
+            }
+            // Parses BEGIN_REQUEST and PARAMS; on a malformed or closed connection
+            // libfcgi closes it and returns an error: nothing to answer.
+            guard FCGX_Accept_r(request) == 0 else { continue }
+            busyWorkers.add(1, ordering: .relaxed)
+            handler(FastCGIRequest(request))
+            FCGX_Finish_r(request)
+            busyWorkers.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    private func acceptConnection() -> Int32? {
+        let connection = cfastcgi_accept(socket.fd)
+        guard connection >= 0 else {
+            switch errno {
+            case EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO:
+                break  // another worker won the race, or the peer gave up
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                // Out of descriptors or memory: back off rather than spin.
+                logger.error("accept failed, backing off", metadata: ["error": "\(SystemError("accept"))"])
+                usleep(100_000)
+            default:
+                logger.error("accept failed", metadata: ["error": "\(SystemError("accept"))"])
+                usleep(10_000)
+            }
+            return nil
+        }
+        var limit = timeval(ioTimeout)
+        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        return connection
+    }
+}
+
+extension timeval {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self.init(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    }
+}

@@ -1,0 +1,53 @@
+/// Where the FastCGI responder accepts connections from nginx.
+public enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
+    /// A unix socket path, created (and removed at exit) by the process.
+    case unix(path: String)
+    /// `host:port` on TCP. Keep it on loopback: FastCGI has no authentication.
+    case tcp(host: String, port: Int)
+    /// A listening socket inherited from a supervisor on this fd: FastCGI's own
+    /// convention is fd 0 (`FCGI_LISTENSOCK_FILENO`, systemd's `StandardInput=socket`).
+    case inherited(fd: Int32)
+
+    public struct ParseError: Error, Equatable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Accepts `/path/to.sock` (or any path with a `/`), `host:port`, `[::1]:port`, and `fd:N`.
+    public init(parsing text: String) throws(ParseError) {
+        if text.hasPrefix("fd:") {
+            guard let fd = Int32(text.dropFirst(3)), fd >= 0 else {
+                throw ParseError(description: "'\(text)': fd: needs a file descriptor number")
+            }
+            self = .inherited(fd: fd)
+            return
+        }
+        if text.contains("/") {
+            // sun_path holds 108 bytes including the terminator.
+            guard text.utf8.count < 108 else {
+                throw ParseError(description: "'\(text)': a unix socket path must be shorter than 108 bytes")
+            }
+            self = .unix(path: text)
+            return
+        }
+        guard let colon = text.lastIndex(of: ":") else {
+            throw ParseError(description: "'\(text)': expected a socket path, host:port, or fd:N")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+            throw ParseError(description: "'\(text)': the port must be a number from 1 to 65535")
+        }
+        guard !host.isEmpty else {
+            throw ParseError(description: "'\(text)': give the host explicitly (e.g. 127.0.0.1:\(port)); FastCGI must not listen on every interface by accident")
+        }
+        self = .tcp(host: host, port: port)
+    }
+
+    public var description: String {
+        switch self {
+        case .unix(let path): return path
+        case .tcp(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .inherited(let fd): return "fd:\(fd)"
+        }
+    }
+}

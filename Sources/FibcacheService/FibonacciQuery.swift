@@ -1,0 +1,41 @@
+import Fibonacci
+
+/// A validated request for F(n): the path segment and `?algorithm=` checked
+/// against the limits, before any cache or compute work.
+struct FibonacciQuery: Equatable {
+    let n: Int
+    let algorithm: FibonacciAlgorithm
+
+    init(segment: Substring, query: QueryString, limits: ServiceLimits) throws(APIError) {
+        algorithm = try FibonacciQuery.algorithm(query["algorithm"])
+        n = try FibonacciQuery.number(segment, limits: limits)
+        if algorithm == .recursive && n > limits.maxRecursiveN {
+            throw APIError(status: 400, message: "the recursive algorithm is limited to n <= \(limits.maxRecursiveN) (--max-recursive-n); use algorithm=fast or algorithm=iterative for larger n")
+        }
+    }
+
+    private static func algorithm(_ name: String?) throws(APIError) -> FibonacciAlgorithm {
+        guard let name else { return .fast }
+        guard let algorithm = FibonacciAlgorithm(rawValue: name) else {
+            let known = FibonacciAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")
+            throw APIError(status: 400, message: "unknown algorithm '\(APIError.echo(name))'; use one of: \(known)")
+        }
+        return algorithm
+    }
+
+    /// ASCII digits only: no sign, space, exponent, hex prefix or other scripts'
+    /// digits (Swift's `Int(_:)` would accept "+5"). Leading zeros are fine, as in
+    /// Django's `<int:n>`. Bounded before conversion, so a 10,000-digit n costs nothing.
+    private static func number(_ segment: Substring, limits: ServiceLimits) throws(APIError) -> Int {
+        let digits = segment.utf8
+        guard !digits.isEmpty, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            throw APIError(status: 400, message: "n must be a non-negative integer written with the digits 0-9, got '\(APIError.echo(segment))'")
+        }
+        let significant = digits.drop { $0 == UInt8(ascii: "0") }
+        let tooLarge = APIError(status: 400, message: "n must be at most \(limits.maxN) (--max-n)")
+        guard significant.count <= 18 else { throw tooLarge }  // fits Int64 without overflow
+        let n = significant.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        guard n <= limits.maxN else { throw tooLarge }
+        return n
+    }
+}

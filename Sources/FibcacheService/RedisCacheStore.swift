@@ -1,0 +1,94 @@
+import Redis
+
+/// A worker's cache: its own Redis connection, made lazily and remade after
+/// failures with a capped exponential backoff, so that with Redis down a
+/// request costs no connect attempt at all and Redis' return is noticed
+/// within `maxBackoff`.
+public final class RedisCacheStore: CacheStore {
+    public struct Settings: Sendable {
+        public var url: RedisURL
+        public var connectTimeout: Duration
+        public var commandTimeout: Duration
+        public var initialBackoff: Duration = .milliseconds(100)
+        public var maxBackoff: Duration = .seconds(1)
+
+        public init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration) {
+            self.url = url
+            self.connectTimeout = connectTimeout
+            self.commandTimeout = commandTimeout
+        }
+    }
+
+    private let settings: Settings
+    private let health: RedisHealth
+    private var connection: RedisConnection?
+    private var backoff: Duration
+    private var retryAt: ContinuousClock.Instant?
+    /// `health.recoveryCount` when this worker last failed.
+    private var recoveriesAtFailure = 0
+
+    public init(settings: Settings, health: RedisHealth) {
+        self.settings = settings
+        self.health = health
+        self.backoff = settings.initialBackoff
+    }
+
+    public func lookup(_ key: String) -> CacheLookup {
+        switch run(["GET", key].map { Array($0.utf8) }) {
+        case .string(let bytes)?: return .hit(bytes)
+        case .null?: return .miss
+        default: return .unavailable
+        }
+    }
+
+    @discardableResult
+    public func store(_ key: String, value: [UInt8], timeToLive: Int) -> Bool {
+        if case .status? = run([Array("SET".utf8), Array(key.utf8), value, Array("EX".utf8), Array(String(timeToLive).utf8)]) {
+            return true
+        }
+        return false
+    }
+
+    /// Runs one command; nil when Redis could not be asked or answered with an error.
+    private func run(_ arguments: [[UInt8]]) -> RedisReply? {
+        guard let connection = openConnection() else { return nil }
+        do {
+            let reply = try connection.command(arguments)
+            if case .error(let message) = reply {
+                health.commandFailed(message)
+                return nil
+            }
+            health.commandSucceeded()
+            return reply
+        } catch {
+            failed(error)
+            return nil
+        }
+    }
+
+    private func openConnection() -> RedisConnection? {
+        if let connection, connection.isOpen { return connection }
+        if let retryAt, ContinuousClock.now < retryAt, health.recoveryCount == recoveriesAtFailure { return nil }
+        do {
+            let made = try RedisConnection(url: settings.url, connectTimeout: settings.connectTimeout,
+                                           commandTimeout: settings.commandTimeout)
+            connection = made
+            backoff = settings.initialBackoff
+            retryAt = nil
+            health.connected()
+            return made
+        } catch {
+            failed(error)
+            return nil
+        }
+    }
+
+    private func failed(_ error: RedisError) {
+        connection?.close()
+        connection = nil
+        retryAt = ContinuousClock.now + backoff
+        recoveriesAtFailure = health.recoveryCount
+        backoff = min(backoff * 2, settings.maxBackoff)
+        health.unavailable(error.description)
+    }
+}

@@ -1,0 +1,82 @@
+import Logging
+import Synchronization
+
+/// Redis' condition as all workers see it, so that a failure is logged once
+/// when it starts, once when it changes and once when it ends — not once per
+/// request or per worker.
+public final class RedisHealth: Sendable {
+    private enum Condition: Equatable {
+        case unknown
+        case up
+        case down(String)
+    }
+
+    private struct State {
+        var connection: Condition = .unknown
+        /// The last error reply to a command (`-OOM ...`, `-READONLY ...`), until a write succeeds.
+        var commandError: String?
+    }
+
+    private let state = Mutex(State())
+    /// Bumped each time some worker connects after a failure, so that workers
+    /// still backing off retry at once instead of serving uncached for up to a second.
+    private let recoveries = Atomic<Int>(0)
+    private let logger: Logger
+    private let target: String
+
+    public init(target: String, logger: Logger) {
+        self.target = target
+        self.logger = logger
+    }
+
+    public var isUp: Bool {
+        state.withLock { $0.connection == .up }
+    }
+
+    var recoveryCount: Int { recoveries.load(ordering: .relaxed) }
+
+    func connected() {
+        let previous = state.withLock { state in
+            defer { state.connection = .up }
+            return state.connection
+        }
+        switch previous {
+        case .up: break
+        case .unknown: logger.info("connected to Redis", metadata: ["redis": "\(target)"])
+        case .down:
+            recoveries.add(1, ordering: .relaxed)
+            logger.notice("Redis is reachable again; caching resumes", metadata: ["redis": "\(target)"])
+        }
+    }
+
+    func unavailable(_ reason: String) {
+        let changed = state.withLock { state in
+            defer { state.connection = .down(reason) }
+            return state.connection != .down(reason)
+        }
+        if changed {
+            logger.warning("Redis unavailable; serving uncached until it returns",
+                           metadata: ["redis": "\(target)", "reason": "\(reason)"])
+        }
+    }
+
+    func commandFailed(_ message: String) {
+        let changed = state.withLock { state in
+            defer { state.commandError = message }
+            return state.commandError != message
+        }
+        if changed {
+            logger.warning("Redis refused a command; serving uncached", metadata: ["redis": "\(target)", "reply": "\(message)"])
+        }
+    }
+
+    func commandSucceeded() {
+        let previous = state.withLock { state in
+            defer { state.commandError = nil }
+            return state.commandError
+        }
+        if let previous {
+            logger.notice("Redis accepts commands again", metadata: ["redis": "\(target)", "previously": "\(previous)"])
+        }
+    }
+}

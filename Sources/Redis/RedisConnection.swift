@@ -1,0 +1,142 @@
+import CHiredis
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// One blocking connection to Redis: a `redisContext`, owned by one thread.
+///
+/// hiredis contexts are not thread-safe and are dead after any I/O error, so
+/// this type is deliberately not `Sendable`, and a fatal error closes it: the
+/// owner makes a new one (hiredis 0.14's `redisReconnect` would forget the
+/// command timeout).
+public final class RedisConnection {
+    private var context: UnsafeMutablePointer<redisContext>?
+
+    /// Connects, authenticates and selects the database, each bounded by the timeouts.
+    public init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration) throws(RedisError) {
+        let connectTV = timeval(connectTimeout)
+        let commandTV = timeval(commandTimeout)
+        let made: UnsafeMutablePointer<redisContext>?
+        switch url.endpoint {
+        case .tcp(let host, let port):
+            made = chiredis_connect_tcp(host, Int32(port), connectTV, commandTV)
+        case .unix(let path):
+            made = chiredis_connect_unix(path, connectTV, commandTV)
+        }
+        guard let made else { throw .connectionFailed("out of memory") }
+        if made.pointee.err != 0 {
+            let why = String(cString: chiredis_errstr(made))
+            redisFree(made)
+            throw .connectionFailed(why)
+        }
+        context = made
+        do {
+            if let password = url.password {
+                let auth = url.username.map { ["AUTH", $0, password] } ?? ["AUTH", password]
+                try expectOK(try command(auth.map { Array($0.utf8) }), doing: "AUTH")
+            }
+            if url.database != 0 {
+                try expectOK(try command(["SELECT", String(url.database)].map { Array($0.utf8) }), doing: "SELECT")
+            }
+        } catch {
+            close()
+            throw .connectionFailed(error.description)
+        }
+    }
+
+    deinit { close() }
+
+    public var isOpen: Bool { context != nil }
+
+    public func close() {
+        if let context { redisFree(context) }
+        context = nil
+    }
+
+    /// Sends one command and waits for its reply. Error replies come back as
+    /// `.error`, not thrown: only transport failures throw (and close the connection).
+    public func command(_ arguments: [[UInt8]]) throws(RedisError) -> RedisReply {
+        guard let context else { throw .connectionLost("connection closed") }
+        let raw = withArgv(arguments) { argc, argv, lengths in
+            redisCommandArgv(context, argc, argv, lengths)
+        }
+        guard let raw else {
+            let error: RedisError = chiredis_is_timeout(context) != 0
+                ? .timedOut
+                : .connectionLost(String(cString: chiredis_errstr(context)))
+            close()
+            throw error
+        }
+        let reply = raw.assumingMemoryBound(to: redisReply.self)
+        defer { freeReplyObject(raw) }
+        return RedisReply(copying: reply)
+    }
+
+    /// Convenience for commands made of strings.
+    public func command(_ arguments: String...) throws(RedisError) -> RedisReply {
+        try command(arguments.map { Array($0.utf8) })
+    }
+
+    private func expectOK(_ reply: RedisReply, doing what: String) throws(RedisError) {
+        switch reply {
+        case .status: return
+        case .error(let message): throw .server("\(what): \(message)")
+        default: throw .unexpectedReply("\(what) answered \(reply)")
+        }
+    }
+}
+
+/// Lays out argv/argvlen for `redisCommandArgv` without copying the arguments twice.
+private func withArgv<R>(
+    _ arguments: [[UInt8]],
+    _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
+) -> R {
+    var pointers = [UnsafePointer<CChar>?](repeating: nil, count: arguments.count)
+    var lengths = [Int](repeating: 0, count: arguments.count)
+    // Keep every argument's storage pinned while hiredis formats the command.
+    func pin(_ index: Int) -> R {
+        if index == arguments.count {
+            return body(Int32(arguments.count), &pointers, lengths)
+        }
+        return arguments[index].withUnsafeBufferPointer { buffer in
+            pointers[index] = UnsafeRawPointer(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+                .assumingMemoryBound(to: CChar.self)
+            lengths[index] = buffer.count
+            return pin(index + 1)
+        }
+    }
+    return pin(0)
+}
+
+extension RedisReply {
+    init(copying reply: UnsafeMutablePointer<redisReply>) {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            self = .string(Array(UnsafeRawBufferPointer(start: r.str, count: Int(r.len))))
+        case REDIS_REPLY_STATUS:
+            self = .status(String(cString: r.str))
+        case REDIS_REPLY_ERROR:
+            self = .error(String(cString: r.str))
+        case REDIS_REPLY_INTEGER:
+            self = .integer(Int64(r.integer))
+        case REDIS_REPLY_NIL:
+            self = .null
+        case REDIS_REPLY_ARRAY:
+            self = .array((0..<Int(r.elements)).map { RedisReply(copying: r.element[$0]!) })
+        default:
+            // RESP3 types (hiredis 1.x) never reach us: we speak RESP2.
+            self = .error("unsupported reply type \(r.type)")
+        }
+    }
+}
+
+extension timeval {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self.init(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import FastCGI
+import FibcacheService
+import Fibonacci
+import FibonacciCache
+import Logging
+import Redis
+
+/// The command line. Every option also reads `FIBCACHE_<NAME>` (see EnvironmentFallback).
+struct FibcacheCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fibcache",
+        abstract: "A FastCGI responder serving exact Fibonacci numbers, cached in Redis, behind nginx.",
+        discussion: """
+            Answers GET /api/fibonacci/number/<n>/ with {"fibonacci": <F(n)>}, looking up the key \
+            fibonacci_<n> in Redis first and storing computed values with a TTL, like the Django + \
+            django-redis example it rebuilds. Without Redis it keeps answering, uncached.
+
+            Every option can also be set through the environment variable named after it, \
+            FIBCACHE_<OPTION> (e.g. FIBCACHE_REDIS_URL); a flag on the command line wins.
+            """)
+
+    @Option(help: ArgumentHelp(
+        "Where nginx connects: a unix socket path, host:port, or fd:N for an inherited listening socket. (FIBCACHE_LISTEN)",
+        discussion: "Default: the socket on fd 0 when started by a supervisor (systemd StandardInput=socket), else /run/fibcache.sock.",
+        valueName: "path|host:port|fd:N"))
+    var listen: String?
+
+    @Option(help: ArgumentHelp("Permissions of a unix socket fibcache creates, in octal. (FIBCACHE_SOCKET_MODE)", valueName: "mode"))
+    var socketMode: String = "660"
+
+    @Option(help: ArgumentHelp("Worker threads, each serving one request at a time with its own Redis connection. (FIBCACHE_WORKERS)", valueName: "count"))
+    var workers: Int = 16
+
+    @Option(help: ArgumentHelp(
+        "Redis to cache in: redis://[[user]:password@]host[:port][/db] or unix:///path/to/redis.sock?db=N. (FIBCACHE_REDIS_URL)",
+        valueName: "url"))
+    var redisURL: String = "redis://127.0.0.1:6379/1"
+
+    @Option(help: ArgumentHelp("Longest wait for a Redis connection, e.g. 200ms or 1s. (FIBCACHE_REDIS_CONNECT_TIMEOUT)", valueName: "duration"))
+    var redisConnectTimeout: DurationArgument = DurationArgument(argument: "200ms")!
+
+    @Option(help: ArgumentHelp("Longest wait for a Redis reply; past it the request is served uncached. (FIBCACHE_REDIS_COMMAND_TIMEOUT)", valueName: "duration"))
+    var redisCommandTimeout: DurationArgument = DurationArgument(argument: "200ms")!
+
+    @Option(help: ArgumentHelp("Seconds a computed value stays in Redis. (FIBCACHE_TTL)", valueName: "seconds"))
+    var ttl: Int = CachePolicy.defaultTimeToLive
+
+    @Option(help: ArgumentHelp(
+        "Prefix before fibonacci_<n> in Redis keys; ':1:' shares the keys django-redis writes. (FIBCACHE_KEY_PREFIX)",
+        valueName: "prefix"))
+    var keyPrefix: String = ""
+
+    @Option(help: ArgumentHelp("Largest n served. (FIBCACHE_MAX_N)", valueName: "n"))
+    var maxN: Int = ServiceLimits.defaultMaxN
+
+    @Option(help: ArgumentHelp(
+        "Largest n for ?algorithm=recursive, the article's naive recursion (at most \(Fibonacci.recursiveLimit)). (FIBCACHE_MAX_RECURSIVE_N)",
+        valueName: "n"))
+    var maxRecursiveN: Int = ServiceLimits.defaultMaxRecursiveN
+
+    @Option(help: ArgumentHelp("On SIGTERM, how long requests in flight may take to finish. (FIBCACHE_SHUTDOWN_TIMEOUT)", valueName: "duration"))
+    var shutdownTimeout: DurationArgument = DurationArgument(argument: "4s")!
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. (FIBCACHE_LOG_LEVEL)", valueName: "level"))
+    var logLevel: Logger.Level = .info
+
+    /// Builds the configuration, refusing any bad value before anything starts.
+    func makeConfiguration() throws(ValidationError) -> Configuration {
+        let listenAddress: ListenAddress
+        if let listen {
+            do { listenAddress = try ListenAddress(parsing: listen) } catch { throw ValidationError("--listen \(error)") }
+        } else {
+            listenAddress = Configuration.defaultListenAddress()
+        }
+        guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
+            throw ValidationError("--socket-mode must be octal permissions such as 660, got '\(socketMode)'")
+        }
+        guard (1...256).contains(workers) else {
+            throw ValidationError("--workers must be from 1 to 256, got \(workers)")
+        }
+        let url: RedisURL
+        do { url = try RedisURL(parsing: redisURL) } catch { throw ValidationError("--redis-url: \(error)") }
+        guard ttl > 0 else { throw ValidationError("--ttl must be a positive number of seconds, got \(ttl)") }
+        guard keyPrefix.utf8.count <= 256, !keyPrefix.contains(where: { $0.isWhitespace }) else {
+            throw ValidationError("--key-prefix must be at most 256 bytes without whitespace")
+        }
+        guard (0...100_000_000).contains(maxN) else {
+            throw ValidationError("--max-n must be from 0 to 100000000, got \(maxN)")
+        }
+        guard (0...Fibonacci.recursiveLimit).contains(maxRecursiveN) else {
+            throw ValidationError("--max-recursive-n must be from 0 to \(Fibonacci.recursiveLimit) (F(\(Fibonacci.recursiveLimit + 1)) overflows 64 bits), got \(maxRecursiveN)")
+        }
+        return Configuration(
+            listen: listenAddress,
+            socketMode: mode,
+            workers: workers,
+            redis: RedisCacheStore.Settings(url: url, connectTimeout: redisConnectTimeout.duration,
+                                            commandTimeout: redisCommandTimeout.duration),
+            cachePolicy: CachePolicy(keyspace: CacheKeyspace(prefix: keyPrefix), timeToLive: ttl),
+            limits: ServiceLimits(maxN: maxN, maxRecursiveN: maxRecursiveN),
+            shutdownTimeout: shutdownTimeout.duration,
+            logLevel: logLevel)
+    }
+
+    func validate() throws {
+        _ = try makeConfiguration()
+    }
+
+    func run() throws {
+        try Server(configuration: makeConfiguration()).run()
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import FastCGI
+import FibcacheService
+import Logging
+import Redis
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Wires the configuration to the running pieces and owns the process' life:
+/// start the workers, tell systemd, wait for a signal, stop gracefully.
+struct Server {
+    let configuration: Configuration
+
+    func run() throws {
+        let signals = SignalSet()
+        signals.blockInThisAndFutureThreads()
+
+        let environment = ProcessEnvironment.current()
+        let journal = environment["JOURNAL_STREAM"] != nil
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, level: level, journal: journal) }
+        let logger = Logger(label: "fibcache")
+        let notifier = SystemdNotifier(environment: environment)
+
+        let socket: ListeningSocket
+        do {
+            socket = try ListeningSocket(configuration.listen, unixMode: configuration.socketMode)
+        } catch {
+            logger.critical("cannot listen", metadata: ["listen": "\(configuration.listen)", "error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let server = try FastCGIServer(socket: socket, workers: configuration.workers, logger: logger)
+        let service = FibonacciService(limits: configuration.limits, cachePolicy: configuration.cachePolicy, logger: logger)
+        let health = RedisHealth(target: configuration.redis.url.description, logger: logger)
+        let redisSettings = configuration.redis
+
+        try server.start { _ in
+            // Runs on the worker's own thread: the Redis connection stays confined to it.
+            let cache = RedisCacheStore(settings: redisSettings, health: health)
+            return { request in
+                let httpRequest = HTTPRequest(fastCGI: request)
+                let response = service.respond(to: httpRequest, cache: cache)
+                if httpRequest.method != "GET" && httpRequest.method != "HEAD" {
+                    request.discardBody()  // answered without reading it (405)
+                }
+                request.respond(status: response.status, headers: response.headers, body: response.body,
+                                includeBody: httpRequest.method != "HEAD")
+            }
+        }
+        logger.info("fibcache started", metadata: [
+            "listen": "\(configuration.listen)", "workers": "\(configuration.workers)",
+            "redis": "\(configuration.redis.url)", "ttl": "\(configuration.cachePolicy.timeToLive)",
+            "max-n": "\(configuration.limits.maxN)",
+        ])
+        notifier.notify("READY=1\nSTATUS=serving on \(configuration.listen)")
+
+        while true {
+            let signal = signals.wait()
+            if signal == SIGHUP {
+                // Configuration is read once at start (restart to change it) and logs
+                // go to stderr (journald or the caller own the file): nothing to reopen.
+                logger.notice("SIGHUP ignored: fibcache has no files to reopen; use restart to apply new settings")
+                continue
+            }
+            logger.info("stopping: finishing requests in flight", metadata: [
+                "signal": "\(signal == SIGTERM ? "SIGTERM" : "SIGINT")", "busy": "\(server.busy)",
+            ])
+            notifier.notify("STOPPING=1")
+            server.beginShutdown()
+            let finished = server.waitForWorkers(timeout: configuration.shutdownTimeout)
+            socket.close()
+            if finished {
+                logger.info("fibcache stopped")
+            } else {
+                logger.warning("fibcache stopped with requests unfinished after the shutdown timeout",
+                               metadata: ["busy": "\(server.busy)"])
+            }
+            return
+        }
+    }
+}
+
+extension HTTPRequest {
+    /// nginx's `fastcgi_params`: `DOCUMENT_URI` is the decoded, normalized path
+    /// (`$document_uri`); `REQUEST_URI` the raw one, used when the former is missing.
+    init(fastCGI request: borrowing FastCGIRequest) {
+        let method = request.param("REQUEST_METHOD") ?? "GET"
+        let query = request.param("QUERY_STRING") ?? ""
+        if let path = request.param("DOCUMENT_URI") {
+            self.init(method: method, path: path, query: query)
+        } else {
+            let uri = request.param("REQUEST_URI") ?? "/"
+            self.init(method: method, path: String(uri.prefix { $0 != "?" }), query: query)
+        }
+    }
+}

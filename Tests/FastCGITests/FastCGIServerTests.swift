@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import Testing
+@testable import FastCGI
+
+@Suite(.serialized) struct FastCGIServerTests {
+    let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    private func temporarySocketPath() -> String {
+        NSTemporaryDirectory() + "fcgi-\(UUID().uuidString.prefix(8)).sock"
+    }
+
+    /// A server whose handler answers with the request's method and path.
+    private func startEchoServer(path: String, workers: Int, ioTimeout: Duration = .seconds(5)) throws -> FastCGIServer {
+        let socket = try ListeningSocket(.unix(path: path), unixMode: 0o600)
+        let server = try FastCGIServer(socket: socket, workers: workers, ioTimeout: ioTimeout, logger: logger)
+        try server.start { worker in
+            return { request in
+                let body = "\(request.param("REQUEST_METHOD") ?? "-") \(request.param("DOCUMENT_URI") ?? "-") w\(worker)"
+                request.respond(status: 200, headers: [("Content-Type", "text/plain")], body: Array(body.utf8))
+            }
+        }
+        return server
+    }
+
+    private func stop(_ server: FastCGIServer) {
+        server.beginShutdown()
+        _ = server.waitForWorkers(timeout: .seconds(5))
+        server.socket.close()
+    }
+
+    @Test func answersWithStatusHeadersAndContentLength() throws {
+        let path = temporarySocketPath()
+        let server = try startEchoServer(path: path, workers: 2)
+        defer { stop(server) }
+        let client = try FastCGITestClient(unixPath: path)
+        defer { client.close() }
+        let response = try #require(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/x"]))
+        #expect(response.hasPrefix("Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "))
+        #expect(response.contains("\r\n\r\nGET /x w"))
+    }
+
+    @Test func keptConnectionCarriesSeveralRequests() throws {
+        let path = temporarySocketPath()
+        let server = try startEchoServer(path: path, workers: 2)
+        defer { stop(server) }
+        let client = try FastCGITestClient(unixPath: path)
+        defer { client.close() }
+        for i in 0..<3 {
+            let response = client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/\(i)"], keepConnection: true)
+            #expect(response?.contains("GET /\(i) w") == true)
+        }
+    }
+
+    @Test func silentClientDoesNotStarveOthers() throws {
+        let path = temporarySocketPath()
+        let server = try startEchoServer(path: path, workers: 1, ioTimeout: .milliseconds(300))
+        defer { stop(server) }
+        let silent = try FastCGITestClient(unixPath: path)  // connects, never sends
+        defer { silent.close() }
+        usleep(50_000)
+        let client = try FastCGITestClient(unixPath: path)
+        defer { client.close() }
+        let start = Date()
+        #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/after"])?.contains("/after") == true)
+        #expect(Date().timeIntervalSince(start) < 3)
+    }
+
+    @Test func garbageIsDroppedAndServingContinues() throws {
+        let path = temporarySocketPath()
+        let server = try startEchoServer(path: path, workers: 1)
+        defer { stop(server) }
+        let garbage = try FastCGITestClient(unixPath: path)
+        garbage.send(Array("GET / HTTP/1.1\r\n\r\n".utf8) + [UInt8](repeating: 0xFF, count: 100))
+        garbage.close()
+        let client = try FastCGITestClient(unixPath: path)
+        defer { client.close() }
+        #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/ok"])?.contains("/ok") == true)
+    }
+
+    @Test func shutdownReleasesIdleWorkersPromptly() throws {
+        let path = temporarySocketPath()
+        let server = try startEchoServer(path: path, workers: 8)
+        usleep(50_000)
+        #expect(server.live == 8)
+        let start = ContinuousClock.now
+        server.beginShutdown()
+        #expect(server.waitForWorkers(timeout: .seconds(2)))
+        #expect(ContinuousClock.now - start < .milliseconds(500))
+        server.socket.close()
+        #expect(!FileManager.default.fileExists(atPath: path), "the socket file we created is removed")
+    }
+}
+
+@Suite struct ListeningSocketTests {
+    @Test func unixSocketGetsTheRequestedMode() throws {
+        let path = NSTemporaryDirectory() + "ls-\(UUID().uuidString.prefix(8)).sock"
+        let socket = try ListeningSocket(.unix(path: path), unixMode: 0o660)
+        defer { socket.close() }
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o660)
+        #expect(ListeningSocket.isListeningSocket(socket.fd))
+    }
+
+    @Test func liveSocketIsNotStolen() throws {
+        let path = NSTemporaryDirectory() + "ls-\(UUID().uuidString.prefix(8)).sock"
+        let first = try ListeningSocket(.unix(path: path))
+        defer { first.close() }
+        #expect(throws: SystemError.self) { try ListeningSocket(.unix(path: path)) }
+    }
+
+    @Test func staleSocketFileIsReplaced() throws {
+        let path = NSTemporaryDirectory() + "ls-\(UUID().uuidString.prefix(8)).sock"
+        let first = try ListeningSocket(.unix(path: path))
+        close(first.fd)  // the process "died": the file stays, nobody listens
+        let second = try ListeningSocket(.unix(path: path))
+        defer { second.close() }
+        #expect(ListeningSocket.isListeningSocket(second.fd))
+    }
+
+    @Test func missingDirectoryIsAnErrorNotAnExit() {
+        #expect(throws: SystemError.self) { try ListeningSocket(.unix(path: "/nonexistent-dir/x.sock")) }
+    }
+
+    @Test func tcpOnLoopback() throws {
+        let socket = try ListeningSocket(.tcp(host: "127.0.0.1", port: 0))
+        defer { socket.close() }
+        #expect(ListeningSocket.isListeningSocket(socket.fd))
+    }
+
+    @Test func inheritedFdMustBeAListeningSocket() {
+        let pipe = Pipe()
+        #expect(!ListeningSocket.isListeningSocket(pipe.fileHandleForReading.fileDescriptor))
+        #expect(throws: SystemError.self) { try ListeningSocket(.inherited(fd: pipe.fileHandleForReading.fileDescriptor)) }
+    }
+}

@@ -1,0 +1,159 @@
+import Testing
+import FibonacciCache
+import Logging
+@testable import FibcacheService
+
+@Suite struct FibonacciServiceTests {
+    let service = FibonacciService(
+        limits: ServiceLimits(maxN: 100_000, maxRecursiveN: 30),
+        cachePolicy: CachePolicy(keyspace: CacheKeyspace(prefix: "t:"), timeToLive: 600),
+        logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+
+    private func get(_ path: String, query: String = "", method: String = "GET", cache: CacheStore = InMemoryCache()) -> HTTPResponse {
+        service.respond(to: HTTPRequest(method: method, path: path, query: query), cache: cache)
+    }
+
+    private func body(_ response: HTTPResponse) -> String {
+        String(decoding: response.body, as: UTF8.self)
+    }
+
+    @Test func missComputesStoresAndThenHits() {
+        let cache = InMemoryCache()
+        let first = get("/api/fibonacci/number/40/", cache: cache)
+        #expect(first.status == 200)
+        #expect(body(first) == #"{"fibonacci": 102334155}"#)
+        #expect(first.header("X-Cache") == "MISS")
+        #expect(first.header("Content-Type") == "application/json")
+        #expect(cache.values["t:fibonacci_40"] == Array("102334155".utf8))
+        #expect(cache.timeToLive["t:fibonacci_40"] == 600)
+
+        let second = get("/api/fibonacci/number/40/", cache: cache)
+        #expect(second.header("X-Cache") == "HIT")
+        #expect(body(second) == body(first))
+    }
+
+    @Test func cachedValueIsServedWhicheverAlgorithmAsks() {
+        let cache = InMemoryCache()
+        _ = get("/api/fibonacci/number/25/", query: "algorithm=iterative", cache: cache)
+        let recursive = get("/api/fibonacci/number/25/", query: "algorithm=recursive", cache: cache)
+        #expect(recursive.header("X-Cache") == "HIT")
+        #expect(body(recursive) == #"{"fibonacci": 75025}"#)
+    }
+
+    @Test func unavailableCacheIsBypassedNotFatal() {
+        let cache = InMemoryCache()
+        cache.available = false
+        let response = get("/api/fibonacci/number/94", cache: cache)
+        #expect(response.status == 200)
+        #expect(response.header("X-Cache") == "BYPASS")
+        #expect(body(response) == #"{"fibonacci": 19740274219868223167}"#)
+        #expect(cache.values.isEmpty)
+    }
+
+    @Test func refusedWriteStillServesTheValue() {
+        let cache = InMemoryCache()
+        cache.refusesWrites = true
+        let response = get("/api/fibonacci/number/10/", cache: cache)
+        #expect(response.header("X-Cache") == "MISS")
+        #expect(body(response) == #"{"fibonacci": 55}"#)
+    }
+
+    @Test func malformedCachedValueIsAMissAndIsOverwritten() {
+        let cache = InMemoryCache()
+        cache.values["t:fibonacci_40"] = Array("not a number".utf8)
+        let response = get("/api/fibonacci/number/40/", cache: cache)
+        #expect(response.header("X-Cache") == "MISS")
+        #expect(body(response) == #"{"fibonacci": 102334155}"#)
+        #expect(cache.values["t:fibonacci_40"] == Array("102334155".utf8))
+    }
+
+    @Test func serverTimingNamesCacheAndCompute() throws {
+        let response = get("/api/fibonacci/number/1000/", query: "algorithm=iterative")
+        let timing = try #require(response.header("Server-Timing"))
+        #expect(timing.hasPrefix("cache;dur="))
+        #expect(timing.contains(#"desc="MISS""#))
+        #expect(timing.contains(#"compute;dur="#))
+        #expect(timing.contains(#"desc="iterative""#))
+    }
+
+    @Test func leadingZerosNameTheSameNumber() {
+        let cache = InMemoryCache()
+        _ = get("/api/fibonacci/number/007/", cache: cache)
+        #expect(cache.values.keys.sorted() == ["t:fibonacci_7"])
+    }
+
+    @Test(arguments: ["abc", "-1", "+5", " 5", "5 ", "1e3", "0x10", "5.0", "٣", "５", "1_000"])
+    func nonNumericInputIsABadRequest(segment: String) {
+        let cache = InMemoryCache()
+        let response = get("/api/fibonacci/number/\(segment)/", cache: cache)
+        #expect(response.status == 400)
+        #expect(body(response).hasPrefix(#"{"error": "n must be a non-negative integer"#))
+        #expect(cache.lookups.isEmpty, "bad input must not reach the cache")
+    }
+
+    @Test(arguments: ["100001", "99999999999999999999", String(repeating: "9", count: 5000)])
+    func tooLargeNamesTheLimit(segment: String) {
+        let response = get("/api/fibonacci/number/\(segment)/")
+        #expect(response.status == 400)
+        #expect(body(response) == #"{"error": "n must be at most 100000 (--max-n)"}"#)
+    }
+
+    @Test func recursiveIsCapped() {
+        let response = get("/api/fibonacci/number/31/", query: "algorithm=recursive")
+        #expect(response.status == 400)
+        #expect(body(response).contains("n <= 30 (--max-recursive-n)"))
+        #expect(get("/api/fibonacci/number/30/", query: "algorithm=recursive").status == 200)
+    }
+
+    @Test func unknownAlgorithmIsABadRequest() {
+        let response = get("/api/fibonacci/number/5/", query: "algorithm=quantum")
+        #expect(response.status == 400)
+        #expect(body(response) == #"{"error": "unknown algorithm 'quantum'; use one of: fast, iterative, recursive"}"#)
+        #expect(get("/api/fibonacci/number/5/", query: "algorithm=").status == 400)
+    }
+
+    @Test func percentEncodedAlgorithmIsDecoded() {
+        #expect(get("/api/fibonacci/number/5/", query: "algorithm=f%61st").status == 200)
+    }
+
+    @Test(arguments: ["/", "/api/", "/api/fibonacci/number/", "/api/fibonacci/number//", "/api/fibonacci/number/5/extra", "/api/fibonacci/5/"])
+    func unknownPathsAreNotFound(path: String) {
+        let response = get(path)
+        #expect(response.status == 404)
+        #expect(body(response).hasPrefix(#"{"error": "not found"#))
+    }
+
+    @Test(arguments: ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+    func otherMethodsAreNotAllowed(method: String) {
+        let response = get("/api/fibonacci/number/5/", method: method)
+        #expect(response.status == 405)
+        #expect(response.header("Allow") == "GET, HEAD")
+        #expect(body(response) == #"{"error": "method \#(method) not allowed; use GET or HEAD"}"#)
+    }
+
+    @Test func echoedInputIsEscapedAndBounded() {
+        let response = get("/api/fibonacci/number/\"\\\u{01}\(String(repeating: "x", count: 100))/")
+        let text = body(response)
+        #expect(response.status == 400)
+        #expect(text.contains(#"got '\"\\xxx"#))  // quote and backslash escaped, control character dropped
+        #expect(text.count < 200)
+    }
+}
+
+@Suite struct JSONTests {
+    @Test func quotesEscapeWhatJSONRequires() {
+        #expect(String(decoding: JSON.quoted("a\"b\\c\nd\u{7}é"), as: UTF8.self) == #""a\"b\\c\nd\u0007é""#)
+    }
+
+    @Test func fibonacciBodyIsTheArticlesFormat() {
+        #expect(String(decoding: JSON.fibonacci(digits: Array("55".utf8)), as: UTF8.self) == #"{"fibonacci": 55}"#)
+    }
+}
+
+@Suite struct ServerTimingTests {
+    @Test func millisecondsKeepMicrosecondResolution() {
+        #expect(ServerTiming.milliseconds(.microseconds(81)) == "0.081")
+        #expect(ServerTiming.milliseconds(.milliseconds(1234)) == "1234.000")
+        #expect(ServerTiming.milliseconds(.zero) == "0.000")
+    }
+}

@@ -1,0 +1,210 @@
+"""Real processes for the integration tests: redis-server, fibcache and nginx.
+
+Everything listens on loopback, on free ports, in a temporary directory, and
+is stopped by PID when the test (or module) ends, pass or fail.
+"""
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BINARY = Path(os.environ.get("FIBCACHE_BINARY", ROOT / ".build" / "debug" / "fibcache"))
+# Debian installs nginx in /usr/sbin, which is not on every user's PATH.
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"{what} not reached within {timeout}s")
+
+
+def stop_process(proc, timeout=10.0):
+    """SIGTERM (after SIGCONT, in case a test froze it), then SIGKILL; returns the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+class Redis:
+    def __init__(self, directory, port=None, extra=()):
+        self.directory = Path(directory)
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.proc = None
+
+    def start(self):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
+             "--save", "", "--appendonly", "no", "--logfile", str(self.directory / "redis.log"), *self.extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: self.ping(), what="redis-server up")
+        return self
+
+    def ping(self):
+        """Up when it answers at all (a password-protected one answers NOAUTH)."""
+        try:
+            answer = self.cli("ping")
+            return answer == "PONG" or "NOAUTH" in answer
+        except (OSError, subprocess.SubprocessError):
+            return False
+
+    def cli(self, *args, db=1):
+        out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "-n", str(db), *args],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip()
+
+    def stop(self):
+        if self.proc:
+            stop_process(self.proc)
+            self.proc = None
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+
+class Stack:
+    """redis-server + fibcache + nginx in one temporary directory."""
+
+    def __init__(self, directory, fibcache_args=(), with_redis=True, redis_extra=()):
+        self.dir = Path(directory)
+        self.redis = Redis(self.dir / "redis", extra=redis_extra)
+        self.with_redis = with_redis
+        self.fibcache_args = list(fibcache_args)
+        self.socket = self.dir / "fibcache.sock"
+        self.http_port = free_port()
+        self.fibcache = None
+        self.nginx_pid = None
+        self.log_path = self.dir / "fibcache.log"
+
+    def start(self):
+        if self.with_redis:
+            self.redis.start()
+        self.start_fibcache()
+        conf = self.dir / "nginx.conf"
+        rendered = subprocess.run([str(ROOT / "scripts" / "render-nginx-conf"), str(self.dir),
+                                   f"127.0.0.1:{self.http_port}", str(self.socket)],
+                                  check=True, capture_output=True, text=True).stdout
+        conf.write_text(rendered)
+        subprocess.run([NGINX, "-p", str(self.dir), "-c", str(conf), "-e", str(self.dir / "nginx-error.log")],
+                       check=True, capture_output=True)
+        wait_until(lambda: (self.dir / "nginx.pid").exists(), what="nginx pid file")
+        self.nginx_pid = int((self.dir / "nginx.pid").read_text())
+        wait_until(self._http_up, what="nginx answering")
+        return self
+
+    def start_fibcache(self):
+        self.log = open(self.log_path, "ab")
+        self.fibcache = subprocess.Popen(
+            [str(BINARY), "--listen", str(self.socket), "--redis-url", f"redis://127.0.0.1:{self.redis.port}/1",
+             "--workers", "8", *self.fibcache_args],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        wait_until(lambda: self.socket.exists() or self.fibcache.poll() is not None, what="fibcache socket")
+        assert self.fibcache.poll() is None, self.log_text()
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace")
+
+    def _http_up(self):
+        try:
+            self.get("/api/fibonacci/number/0/")
+            return True
+        except OSError:
+            return False
+
+    def request(self, method, path, body=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body)
+            response = conn.getresponse()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        finally:
+            conn.close()
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def stop(self):
+        if self.nginx_pid:
+            try:
+                os.kill(self.nginx_pid, signal.SIGTERM)
+                wait_until(lambda: not _alive(self.nginx_pid), what="nginx exit")
+            except (ProcessLookupError, TimeoutError):
+                pass
+        if self.fibcache:
+            stop_process(self.fibcache)
+            self.log.close()
+        self.redis.stop()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tools():
+    assert BINARY.exists(), f"{BINARY} missing: run `swift build` (make test does)"
+    for tool in ("redis-server", "redis-cli", NGINX):
+        assert shutil.which(tool), f"{tool} missing: run scripts/install-deps test"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """One stack shared by a module's tests that do not break anything."""
+    with tempfile.TemporaryDirectory(prefix="fibcache-it-") as d:
+        s = Stack(d)
+        try:
+            yield s.start()
+        finally:
+            s.stop()
+
+
+@pytest.fixture
+def make_stack():
+    """A fresh stack per test, for tests that stop or freeze things."""
+    stacks = []
+    dirs = []
+
+    def make(**kwargs):
+        d = tempfile.mkdtemp(prefix="fibcache-it-")
+        dirs.append(d)
+        s = Stack(d, **kwargs)
+        stacks.append(s)
+        return s.start()
+
+    yield make
+    for s in stacks:
+        s.stop()
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)

@@ -1,0 +1,91 @@
+"""Redis trouble never takes the service down: it answers uncached and recovers by itself."""
+import json
+import subprocess
+import time
+
+from conftest import BINARY, Redis, wait_until
+
+API = "/api/fibonacci/number"
+
+
+def cache_header(stack, n):
+    status, headers, body = stack.get(f"{API}/{n}/")
+    assert status == 200, body
+    return headers["x-cache"], json.loads(body)["fibonacci"]
+
+
+def test_starts_and_serves_without_redis(make_stack):
+    stack = make_stack(with_redis=False)
+    assert cache_header(stack, 40) == ("BYPASS", 102334155)
+    # Redis arrives later: caching starts by itself.
+    stack.redis.start()
+    wait_until(lambda: cache_header(stack, 41)[0] == "MISS", timeout=5, what="MISS once Redis is up")
+    assert cache_header(stack, 41) == ("HIT", 165580141)
+
+
+def test_redis_stopped_mid_run_then_back(make_stack):
+    stack = make_stack()
+    assert cache_header(stack, 30)[0] == "MISS"
+    assert cache_header(stack, 30)[0] == "HIT"
+    stack.redis.stop()
+    for n in (30, 31, 32):
+        assert cache_header(stack, n)[0] == "BYPASS"
+    stack.redis.start()  # same port, empty data
+    wait_until(lambda: cache_header(stack, 33)[0] != "BYPASS", timeout=5, what="recovery after restart")
+    assert cache_header(stack, 33)[0] == "HIT"
+    log = stack.log_text()
+    assert log.count("Redis unavailable") <= 3, log  # one line per condition change, not per request
+    assert "reachable again" in log
+
+
+def test_frozen_redis_is_bounded_by_the_timeouts(make_stack):
+    stack = make_stack(fibcache_args=["--redis-connect-timeout", "200ms", "--redis-command-timeout", "200ms"])
+    assert cache_header(stack, 20)[0] == "MISS"
+    stack.redis.pause()
+    try:
+        worst = 0.0
+        for n in range(20, 40):
+            start = time.monotonic()
+            header, value = cache_header(stack, n)
+            worst = max(worst, time.monotonic() - start)
+            assert header == "BYPASS"
+        assert worst < 1.0, f"worst latency {worst:.3f}s with Redis frozen"
+    finally:
+        stack.redis.resume()
+    wait_until(lambda: cache_header(stack, 41)[0] != "BYPASS", timeout=5, what="recovery after SIGCONT")
+
+
+def test_bad_flags_are_refused_at_startup(tmp_path):
+    for args in (["--ttl", "0"], ["--redis-url", "http://nope"], ["--max-recursive-n", "100"], ["--workers", "x"]):
+        out = subprocess.run([str(BINARY), "--listen", str(tmp_path / "s.sock"), *args],
+                             capture_output=True, text=True, timeout=10)
+        assert out.returncode != 0, args
+        assert "Error" in out.stderr or "error" in out.stderr, out.stderr
+        assert not (tmp_path / "s.sock").exists()
+
+
+def test_environment_variables_configure(make_stack, monkeypatch):
+    monkeypatch.setenv("FIBCACHE_KEY_PREFIX", ":1:")
+    monkeypatch.setenv("FIBCACHE_TTL", "60")
+    stack = make_stack()
+    cache_header(stack, 12)
+    assert stack.redis.cli("get", ":1:fibonacci_12") == "144"  # django-redis' own key
+    assert 50 <= int(stack.redis.cli("ttl", ":1:fibonacci_12")) <= 60
+
+
+def test_sigterm_exits_cleanly_and_removes_its_socket(make_stack):
+    stack = make_stack()
+    cache_header(stack, 10)
+    start = time.monotonic()
+    stack.fibcache.terminate()
+    assert stack.fibcache.wait(10) == 0
+    assert time.monotonic() - start < 5
+    assert not stack.socket.exists()
+    assert "fibcache stopped" in stack.log_text()
+
+
+def test_password_protected_redis(make_stack):
+    stack = make_stack(redis_extra=["--requirepass", "s3cret"])
+    # The default URL has no password: served uncached, and the reason is logged.
+    assert cache_header(stack, 15)[0] == "BYPASS"
+    assert "NOAUTH" in stack.log_text() or "AUTH" in stack.log_text()

@@ -1,0 +1,49 @@
+import Testing
+@testable import Redis
+
+@Suite struct RedisURLTests {
+    @Test func theArticlesLocation() throws {
+        let url = try RedisURL(parsing: "redis://127.0.0.1:6379/1")
+        #expect(url == RedisURL(endpoint: .tcp(host: "127.0.0.1", port: 6379), database: 1))
+    }
+
+    @Test func defaultsPortAndDatabase() throws {
+        #expect(try RedisURL(parsing: "redis://cache.internal") == RedisURL(endpoint: .tcp(host: "cache.internal", port: 6379)))
+        #expect(try RedisURL(parsing: "redis://localhost:7000/").database == 0)
+    }
+
+    @Test func credentials() throws {
+        let both = try RedisURL(parsing: "redis://app:s3cr%40t@10.0.0.5:6380/2")
+        #expect(both.username == "app")
+        #expect(both.password == "s3cr@t")
+        #expect(both.database == 2)
+        let passwordOnly = try RedisURL(parsing: "redis://:pw@localhost/0")
+        #expect(passwordOnly.username == nil)
+        #expect(passwordOnly.password == "pw")
+    }
+
+    @Test func ipv6Host() throws {
+        #expect(try RedisURL(parsing: "redis://[::1]:6390/3").endpoint == .tcp(host: "::1", port: 6390))
+    }
+
+    @Test func unixSocket() throws {
+        let url = try RedisURL(parsing: "unix:///run/redis/redis-server.sock?db=1")
+        #expect(url.endpoint == .unix(path: "/run/redis/redis-server.sock"))
+        #expect(url.database == 1)
+        #expect(try RedisURL(parsing: "unix:///tmp/r.sock?db=2&password=x").password == "x")
+    }
+
+    @Test(arguments: ["http://localhost", "redis://", "redis://host:0", "redis://host:70000", "redis://host:port",
+                      "redis://host/x", "redis://host/-1", "unix://relative.sock", "unix:///s.sock?db=a", "unix:///s.sock?tls=1", ""])
+    func invalidURLsAreRefused(text: String) {
+        #expect(throws: RedisURL.ParseError.self) { try RedisURL(parsing: text) }
+    }
+
+    @Test func descriptionNeverShowsThePassword() throws {
+        #expect(try RedisURL(parsing: "redis://app:hunter2@h:1/2").description == "redis://app:***@h:1/2")
+        #expect(try RedisURL(parsing: "unix:///s.sock?db=1&password=hunter2").description == "unix:///s.sock?db=1&password=***")
+        #expect(RedisURL.redacted("redis://u:hunter2@h:x") == "redis://u:***@h:x")
+        let error = #expect(throws: RedisURL.ParseError.self) { try RedisURL(parsing: "redis://u:hunter2@h:x") }
+        #expect(error?.description.contains("hunter2") == false)
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Testing
+@testable import fibcache
+
+@Suite struct ConfigurationTests {
+    private func configuration(_ arguments: [String]) throws -> Configuration {
+        try FibcacheCommand.parse(arguments).makeConfiguration()
+    }
+
+    @Test func defaultsAreTheArticles() throws {
+        let config = try configuration(["--listen", "/tmp/x.sock"])
+        #expect(config.redis.url.description == "redis://127.0.0.1:6379/1")
+        #expect(config.cachePolicy.timeToLive == 86_400)
+        #expect(config.cachePolicy.keyspace.key(for: 40) == "fibonacci_40")
+        #expect(config.limits.maxN == 1_000_000)
+        #expect(config.limits.maxRecursiveN == 45)
+        #expect(config.redis.connectTimeout < .seconds(1) && config.redis.commandTimeout < .seconds(1))
+        #expect(config.socketMode == 0o660)
+    }
+
+    @Test func flagsAreApplied() throws {
+        let config = try configuration([
+            "--listen", "127.0.0.1:9000", "--workers", "3", "--redis-url", "unix:///r.sock?db=4", "--ttl", "60",
+            "--key-prefix", ":1:", "--max-n", "500", "--max-recursive-n", "20", "--redis-connect-timeout", "50ms",
+            "--redis-command-timeout", "1.5s", "--log-level", "debug",
+        ])
+        #expect(config.listen == .tcp(host: "127.0.0.1", port: 9000))
+        #expect(config.workers == 3)
+        #expect(config.redis.url.database == 4)
+        #expect(config.cachePolicy.timeToLive == 60)
+        #expect(config.cachePolicy.keyspace.key(for: 1) == ":1:fibonacci_1")
+        #expect(config.limits == .init(maxN: 500, maxRecursiveN: 20))
+        #expect(config.redis.connectTimeout == .milliseconds(50))
+        #expect(config.redis.commandTimeout == .milliseconds(1500))
+        #expect(config.logLevel == .debug)
+    }
+
+    @Test(arguments: [
+        ["--ttl", "0"], ["--ttl", "-5"], ["--ttl", "day"], ["--workers", "0"], ["--workers", "100000"],
+        ["--max-n", "-1"], ["--max-recursive-n", "94"], ["--redis-url", "http://x"], ["--listen", "9000"],
+        ["--redis-connect-timeout", "5"], ["--redis-command-timeout", "-1s"], ["--socket-mode", "999"],
+        ["--log-level", "loud"], ["--unknown"],
+    ])
+    func badValuesAreRefusedAtStartup(arguments: [String]) {
+        #expect(throws: (any Error).self) { try configuration(["--listen", "/tmp/x.sock"] + arguments) }
+    }
+
+    @Test func environmentFallsBackAndFlagsWin() throws {
+        let env = ["FIBCACHE_TTL": "120", "FIBCACHE_REDIS_URL": "redis://h:1/2", "FIBCACHE_LISTEN": "/tmp/e.sock", "PATH": "/bin"]
+        let fromEnvironment = try configuration(EnvironmentFallback.arguments(from: env))
+        #expect(fromEnvironment.cachePolicy.timeToLive == 120)
+        #expect(fromEnvironment.redis.url.description == "redis://h:1/2")
+        let overridden = try configuration(EnvironmentFallback.arguments(from: env) + ["--ttl", "30"])
+        #expect(overridden.cachePolicy.timeToLive == 30)
+    }
+
+    @Test func everyOptionHasItsVariableAndHelpNamesIt() {
+        let help = FibcacheCommand.helpMessage(columns: 1000)
+        for name in EnvironmentFallback.optionNames {
+            #expect(help.contains("--\(name) "), "option --\(name) exists")
+            #expect(help.contains(EnvironmentFallback.variable(for: name)), "help names \(EnvironmentFallback.variable(for: name))")
+        }
+        #expect(EnvironmentFallback.variable(for: "max-recursive-n") == "FIBCACHE_MAX_RECURSIVE_N")
+    }
+
+    @Test func durations() {
+        #expect(DurationArgument(argument: "250ms")?.duration == .milliseconds(250))
+        #expect(DurationArgument(argument: "2s")?.duration == .seconds(2))
+        #expect(DurationArgument(argument: "0.5s")?.duration == .milliseconds(500))
+        for bad in ["", "ms", "5", "-1s", "0s", "1h", "infs", "nans"] {
+            #expect(DurationArgument(argument: bad) == nil, "\(bad)")
+        }
+    }
+}
+
+@Suite struct StandardErrorLogHandlerTests {
+    @Test func journalPrioritiesFollowSdDaemon() {
+        #expect(StandardErrorLogHandler.syslogPriority(.critical) == 2)
+        #expect(StandardErrorLogHandler.syslogPriority(.error) == 3)
+        #expect(StandardErrorLogHandler.syslogPriority(.warning) == 4)
+        #expect(StandardErrorLogHandler.syslogPriority(.info) == 6)
+        #expect(StandardErrorLogHandler.syslogPriority(.debug) == 7)
+    }
+
+    @Test func valuesWithSpacesAreQuoted() {
+        #expect(StandardErrorLogHandler.quotedIfNeeded("plain") == "plain")
+        #expect(StandardErrorLogHandler.quotedIfNeeded("two words") == "\"two words\"")
+        #expect(StandardErrorLogHandler.quotedIfNeeded("") == "\"\"")
+    }
+}
