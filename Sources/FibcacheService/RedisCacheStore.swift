@@ -50,20 +50,37 @@ public final class RedisCacheStore: CacheStore {
     }
 
     /// Runs one command; nil when Redis could not be asked or answered with an error.
+    ///
+    /// A connection kept from earlier requests may have died in between (Redis
+    /// restarted): when it turns out closed, the command is sent once more on a
+    /// new connection. Timeouts are not retried: that would double the wait.
     private func run(_ arguments: [[UInt8]]) -> RedisReply? {
-        guard let connection = openConnection() else { return nil }
+        let reused = connection?.isOpen == true
+        guard let current = openConnection() else { return nil }
         do {
-            let reply = try connection.command(arguments)
-            if case .error(let message) = reply {
-                health.commandFailed(message)
+            return accept(try current.command(arguments))
+        } catch RedisError.connectionLost(_) where reused {
+            connection = nil
+            guard let fresh = openConnection() else { return nil }
+            do {
+                return accept(try fresh.command(arguments))
+            } catch {
+                failed(error)
                 return nil
             }
-            health.commandSucceeded()
-            return reply
         } catch {
             failed(error)
             return nil
         }
+    }
+
+    private func accept(_ reply: RedisReply) -> RedisReply? {
+        if case .error(let message) = reply {
+            health.commandFailed(message)
+            return nil
+        }
+        health.commandSucceeded()
+        return reply
     }
 
     private func openConnection() -> RedisConnection? {
