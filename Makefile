@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: all build build-release run stop status deps test test-deps test-unit test-integration clean
+.PHONY: all build build-release build-static run stop status deps test test-deps test-unit test-integration test-system install uninstall clean
 
 all: build
 
@@ -11,6 +11,10 @@ build:
 
 build-release:
 	$(SWIFT) build -c release
+
+# The deployable binary: the Swift runtime linked in, so a host needs only the C libraries.
+build-static:
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static
 
 ## One command: install what is missing, build, start Redis + fibcache + nginx on 127.0.0.1:8001.
 run: deps build-release
@@ -37,5 +41,19 @@ test-unit:
 test-integration: build
 	scripts/pytest Tests/Integration
 
+## Deploy on this machine with systemd (as root): binary, units, Redis and nginx configuration.
+## Uses BINARY (default: the static build, made first if missing).
+BINARY ?= .build-static/release/fibcache
+install:
+	@[ -x "$(BINARY)" ] || $(MAKE) build-static
+	scripts/install install "$(BINARY)"
+
+uninstall:
+	scripts/install uninstall
+
+## The units, install step and restarts, proven in a real systemd (systemd-box; needs root).
+test-system: build-static
+	scripts/pytest Tests/System
+
 clean:
-	rm -rf .build .run
+	rm -rf .build .build-static .run

@@ -1,0 +1,154 @@
+"""The deploy issue's checks, in order, in one booted box: install, socket
+activation, restarts under load, kill -9, Redis restart, stop, journal, unit
+verification and security score, reboot, uninstall."""
+import re
+import time
+
+import pytest
+
+URL = "http://127.0.0.1:80/api/fibonacci/number"  # wrk needs the port: no /etc/services in the box
+
+
+def curl_status(box, n, header="X-Cache"):
+    out = box.out(f"curl -s -o /dev/null -D - {URL}/{n}/")
+    status = out.splitlines()[0].split()[1]
+    value = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.lower().startswith(header.lower() + ":")), None)
+    return status, value
+
+
+def wrk_during(box, path, action, seconds=8):
+    """Bounded load (wrk, 8 connections) with `action` run in its middle; returns (requests, failures)."""
+    out = box.out(f"""
+        wrk -t2 -c8 -d{seconds}s --timeout 5s {URL}/{path} > /tmp/wrk.txt 2>&1 &
+        sleep {seconds // 3}
+        {action}
+        wait
+        cat /tmp/wrk.txt""", timeout=seconds + 60)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failures = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, socket_errors.groups())) if socket_errors else 0)
+    return requests, failures, out
+
+
+@pytest.fixture(scope="module")
+def installed(box):
+    out = box.sh("make -C /opt/fibcache install BINARY=/opt/fibcache/fibcache", timeout=300)
+    assert "redis-cli ping: PONG" in out.stdout
+    return box
+
+
+def test_install_enables_redis_like_the_article(installed):
+    assert installed.out("systemctl is-enabled redis-server") == "enabled"
+    assert installed.out("systemctl is-active redis-server") == "active"
+    assert installed.out("redis-cli ping") == "PONG"
+    assert installed.out("redis-cli config get maxmemory-policy | tail -1") == "volatile-lru"
+    assert installed.out("redis-cli config get maxmemory | tail -1") == str(256 * 1024 * 1024)
+    assert installed.out("systemctl show -p LimitNOFILE --value redis-server") == "65536"
+    assert installed.out("nginx -t 2>&1 | tail -1").endswith("successful")
+
+
+def test_socket_activation_and_permissions(installed):
+    assert installed.out("systemctl is-enabled fibcache.socket") == "enabled"
+    assert installed.out("systemctl is-active fibcache.socket") == "active"
+    # Not running until the first request.
+    assert installed.out("systemctl is-active fibcache.service", check=False) == "inactive"
+    assert installed.out("stat -c '%U:%G %a' /run/fibcache.sock") == "www-data:www-data 660"
+    assert curl_status(installed, 40) == ("200", "MISS")
+    assert curl_status(installed, 40) == ("200", "HIT")
+    assert installed.out("systemctl is-active fibcache.service") == "active"
+    pid = installed.out("systemctl show -p MainPID --value fibcache")
+    uid = installed.out(f"awk '/^Uid:/ {{print $2}}' /proc/{pid}/status")
+    assert uid != "0", "fibcache must not run as root"
+    # Who may connect: curl exits 7 when it cannot connect at all.
+    probe = "curl -s -o /dev/null --max-time 3 --unix-socket /run/fibcache.sock http://x/; echo $?"
+    assert installed.out(f"runuser -u nobody -- bash -c '{probe}'") == "7"
+    assert installed.out(f"runuser -u www-data -- bash -c '{probe}'") != "7"
+    assert installed.out(f"bash -c '{probe}'") != "7"
+
+
+def test_key_and_ttl_in_redis_database_one(installed):
+    curl_status(installed, 40)
+    ttl = int(installed.out("redis-cli -n 1 ttl fibonacci_40"))
+    assert 0 < ttl <= 86400
+    assert installed.out("redis-cli -n 1 get fibonacci_40") == "102334155"
+
+
+def test_restart_during_load_loses_nothing(installed):
+    requests, failures, out = wrk_during(installed, "30/", "systemctl restart fibcache")
+    print(f"restart fibcache under load: {requests} requests, {failures} failures")
+    assert requests > 100, out
+    assert failures == 0, out
+
+
+def test_kill_9_is_restarted_within_2s(installed):
+    curl_status(installed, 30)
+    old = installed.out("systemctl show -p MainPID --value fibcache")
+    out = installed.out(f"""
+        kill -9 {old}
+        start=$(date +%s%N)
+        until curl -sf -o /dev/null --max-time 1 {URL}/30/; do sleep 0.02; done
+        echo $(( ($(date +%s%N) - start) / 1000000 ))""", timeout=30)
+    print(f"kill -9 -> first success after {out} ms")
+    assert int(out) < 2000
+    assert installed.out("systemctl show -p MainPID --value fibcache") != old
+    assert int(installed.out("systemctl show -p NRestarts --value fibcache")) >= 1
+
+
+def test_redis_restart_during_load_answers_everything(installed):
+    requests, failures, out = wrk_during(installed, "31/", "systemctl restart redis-server")
+    print(f"restart redis-server under load: {requests} requests, {failures} failures")
+    assert requests > 100 and failures == 0, out
+    deadline = time.monotonic() + 5
+    while curl_status(installed, 31)[1] != "HIT":
+        assert time.monotonic() < deadline, "no HIT within 5 s after Redis came back"
+        time.sleep(0.1)
+
+
+def test_stop_is_prompt_and_logged_with_priorities(installed):
+    curl_status(installed, 12)  # make sure it runs
+    start = time.monotonic()
+    installed.sh("systemctl stop fibcache")
+    assert time.monotonic() - start < 5
+    info = installed.out("journalctl -u fibcache -p info --no-pager -o cat")
+    assert "fibcache started" in info and "fibcache stopped" in info
+    warnings = installed.out("journalctl -u fibcache -p warning --no-pager -o cat")
+    assert "fibcache started" not in warnings  # info lines carry priority 6, not the default
+    assert "Redis unavailable" in warnings    # logged at warning during the Redis restart
+    assert curl_status(installed, 12) == ("200", "HIT")  # the socket starts it again
+    # The README's day-2 commands.
+    assert "active (running)" in installed.out("systemctl status fibcache --no-pager")
+    assert "fibcache started" in installed.out("journalctl -u fibcache --no-pager")
+
+
+def test_units_verify_clean_and_score(installed):
+    verify = installed.sh("systemd-analyze verify /etc/systemd/system/fibcache.socket /etc/systemd/system/fibcache.service")
+    assert verify.stdout.strip() == "" and verify.stderr.strip() == "", verify.stderr
+    score = installed.out("systemd-analyze security --offline=yes /etc/systemd/system/fibcache.service | tail -1")
+    level = float(re.search(r"level for fibcache.service: ([0-9.]+)", score).group(1))
+    print(f"systemd-analyze security: {level}")
+    assert level <= 1.5, score
+
+
+def test_install_is_idempotent(installed):
+    installed.sh("make -C /opt/fibcache install BINARY=/opt/fibcache/fibcache", timeout=300)
+    assert installed.out("grep -c '^include /etc/redis/fibcache.conf$' /etc/redis/redis.conf") == "1"
+    assert curl_status(installed, 40) == ("200", "HIT")
+
+
+def test_daemon_reexec_and_reboot_come_back(installed):
+    installed.sh("systemctl daemon-reexec")
+    assert curl_status(installed, 40)[0] == "200"
+    installed.tool("stop")
+    installed.tool("boot")
+    assert installed.out("systemctl is-active fibcache.socket redis-server nginx").split() == ["active"] * 3
+    assert curl_status(installed, 40) == ("200", "HIT")  # Redis kept its data across the reboot
+
+
+def test_uninstall_reverses_install(installed):
+    installed.sh("make -C /opt/fibcache uninstall", timeout=120)
+    assert installed.out("systemctl is-active fibcache.socket", check=False) != "active"
+    assert installed.out("ls /usr/local/bin/fibcache /etc/default/fibcache /etc/redis/fibcache.conf /etc/nginx/sites-enabled/fibcache 2>&1 | grep -c 'No such'") == "4"
+    assert installed.out("grep -c fibcache /etc/redis/redis.conf", check=False) == "0"
+    assert installed.out("readlink /etc/nginx/sites-enabled/default") == "/etc/nginx/sites-available/default"
+    assert installed.out("redis-cli ping") == "PONG"
