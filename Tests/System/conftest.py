@@ -18,7 +18,9 @@ BOX = Path(os.environ.get("SYSTEMD_BOX", ROOT.parent / "shared" / "tools" / "sys
 BINARY = Path(os.environ.get("FIBCACHE_STATIC_BINARY", ROOT / ".build-static" / "release" / "fibcache"))
 BASE_ROOT = os.environ.get("FIBCACHE_SDBOX_BASE", "/var/tmp/sdbox-fibcache")
 RUN_ROOT = os.environ.get("FIBCACHE_SDBOX_RUN", "/var/tmp/sdbox-fibcache-test")
-PACKAGES = "redis-server redis-tools nginx curl wrk make libfcgi0ldbl libhiredis0.14 libgmp10 procps"
+# What the base rootfs holds besides Debian's minimal system (the host's suite by default).
+PACKAGES = os.environ.get("FIBCACHE_SDBOX_PACKAGES",
+                          "redis-server redis-tools nginx curl wrk make libfcgi0ldbl libhiredis0.14 libgmp10 procps")
 
 
 class Box:
