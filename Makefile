@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: all build build-release build-static run stop status deps test test-deps test-unit test-integration test-system install uninstall clean
+.PHONY: all build build-release build-static run stop status deps test test-deps test-unit test-integration test-system test-trixie install uninstall clean
 
 all: build
 
@@ -55,5 +55,10 @@ uninstall:
 test-system: build-static
 	scripts/pytest Tests/System
 
+## The same on the newer generation (Debian 13: hiredis 1.2, Redis 8, nginx 1.26; like Ubuntu 24.04):
+## build, make test, then the system tests, inside a trixie systemd-box (needs root).
+test-trixie:
+	scripts/test-trixie
+
 clean:
-	rm -rf .build .build-static .run
+	rm -rf .build .build-static .build-trixie .run
