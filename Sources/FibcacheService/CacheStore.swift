@@ -5,6 +5,22 @@ public protocol CacheStore: AnyObject {
     /// Stores `value` for `timeToLive` seconds; false if the cache refused or failed.
     @discardableResult
     func store(_ key: String, value: [UInt8], timeToLive: Int) -> Bool
+    /// nil when the cache answers; otherwise why not (for `/readyz`).
+    func unavailabilityReason() -> String?
+
+    /// Takes a short lock shared by every process using the cache (`SET key token NX PX`),
+    /// so that only one of them computes a missing value.
+    func acquireLock(_ key: String, token: String, timeToLive: Duration) -> LockAttempt
+    /// Releases the lock only if `token` still holds it (it may have expired and been retaken).
+    func releaseLock(_ key: String, token: String)
+}
+
+public enum LockAttempt: Equatable {
+    case acquired
+    /// Another process holds it: wait for its value.
+    case heldElsewhere
+    /// The cache could not be asked: go ahead without it.
+    case unavailable
 }
 
 public enum CacheLookup: Equatable {

@@ -10,42 +10,74 @@ import Logging
 public struct FibonacciService: Sendable {
     public let limits: ServiceLimits
     public let cachePolicy: CachePolicy
-    private let logger: Logger
+    public let statistics: ServiceStatistics
+    /// Requests slower than this are logged once each (php-fpm's slowlog); nil: never.
+    public let slowRequestThreshold: Duration?
+    /// How processes sharing the cache agree on who computes a missing value.
+    public let stampede: StampedeProtection
+    let logger: Logger
+    let flights = SingleFlight<Int, Produced>()
 
     public static let allowedMethods = "GET, HEAD"
 
-    public init(limits: ServiceLimits = ServiceLimits(), cachePolicy: CachePolicy = CachePolicy(), logger: Logger) {
+    public init(limits: ServiceLimits = ServiceLimits(), cachePolicy: CachePolicy = CachePolicy(),
+                statistics: ServiceStatistics = ServiceStatistics(workerCount: 1),
+                slowRequestThreshold: Duration? = .seconds(1),
+                stampede: StampedeProtection = StampedeProtection(), logger: Logger) {
         self.limits = limits
         self.cachePolicy = cachePolicy
+        self.statistics = statistics
+        self.slowRequestThreshold = slowRequestThreshold
+        self.stampede = stampede
         self.logger = logger
     }
 
-    public func respond(to request: HTTPRequest, cache: CacheStore) -> HTTPResponse {
+    /// Answers one request on worker `worker` (an index into `statistics.workers`).
+    public func respond(to request: HTTPRequest, cache: CacheStore, worker: Int = 0) -> HTTPResponse {
+        let activity = statistics.workers[worker]
+        let start = ContinuousClock.now
+        activity.began("\(request.method) \(request.path)")
+        let response = route(request, cache: cache)
+        let duration = ContinuousClock.now - start
+        activity.ended(duration: duration)
+        statistics.requestFinished(duration: duration)
+        return response
+    }
+
+    private func route(_ request: HTTPRequest, cache: CacheStore) -> HTTPResponse {
         let route = Route(path: request.path)
-        guard case .fibonacci(let segment) = route else {
+        if route == .notFound {
             return APIError(status: 404, message: "not found; the API is GET \(Route.fibonacciPrefix)<n>/").response
         }
         guard request.method == "GET" || request.method == "HEAD" else {
             return APIError(status: 405, message: "method \(APIError.echo(request.method)) not allowed; use GET or HEAD",
                             extraHeaders: [("Allow", FibonacciService.allowedMethods)]).response
         }
-        do {
-            let query = try FibonacciQuery(segment: segment, query: QueryString(request.query), limits: limits)
-            return fibonacci(query, cache: cache)
-        } catch {
-            return error.response
+        switch route {
+        case .fibonacci(let segment):
+            do {
+                let query = try FibonacciQuery(segment: segment, query: QueryString(request.query), limits: limits)
+                return fibonacci(query, cache: cache)
+            } catch {
+                return error.response
+            }
+        case .health: return health()
+        case .readiness: return readiness(cache: cache)
+        case .status: return status(full: QueryString(request.query)["full"] != nil)
+        case .metrics: return metrics()
+        case .notFound: fatalError("handled above")
         }
     }
 
     /// The request path of the article's view.
     func fibonacci(_ query: FibonacciQuery, cache: CacheStore) -> HTTPResponse {
         let clock = ContinuousClock()
+        let start = clock.now
         let key = cachePolicy.keyspace.key(for: query.n)
 
         // 1. Look up the cache.
-        let lookupStart = clock.now
         let lookup = cache.lookup(key)
-        var timing = ServerTiming(cache: clock.now - lookupStart, outcome: .bypass)
+        var timing = ServerTiming(cache: clock.now - start, outcome: .bypass)
 
         let digits: [UInt8]
         switch lookup {
@@ -57,25 +89,23 @@ public struct FibonacciService: Sendable {
             if case .hit = lookup {
                 logger.warning("ignoring a malformed cached value", metadata: ["key": "\(key)"])
             }
-            // 2b. Miss (or unusable value, or no Redis): compute.
-            timing.algorithm = query.algorithm.rawValue
-            let computeStart = clock.now
-            digits = Fibonacci.decimalDigits(of: query.n, using: query.algorithm)
-            timing.compute = clock.now - computeStart
-
-            // 3. Store it for a day, unless Redis is unavailable.
-            if lookup == .unavailable {
-                timing.outcome = .bypass
-            } else {
-                timing.outcome = .miss
-                let storeStart = clock.now
-                cache.store(key, value: digits, timeToLive: cachePolicy.timeToLive)
-                timing.cache += clock.now - storeStart
+            // 2b. Miss (or unusable value, or no Redis): compute and store — once, however
+            // many requests for n arrive meanwhile, in this process and in others.
+            let (produced, shared) = flights.run(query.n) {
+                produce(query, key: key, cacheAvailable: lookup != .unavailable, cache: cache)
+            }
+            digits = produced.digits
+            timing.outcome = produced.outcome
+            timing.algorithm = shared ? "shared" : query.algorithm.rawValue
+            if !shared {
+                timing.compute = produced.compute
+                timing.cache += produced.cacheTime
             }
         }
+        statistics.responded(timing.outcome)
+        logIfSlow(query, timing: timing, total: clock.now - start)
 
         // 4. Respond.
-        logger.debug("served", metadata: ["n": "\(query.n)", "algorithm": "\(query.algorithm)", "cache": "\(timing.outcome.rawValue)"])
         return HTTPResponse(
             status: 200,
             headers: [
@@ -84,5 +114,15 @@ public struct FibonacciService: Sendable {
                 ("Server-Timing", timing.headerValue),
             ],
             body: JSON.fibonacci(digits: digits))
+    }
+
+    private func logIfSlow(_ query: FibonacciQuery, timing: ServerTiming, total: Duration) {
+        guard let slowRequestThreshold, total >= slowRequestThreshold else { return }
+        statistics.slowRequest()
+        logger.warning("slow request", metadata: [
+            "n": "\(query.n)", "algorithm": "\(query.algorithm)", "cache": "\(timing.outcome.rawValue)",
+            "total_ms": "\(ServerTiming.milliseconds(total))", "cache_ms": "\(ServerTiming.milliseconds(timing.cache))",
+            "compute_ms": "\(ServerTiming.milliseconds(timing.compute))",
+        ])
     }
 }

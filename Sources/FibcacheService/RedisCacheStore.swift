@@ -49,6 +49,30 @@ public final class RedisCacheStore: CacheStore {
         return false
     }
 
+    public func acquireLock(_ key: String, token: String, timeToLive: Duration) -> LockAttempt {
+        let milliseconds = max(1, timeToLive.components.seconds * 1000 + timeToLive.components.attoseconds / 1_000_000_000_000_000)
+        switch run(["SET", key, token, "NX", "PX", String(milliseconds)].map { Array($0.utf8) }) {
+        case .status?: return .acquired
+        case .null?: return .heldElsewhere
+        default: return .unavailable
+        }
+    }
+
+    /// Compare-and-delete in one step on the server, so a lock that expired and
+    /// was taken by another process is never released by us.
+    private static let releaseScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end
+        """
+
+    public func releaseLock(_ key: String, token: String) {
+        _ = run(["EVAL", RedisCacheStore.releaseScript, "1", key, token].map { Array($0.utf8) })
+    }
+
+    public func unavailabilityReason() -> String? {
+        if case .status? = run(["PING"].map { Array($0.utf8) }) { return nil }
+        return health.lastProblem ?? "Redis did not answer PING"
+    }
+
     /// Runs one command; nil when Redis could not be asked or answered with an error.
     ///
     /// A connection kept from earlier requests may have died in between (Redis

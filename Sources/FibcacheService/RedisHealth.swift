@@ -24,9 +24,20 @@ public final class RedisHealth: Sendable {
     private let logger: Logger
     private let target: String
 
-    public init(target: String, logger: Logger) {
+    private let statistics: ServiceStatistics?
+
+    public init(target: String, logger: Logger, statistics: ServiceStatistics? = nil) {
         self.target = target
         self.logger = logger
+        self.statistics = statistics
+    }
+
+    /// The current connection failure or refused command, if any.
+    var lastProblem: String? {
+        state.withLock { state in
+            if case .down(let reason) = state.connection { return reason }
+            return state.commandError
+        }
     }
 
     public var isUp: Bool {
@@ -50,6 +61,7 @@ public final class RedisHealth: Sendable {
     }
 
     func unavailable(_ reason: String) {
+        statistics?.redisFailed()
         let changed = state.withLock { state in
             defer { state.connection = .down(reason) }
             return state.connection != .down(reason)
@@ -61,6 +73,7 @@ public final class RedisHealth: Sendable {
     }
 
     func commandFailed(_ message: String) {
+        statistics?.redisFailed()
         let changed = state.withLock { state in
             defer { state.commandError = message }
             return state.commandError != message

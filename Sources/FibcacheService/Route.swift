@@ -2,22 +2,34 @@
 enum Route: Equatable {
     /// `/api/fibonacci/number/<n>/` (the trailing slash optional); `n` unparsed.
     case fibonacci(n: Substring)
+    /// Liveness: 200 while the process serves, whatever Redis does.
+    case health
+    /// Readiness: 200 when Redis answers, 503 with the reason otherwise.
+    case readiness
+    /// Counters and workers as JSON (`?full` adds per-worker detail), like php-fpm's status page.
+    case status
+    /// The same counters plus duration histograms, Prometheus text format.
+    case metrics
     case notFound
 
     static let fibonacciPrefix = "/api/fibonacci/number/"
 
     init(path: String) {
-        guard path.hasPrefix(Route.fibonacciPrefix) else {
-            self = .notFound
-            return
+        switch path {
+        case "/healthz": self = .health
+        case "/readyz": self = .readiness
+        case "/status": self = .status
+        case "/metrics": self = .metrics
+        default: self = Route.fibonacci(path: path) ?? .notFound
         }
-        var rest = path.dropFirst(Route.fibonacciPrefix.count)
+    }
+
+    private static func fibonacci(path: String) -> Route? {
+        guard path.hasPrefix(fibonacciPrefix) else { return nil }
+        var rest = path.dropFirst(fibonacciPrefix.count)
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         // An empty segment or a deeper path is not this endpoint.
-        if rest.isEmpty || rest.contains("/") {
-            self = .notFound
-            return
-        }
-        self = .fibonacci(n: rest)
+        if rest.isEmpty || rest.contains("/") { return nil }
+        return .fibonacci(n: rest)
     }
 }

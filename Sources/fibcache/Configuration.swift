@@ -19,6 +19,8 @@ struct Configuration: Sendable {
     var redis: RedisCacheStore.Settings
     var cachePolicy: CachePolicy
     var limits: ServiceLimits
+    var slowRequestThreshold: Duration
+    var stampede: StampedeProtection
     var shutdownTimeout: Duration
     var logLevel: Logger.Level
 

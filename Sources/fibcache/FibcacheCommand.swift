@@ -59,6 +59,15 @@ struct FibcacheCommand: ParsableCommand {
         valueName: "n"))
     var maxRecursiveN: Int = ServiceLimits.defaultMaxRecursiveN
 
+    @Option(help: ArgumentHelp("Stampede protection: how long the Redis lock of a value being computed lives if its holder dies. (FIBCACHE_LOCK_TIMEOUT)", valueName: "duration"))
+    var lockTimeout: DurationArgument = DurationArgument(argument: "30s")!
+
+    @Option(help: ArgumentHelp("Stampede protection: how long to wait for another process's value before computing it here. (FIBCACHE_LOCK_WAIT)", valueName: "duration"))
+    var lockWait: DurationArgument = DurationArgument(argument: "5s")!
+
+    @Option(help: ArgumentHelp("Requests slower than this are logged with their details (the slow-request log). (FIBCACHE_SLOW_REQUEST_THRESHOLD)", valueName: "duration"))
+    var slowRequestThreshold: DurationArgument = DurationArgument(argument: "1s")!
+
     @Option(help: ArgumentHelp("On SIGTERM, how long requests in flight may take to finish. (FIBCACHE_SHUTDOWN_TIMEOUT)", valueName: "duration"))
     var shutdownTimeout: DurationArgument = DurationArgument(argument: "4s")!
 
@@ -99,6 +108,8 @@ struct FibcacheCommand: ParsableCommand {
                                             commandTimeout: redisCommandTimeout.duration),
             cachePolicy: CachePolicy(keyspace: CacheKeyspace(prefix: keyPrefix), timeToLive: ttl),
             limits: ServiceLimits(maxN: maxN, maxRecursiveN: maxRecursiveN),
+            slowRequestThreshold: slowRequestThreshold.duration,
+            stampede: StampedeProtection(lockTimeToLive: lockTimeout.duration, lockWait: lockWait.duration),
             shutdownTimeout: shutdownTimeout.duration,
             logLevel: logLevel)
     }

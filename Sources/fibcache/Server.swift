@@ -34,16 +34,19 @@ struct Server {
             throw ExitCode(1)
         }
         let server = try FastCGIServer(socket: socket, workers: configuration.workers, logger: logger)
-        let service = FibonacciService(limits: configuration.limits, cachePolicy: configuration.cachePolicy, logger: logger)
-        let health = RedisHealth(target: configuration.redis.url.description, logger: logger)
+        let statistics = ServiceStatistics(workerCount: configuration.workers)
+        let service = FibonacciService(limits: configuration.limits, cachePolicy: configuration.cachePolicy,
+                                       statistics: statistics, slowRequestThreshold: configuration.slowRequestThreshold,
+                                       stampede: configuration.stampede, logger: logger)
+        let health = RedisHealth(target: configuration.redis.url.description, logger: logger, statistics: statistics)
         let redisSettings = configuration.redis
 
-        try server.start { _ in
+        try server.start { worker in
             // Runs on the worker's own thread: the Redis connection stays confined to it.
             let cache = RedisCacheStore(settings: redisSettings, health: health)
             return { request in
                 let httpRequest = HTTPRequest(fastCGI: request)
-                let response = service.respond(to: httpRequest, cache: cache)
+                let response = service.respond(to: httpRequest, cache: cache, worker: worker)
                 if httpRequest.method != "GET" && httpRequest.method != "HEAD" {
                     request.discardBody()  // answered without reading it (405)
                 }

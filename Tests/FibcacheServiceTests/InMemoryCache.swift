@@ -14,6 +14,25 @@ final class InMemoryCache: CacheStore {
         return values[key].map(CacheLookup.hit) ?? .miss
     }
 
+    var locks: [String: String] = [:]
+    private(set) var lockAttempts = 0
+
+    func acquireLock(_ key: String, token: String, timeToLive: Duration) -> LockAttempt {
+        lockAttempts += 1
+        guard available else { return .unavailable }
+        if locks[key] != nil { return .heldElsewhere }
+        locks[key] = token
+        return .acquired
+    }
+
+    func releaseLock(_ key: String, token: String) {
+        if locks[key] == token { locks[key] = nil }
+    }
+
+    func unavailabilityReason() -> String? {
+        available ? nil : "in-memory cache switched off"
+    }
+
     func store(_ key: String, value: [UInt8], timeToLive ttl: Int) -> Bool {
         guard available, !refusesWrites else { return false }
         values[key] = value

@@ -93,24 +93,32 @@ class Redis:
 class Stack:
     """redis-server + fibcache + nginx in one temporary directory."""
 
-    def __init__(self, directory, fibcache_args=(), with_redis=True, redis_extra=()):
+    def __init__(self, directory, fibcache_args=(), with_redis=True, redis_extra=(), instances=1):
         self.dir = Path(directory)
         self.redis = Redis(self.dir / "redis", extra=redis_extra)
         self.with_redis = with_redis
         self.fibcache_args = list(fibcache_args)
-        self.socket = self.dir / "fibcache.sock"
+        # `instances` fibcache processes on one Redis, behind one nginx upstream.
+        self.sockets = [self.dir / ("fibcache.sock" if i == 0 else f"fibcache-{i + 1}.sock") for i in range(instances)]
+        self.socket = self.sockets[0]
         self.http_port = free_port()
-        self.fibcache = None
+        self.fibcaches = []
+        self.logs = []
         self.nginx_pid = None
         self.log_path = self.dir / "fibcache.log"
+
+    @property
+    def fibcache(self):
+        return self.fibcaches[0] if self.fibcaches else None
 
     def start(self):
         if self.with_redis:
             self.redis.start()
-        self.start_fibcache()
+        for i, sock in enumerate(self.sockets):
+            self.start_fibcache(sock, self.dir / ("fibcache.log" if i == 0 else f"fibcache-{i + 1}.log"))
         conf = self.dir / "nginx.conf"
         rendered = subprocess.run([str(ROOT / "scripts" / "render-nginx-conf"), str(self.dir),
-                                   f"127.0.0.1:{self.http_port}", str(self.socket)],
+                                   f"127.0.0.1:{self.http_port}", *map(str, self.sockets)],
                                   check=True, capture_output=True, text=True).stdout
         conf.write_text(rendered)
         subprocess.run([NGINX, "-p", str(self.dir), "-c", str(conf), "-e", str(self.dir / "nginx-error.log")],
@@ -120,14 +128,16 @@ class Stack:
         wait_until(self._http_up, what="nginx answering")
         return self
 
-    def start_fibcache(self):
-        self.log = open(self.log_path, "ab")
-        self.fibcache = subprocess.Popen(
-            [str(BINARY), "--listen", str(self.socket), "--redis-url", f"redis://127.0.0.1:{self.redis.port}/1",
+    def start_fibcache(self, sock, log_path):
+        log = open(log_path, "ab")
+        proc = subprocess.Popen(
+            [str(BINARY), "--listen", str(sock), "--redis-url", f"redis://127.0.0.1:{self.redis.port}/1",
              "--workers", "8", *self.fibcache_args],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-        wait_until(lambda: self.socket.exists() or self.fibcache.poll() is not None, what="fibcache socket")
-        assert self.fibcache.poll() is None, self.log_text()
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.fibcaches.append(proc)
+        self.logs.append(log)
+        wait_until(lambda: sock.exists() or proc.poll() is not None, what="fibcache socket")
+        assert proc.poll() is None, log_path.read_text(errors="replace")
 
     def log_text(self):
         return self.log_path.read_text(errors="replace")
@@ -158,10 +168,48 @@ class Stack:
                 wait_until(lambda: not _alive(self.nginx_pid), what="nginx exit")
             except (ProcessLookupError, TimeoutError):
                 pass
-        if self.fibcache:
-            stop_process(self.fibcache)
-            self.log.close()
+        for proc, log in zip(self.fibcaches, self.logs):
+            stop_process(proc)
+            log.close()
         self.redis.stop()
+
+
+def fastcgi_request(socket_path, params, timeout=10):
+    """One FastCGI request straight to a fibcache socket (as nginx would send it);
+    returns the CGI response (headers and body) as bytes."""
+    def record(kind, content, request_id=1):
+        return bytes([1, kind, 0, request_id, len(content) >> 8, len(content) & 0xFF, 0, 0]) + content
+
+    def pair(name, value):
+        name, value = name.encode(), value.encode()
+        return bytes([len(name), len(value)]) + name + value
+
+    body = b"".join(pair(k, v) for k, v in params.items())
+    message = (record(1, bytes([0, 1, 0, 0, 0, 0, 0, 0])) + record(4, body) + record(4, b"") + record(5, b""))
+    out = b""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(str(socket_path))
+        s.sendall(message)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    while len(data) >= 8:
+        kind, length, padding = data[1], (data[4] << 8) | data[5], data[6]
+        if kind == 6:
+            out += data[8:8 + length]
+        data = data[8 + length + padding:]
+    return out
+
+
+def fastcgi_status(socket_path):
+    """/status of one fibcache process, asked directly on its socket."""
+    import json
+    response = fastcgi_request(socket_path, {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/status", "QUERY_STRING": ""})
+    return json.loads(response.split(b"\r\n\r\n", 1)[1])
 
 
 def _alive(pid):

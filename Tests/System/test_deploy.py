@@ -67,6 +67,13 @@ def test_socket_activation_and_permissions(installed):
     assert installed.out(f"bash -c '{probe}'") != "7"
 
 
+def test_operations_endpoints_on_loopback(installed):
+    assert installed.out("curl -s http://127.0.0.1/healthz") == '{"status": "ok"}'
+    assert installed.out("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/readyz") == "200"
+    assert '"requests": ' in installed.out("curl -s http://127.0.0.1/status")
+    assert "fibcache_computations_total" in installed.out("curl -s http://127.0.0.1/metrics")
+
+
 def test_key_and_ttl_in_redis_database_one(installed):
     curl_status(installed, 40)
     ttl = int(installed.out("redis-cli -n 1 ttl fibonacci_40"))

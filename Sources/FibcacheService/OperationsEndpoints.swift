@@ -1,0 +1,65 @@
+/// `/healthz`, `/readyz`, `/status` and `/metrics`: what an operator (or a
+/// load balancer, or Prometheus) asks a running fibcache. nginx exposes them to
+/// loopback only.
+extension FibonacciService {
+    func health() -> HTTPResponse {
+        json(200, #"{"status": "ok"}"#)
+    }
+
+    func readiness(cache: CacheStore) -> HTTPResponse {
+        if let reason = cache.unavailabilityReason() {
+            return json(503, #"{"status": "unavailable", "reason": "# + String(decoding: JSON.quoted(reason), as: UTF8.self) + "}")
+        }
+        return json(200, #"{"status": "ready"}"#)
+    }
+
+    func status(full: Bool) -> HTTPResponse {
+        let s = statistics
+        let snapshots = s.workers.map { ($0.index, $0.snapshot) }
+        let busy = snapshots.filter { $0.1.busySince != nil }.count
+        var fields = [
+            #""service": "fibcache""#,
+            #""started_at": \#(s.startedAt)"#,
+            #""uptime_seconds": \#(s.uptime.components.seconds)"#,
+            #""workers": {"total": \#(snapshots.count), "busy": \#(busy), "idle": \#(snapshots.count - busy)}"#,
+            #""requests": \#(s.requests.load(ordering: .relaxed))"#,
+            #""hits": \#(s.hits.load(ordering: .relaxed))"#,
+            #""misses": \#(s.misses.load(ordering: .relaxed))"#,
+            #""bypasses": \#(s.bypasses.load(ordering: .relaxed))"#,
+            #""redis_errors": \#(s.redisErrors.load(ordering: .relaxed))"#,
+            #""computations": \#(s.computations.load(ordering: .relaxed))"#,
+            #""compute_seconds": \#(seconds(s.computeNanoseconds.load(ordering: .relaxed)))"#,
+            #""slow_requests": \#(s.slowRequests.load(ordering: .relaxed))"#,
+        ]
+        if full {
+            let now = ContinuousClock.now
+            let detail = snapshots.map { index, w -> String in
+                let state = w.busySince == nil ? "idle" : "busy"
+                let busyFor = w.busySince.map { ServerTiming.milliseconds(now - $0) } ?? "0.000"
+                return #"{"index": \#(index), "state": "\#(state)", "requests": \#(w.requests), "#
+                    + #""current_request": \#(quoted(w.currentRequest)), "busy_ms": \#(busyFor), "#
+                    + #""last_request": \#(quoted(w.lastRequest)), "last_duration_ms": \#(ServerTiming.milliseconds(w.lastDuration))}"#
+            }
+            fields.append(#""worker_detail": [\#(detail.joined(separator: ", "))]"#)
+        }
+        return json(200, "{" + fields.joined(separator: ", ") + "}")
+    }
+
+    func metrics() -> HTTPResponse {
+        HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                     body: statistics.registry.emitToBuffer())
+    }
+
+    private func json(_ status: Int, _ body: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", JSON.contentType), ("Cache-Control", "no-store")],
+                     body: Array(body.utf8))
+    }
+
+    private func quoted(_ text: String) -> String {
+        String(decoding: JSON.quoted(text), as: UTF8.self)
+    }
+
+    private func seconds(_ nanoseconds: Int) -> String {
+        "\(nanoseconds / 1_000_000_000)." + String(String(nanoseconds % 1_000_000_000 + 1_000_000_000).dropFirst())
+    }
+}

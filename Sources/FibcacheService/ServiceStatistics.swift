@@ -1,0 +1,103 @@
+import CoreMetrics
+import Prometheus
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// What the service has done since it started, for `/status` (read back from
+/// atomics) and `/metrics` (swift-metrics handles backed by a Prometheus
+/// registry, which writes the exposition format). Shared by all workers.
+public final class ServiceStatistics: Sendable {
+    /// Unix time of start, for `/status`.
+    public let startedAt: Int
+    private let startInstant = ContinuousClock.now
+
+    let requests = Atomic<Int>(0)
+    let hits = Atomic<Int>(0)
+    let misses = Atomic<Int>(0)
+    let bypasses = Atomic<Int>(0)
+    let redisErrors = Atomic<Int>(0)
+    let computations = Atomic<Int>(0)
+    let computeNanoseconds = Atomic<Int>(0)
+    let slowRequests = Atomic<Int>(0)
+    let workers: [WorkerActivity]
+
+    let registry: PrometheusCollectorRegistry
+    private let responseCounters: [CacheOutcome: CoreMetrics.Counter]
+    private let computationCounter: CoreMetrics.Counter
+    private let redisErrorCounter: CoreMetrics.Counter
+    private let slowRequestCounter: CoreMetrics.Counter
+    private let requestTimer: CoreMetrics.Timer
+    private let computeTimer: CoreMetrics.Timer
+
+    public init(workerCount: Int) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        startedAt = now.tv_sec
+        workers = (0..<workerCount).map(WorkerActivity.init)
+
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // The hit path takes a fraction of a millisecond; F(10⁶) iterative, seconds.
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+            .seconds(30),
+        ]
+        var counters: [CacheOutcome: CoreMetrics.Counter] = [:]
+        for outcome in [CacheOutcome.hit, .miss, .bypass] {
+            counters[outcome] = CoreMetrics.Counter(label: "fibcache_fibonacci_responses_total",
+                                        dimensions: [("cache", outcome.rawValue.lowercased())], factory: factory)
+        }
+        responseCounters = counters
+        computationCounter = CoreMetrics.Counter(label: "fibcache_computations_total", factory: factory)
+        redisErrorCounter = CoreMetrics.Counter(label: "fibcache_redis_errors_total", factory: factory)
+        slowRequestCounter = CoreMetrics.Counter(label: "fibcache_slow_requests_total", factory: factory)
+        requestTimer = CoreMetrics.Timer(label: "fibcache_request_duration_seconds", factory: factory)
+        computeTimer = CoreMetrics.Timer(label: "fibcache_compute_duration_seconds", factory: factory)
+    }
+
+    public var uptime: Duration { ContinuousClock.now - startInstant }
+
+    func requestFinished(duration: Duration) {
+        requests.add(1, ordering: .relaxed)
+        requestTimer.recordNanoseconds(duration.nanoseconds)
+    }
+
+    func responded(_ outcome: CacheOutcome) {
+        switch outcome {
+        case .hit: hits.add(1, ordering: .relaxed)
+        case .miss: misses.add(1, ordering: .relaxed)
+        case .bypass: bypasses.add(1, ordering: .relaxed)
+        }
+        responseCounters[outcome]?.increment()
+    }
+
+    func computed(duration: Duration) {
+        computations.add(1, ordering: .relaxed)
+        computeNanoseconds.add(Int(duration.nanoseconds), ordering: .relaxed)
+        computationCounter.increment()
+        computeTimer.recordNanoseconds(duration.nanoseconds)
+    }
+
+    func redisFailed() {
+        redisErrors.add(1, ordering: .relaxed)
+        redisErrorCounter.increment()
+    }
+
+    func slowRequest() {
+        slowRequests.add(1, ordering: .relaxed)
+        slowRequestCounter.increment()
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}

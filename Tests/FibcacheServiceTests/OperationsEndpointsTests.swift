@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import Logging
+@testable import FibcacheService
+
+@Suite struct OperationsEndpointsTests {
+    let statistics = ServiceStatistics(workerCount: 2)
+    var service: FibonacciService {
+        FibonacciService(limits: ServiceLimits(maxN: 10_000, maxRecursiveN: 30), statistics: statistics,
+                         slowRequestThreshold: .milliseconds(50),
+                         logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    private func get(_ path: String, query: String = "", cache: CacheStore, worker: Int = 0) -> HTTPResponse {
+        service.respond(to: HTTPRequest(method: "GET", path: path, query: query), cache: cache, worker: worker)
+    }
+
+    private func json(_ response: HTTPResponse) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+    }
+
+    @Test func healthIsIndependentOfTheCache() throws {
+        let cache = InMemoryCache()
+        cache.available = false
+        let response = get("/healthz", cache: cache)
+        #expect(response.status == 200)
+        #expect(try json(response)["status"] as? String == "ok")
+    }
+
+    @Test func readinessFollowsTheCache() throws {
+        let cache = InMemoryCache()
+        #expect(get("/readyz", cache: cache).status == 200)
+        cache.available = false
+        let down = get("/readyz", cache: cache)
+        #expect(down.status == 503)
+        #expect(try json(down)["reason"] as? String == "in-memory cache switched off")
+    }
+
+    @Test func statusCountsWhatHappened() throws {
+        let cache = InMemoryCache()
+        _ = get("/api/fibonacci/number/100/", cache: cache)            // miss + computation
+        _ = get("/api/fibonacci/number/100/", cache: cache, worker: 1)  // hit
+        cache.available = false
+        _ = get("/api/fibonacci/number/7/", cache: cache)              // bypass + computation
+        _ = get("/api/fibonacci/number/x/", cache: cache)              // 400: a request, no outcome
+        let status = try json(get("/status", cache: cache))
+        #expect(status["requests"] as? Int == 4)
+        #expect(status["hits"] as? Int == 1)
+        #expect(status["misses"] as? Int == 1)
+        #expect(status["bypasses"] as? Int == 1)
+        #expect(status["computations"] as? Int == 2)
+        let workers = try #require(status["workers"] as? [String: Int])
+        #expect(workers == ["total": 2, "busy": 1, "idle": 1])  // the status request itself is in flight
+        #expect(status["worker_detail"] == nil)
+    }
+
+    @Test func fullStatusHasPerWorkerDetail() throws {
+        let cache = InMemoryCache()
+        _ = get("/api/fibonacci/number/10/", cache: cache, worker: 1)
+        let status = try json(get("/status", query: "full", cache: cache))
+        let detail = try #require(status["worker_detail"] as? [[String: Any]])
+        #expect(detail.count == 2)
+        #expect(detail[1]["requests"] as? Int == 1)
+        #expect(detail[1]["last_request"] as? String == "GET /api/fibonacci/number/10/")
+        #expect(detail[0]["state"] as? String == "busy")
+        #expect(detail[0]["current_request"] as? String == "GET /status")
+    }
+
+    @Test func metricsAreInPrometheusFormat() {
+        let cache = InMemoryCache()
+        _ = get("/api/fibonacci/number/20/", cache: cache)
+        _ = get("/api/fibonacci/number/20/", cache: cache)
+        let response = get("/metrics", cache: cache)
+        let text = String(decoding: response.body, as: UTF8.self)
+        #expect(response.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        #expect(text.contains(#"fibcache_fibonacci_responses_total{cache="hit"} 1"#))
+        #expect(text.contains(#"fibcache_fibonacci_responses_total{cache="miss"} 1"#))
+        #expect(text.contains("fibcache_computations_total 1"))
+        #expect(text.contains("# TYPE fibcache_request_duration_seconds histogram"))
+        #expect(text.contains("fibcache_compute_duration_seconds_count 1"))
+    }
+
+    @Test func slowRequestsAreCountedAgainstTheThreshold() {
+        func slowCount(threshold: Duration?) -> Int {
+            let statistics = ServiceStatistics(workerCount: 1)
+            let service = FibonacciService(statistics: statistics, slowRequestThreshold: threshold,
+                                           logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            let cache = InMemoryCache()
+            for path in ["/api/fibonacci/number/5/", "/api/fibonacci/number/5/", "/healthz"] {
+                _ = service.respond(to: HTTPRequest(method: "GET", path: path), cache: cache)
+            }
+            return statistics.slowRequests.load(ordering: .relaxed)
+        }
+        #expect(slowCount(threshold: .nanoseconds(1)) == 2)  // every Fibonacci request (not /healthz)
+        #expect(slowCount(threshold: .seconds(60)) == 0)
+        #expect(slowCount(threshold: nil) == 0)
+    }
+}

@@ -1,0 +1,38 @@
+"""Many concurrent cold requests for one n compute it once, across two processes."""
+import json
+import threading
+
+from conftest import fastcgi_status
+
+API = "/api/fibonacci/number"
+
+
+def test_64_cold_requests_two_processes_one_computation(make_stack):
+    stack = make_stack(instances=2)
+    before = sum(fastcgi_status(sock)["computations"] for sock in stack.sockets)
+    n = 150_000  # iterative: long enough (hundreds of ms) for all 64 to overlap
+    expected = None
+    results = []
+    lock = threading.Lock()
+    start = threading.Barrier(64)
+
+    def worker():
+        start.wait()
+        status, headers, body = stack.get(f"{API}/{n}/?algorithm=iterative", timeout=60)
+        with lock:
+            results.append((status, headers.get("x-cache"), body))
+
+    threads = [threading.Thread(target=worker) for _ in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert len(results) == 64
+    bodies = {body for _, _, body in results}
+    assert len(bodies) == 1 and all(status == 200 for status, _, _ in results)
+    expected = stack.get(f"{API}/{n}/")[2]
+    assert bodies == {expected}
+    per_process = [fastcgi_status(sock)["computations"] for sock in stack.sockets]
+    assert sum(per_process) - before == 1, f"computations per process: {per_process}, before {before}"
+    # Both processes served some of the burst (nginx balanced it), and none computed twice.
+    assert stack.redis.cli("exists", f"fibonacci_{n}:lock") == "0", "the lock is released"
