@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: all build build-release build-static run stop status deps test test-deps test-unit test-integration test-system test-trixie install uninstall clean
+.PHONY: all build build-release build-static run stop status deps test test-deps test-unit test-integration test-system test-trixie test-faults install uninstall clean
 
 all: build
 
@@ -50,6 +50,12 @@ install:
 
 uninstall:
 	scripts/install uninstall
+
+## Breaking things on purpose: malformed FastCGI, Redis killed/frozen/refusing during load,
+## a bounded soak (release binary, RSS before/after) and a valgrind run of the C interop paths.
+test-faults: build build-release
+	scripts/install-deps faults
+	scripts/pytest Tests/Faults -s
 
 ## The units, install step and restarts, proven in a real systemd (systemd-box; needs root).
 test-system: build-static

@@ -34,7 +34,7 @@ public final class RedisCacheStore: CacheStore {
     }
 
     public func lookup(_ key: String) -> CacheLookup {
-        switch run(["GET", key].map { Array($0.utf8) }) {
+        switch run(["GET", key].map { Array($0.utf8) }, isWrite: false) {
         case .string(let bytes)?: return .hit(bytes)
         case .null?: return .miss
         default: return .unavailable
@@ -43,7 +43,7 @@ public final class RedisCacheStore: CacheStore {
 
     @discardableResult
     public func store(_ key: String, value: [UInt8], timeToLive: Int) -> Bool {
-        if case .status? = run([Array("SET".utf8), Array(key.utf8), value, Array("EX".utf8), Array(String(timeToLive).utf8)]) {
+        if case .status? = run([Array("SET".utf8), Array(key.utf8), value, Array("EX".utf8), Array(String(timeToLive).utf8)], isWrite: true) {
             return true
         }
         return false
@@ -51,7 +51,7 @@ public final class RedisCacheStore: CacheStore {
 
     public func acquireLock(_ key: String, token: String, timeToLive: Duration) -> LockAttempt {
         let milliseconds = max(1, timeToLive.components.seconds * 1000 + timeToLive.components.attoseconds / 1_000_000_000_000_000)
-        switch run(["SET", key, token, "NX", "PX", String(milliseconds)].map { Array($0.utf8) }) {
+        switch run(["SET", key, token, "NX", "PX", String(milliseconds)].map { Array($0.utf8) }, isWrite: true) {
         case .status?: return .acquired
         case .null?: return .heldElsewhere
         default: return .unavailable
@@ -65,11 +65,11 @@ public final class RedisCacheStore: CacheStore {
         """
 
     public func releaseLock(_ key: String, token: String) {
-        _ = run(["EVAL", RedisCacheStore.releaseScript, "1", key, token].map { Array($0.utf8) })
+        _ = run(["EVAL", RedisCacheStore.releaseScript, "1", key, token].map { Array($0.utf8) }, isWrite: true)
     }
 
     public func unavailabilityReason() -> String? {
-        if case .status? = run(["PING"].map { Array($0.utf8) }) { return nil }
+        if case .status? = run(["PING"].map { Array($0.utf8) }, isWrite: false) { return nil }
         return health.lastProblem ?? "Redis did not answer PING"
     }
 
@@ -78,16 +78,18 @@ public final class RedisCacheStore: CacheStore {
     /// A connection kept from earlier requests may have died in between (Redis
     /// restarted): when it turns out closed, the command is sent once more on a
     /// new connection. Timeouts are not retried: that would double the wait.
-    private func run(_ arguments: [[UInt8]]) -> RedisReply? {
+    /// Only a write that succeeds ends a "Redis refuses commands" condition: reads
+    /// keep working while writes are refused (OOM, READONLY), and must not flip it.
+    private func run(_ arguments: [[UInt8]], isWrite: Bool) -> RedisReply? {
         let reused = connection?.isOpen == true
         guard let current = openConnection() else { return nil }
         do {
-            return accept(try current.command(arguments))
+            return accept(try current.command(arguments), isWrite: isWrite)
         } catch RedisError.connectionLost(_) where reused {
             connection = nil
             guard let fresh = openConnection() else { return nil }
             do {
-                return accept(try fresh.command(arguments))
+                return accept(try fresh.command(arguments), isWrite: isWrite)
             } catch {
                 failed(error)
                 return nil
@@ -98,12 +100,12 @@ public final class RedisCacheStore: CacheStore {
         }
     }
 
-    private func accept(_ reply: RedisReply) -> RedisReply? {
+    private func accept(_ reply: RedisReply, isWrite: Bool) -> RedisReply? {
         if case .error(let message) = reply {
             health.commandFailed(message)
             return nil
         }
-        health.commandSucceeded()
+        if isWrite { health.commandSucceeded() }
         return reply
     }
 

@@ -1,0 +1,119 @@
+"""Malformed FastCGI traffic written straight to the socket: the process survives
+and keeps serving everyone else."""
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+API = "/api/fibonacci/number"
+
+
+def record(kind, content, request_id=1, version=1, padding=0):
+    return struct.pack(">BBHHBB", version, kind, request_id, len(content), padding, 0) + content + b"\0" * padding
+
+
+def begin(flags=0):
+    return record(1, struct.pack(">HB5x", 1, flags))
+
+
+def params_pair(name, value):
+    def length(n):
+        return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+    return length(len(name)) + length(len(value)) + name + value
+
+
+def send_raw(sock_path, payload, close_after=True, wait=0.2):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(str(sock_path))
+    try:
+        s.sendall(payload)
+    except OSError:
+        pass  # the server may drop us mid-write: that is the point
+    time.sleep(wait)
+    if close_after:
+        s.close()
+    return s
+
+
+MALFORMED = {
+    "truncated header": b"\x01\x01\x00",
+    "wrong version": record(1, struct.pack(">HB5x", 1, 0), version=9) + record(4, b"") + record(5, b""),
+    "huge content length": struct.pack(">BBHHBB", 1, 4, 1, 0xFFFF, 0, 0) + b"x" * 100,
+    "unknown record type": begin() + record(42, b"whatever") + record(4, b"") + record(5, b""),
+    "params length overflow": begin() + record(4, struct.pack(">II", 0xFFFFFFFF, 0x7FFFFFFF) + b"a" * 32),
+    "abort mid-request": begin() + record(4, params_pair(b"REQUEST_METHOD", b"GET")) + record(2, b""),
+    "http instead of fastcgi": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "random bytes": bytes(range(256)) * 20,
+    "stdin before params": begin() + record(5, b"body") + record(4, b""),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_record_does_not_hurt(stack, name):
+    send_raw(stack.socket, MALFORMED[name])
+    assert stack.fibcache.poll() is None, f"fibcache died on {name}"
+    status, headers, body = stack.get(f"{API}/20/")
+    assert status == 200 and body == b'{"fibonacci": 6765}'
+
+
+def test_thousands_of_params(stack):
+    params = b"".join(params_pair(f"HTTP_X_{i}".encode(), b"v" * 50) for i in range(5000))
+    params += params_pair(b"REQUEST_METHOD", b"GET") + params_pair(b"DOCUMENT_URI", f"{API}/10/".encode())
+    chunks = b"".join(record(4, params[i:i + 65000]) for i in range(0, len(params), 65000))
+    s = send_raw(stack.socket, begin() + chunks + record(4, b"") + record(5, b""), close_after=False, wait=0)
+    reply = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    except OSError:
+        pass
+    s.close()
+    assert b'{"fibonacci": 55}' in reply  # still a valid request: answered
+    assert stack.get(f"{API}/21/")[0] == 200
+
+
+def test_silent_clients_do_not_block_the_others(stack):
+    # More silent connections than workers (8): each is dropped after the I/O timeout,
+    # and real requests keep being answered meanwhile.
+    silent = [send_raw(stack.socket, b"", close_after=False, wait=0) for _ in range(12)]
+    try:
+        start = time.monotonic()
+        status, _, _ = stack.get(f"{API}/22/", timeout=30)
+        assert status == 200
+        assert time.monotonic() - start < 15
+    finally:
+        for s in silent:
+            s.close()
+    assert stack.fibcache.poll() is None
+
+
+def test_many_connects_and_disconnects_in_parallel(stack):
+    def hammer():
+        for _ in range(200):
+            try:
+                send_raw(stack.socket, begin(), wait=0)
+            except OSError:
+                pass
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert stack.fibcache.poll() is None
+    assert stack.get(f"{API}/23/")[0] == 200
+
+
+def test_sighup_keeps_serving_and_says_why(stack):
+    import signal as signals
+    stack.fibcache.send_signal(signals.SIGHUP)
+    time.sleep(0.2)
+    assert stack.fibcache.poll() is None
+    assert stack.get(f"{API}/24/")[0] == 200
+    assert "SIGHUP ignored" in stack.log_text()

@@ -1,0 +1,100 @@
+"""A bounded soak: a long mixed load (hits, misses, bad input) against the release
+binary; fibcache's memory must stay flat. And a shorter run under valgrind, for
+the C interop paths (libfcgi, hiredis, GMP)."""
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, Stack, stop_process, wait_until
+
+RELEASE = ROOT / ".build" / "release" / "fibcache"
+SOAK_SECONDS = int(os.environ.get("FIBCACHE_SOAK_SECONDS", "75"))
+
+
+def rss_kib(pid):
+    text = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", text).group(1))
+
+
+def wrk(stack, seconds, connections=16):
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+                          "-s", str(Path(__file__).with_name("soak.lua")), f"http://127.0.0.1:{stack.http_port}/"],
+                         capture_output=True, text=True, timeout=seconds + 60)
+    requests = int(re.search(r"SOAK requests=(\d+)", out.stdout).group(1))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out.stdout)
+    return requests, (sum(map(int, errors.groups())) if errors else 0), out.stdout
+
+
+@pytest.fixture
+def release_stack(tmp_path, monkeypatch):
+    assert RELEASE.exists(), "make test-faults builds the release binary first"
+    monkeypatch.setattr("conftest.BINARY", RELEASE)
+    stack = Stack(tmp_path, fibcache_args=["--workers", "16"])
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+
+
+def test_soak_memory_stays_flat(release_stack):
+    stack = release_stack
+    warm, _, _ = wrk(stack, 10)  # fill the hot set, let allocators reach their working size
+    before = rss_kib(stack.fibcache.pid)
+    requests, socket_errors, out = wrk(stack, SOAK_SECONDS)
+    after = rss_kib(stack.fibcache.pid)
+    log = stack.log_text()
+    print(f"soak: {warm} warm-up + {requests} requests in {SOAK_SECONDS}s; RSS {before} KiB -> {after} KiB")
+    assert stack.fibcache.poll() is None
+    assert socket_errors == 0, out
+    assert "error" not in log.lower().replace("errors", ""), log[-2000:]
+    assert after - before < 4096, f"RSS grew {after - before} KiB during the soak"
+
+
+def test_c_interop_is_clean_under_valgrind(tmp_path, monkeypatch):
+    """Debug binary under memcheck: a few hundred requests over every path that
+    crosses into C (FastCGI parsing, Redis hit/miss/set, GMP values), then SIGTERM."""
+    valgrind = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite",
+                "--error-exitcode=99", f"--log-file={tmp_path}/valgrind.log",
+                f"--suppressions={Path(__file__).with_name('swift-runtime.supp')}"]
+    stack = Stack(tmp_path)
+    original = Stack.start_fibcache
+    # Valgrind 3.19 cannot read the toolchain's DWARF 5: run a copy without debug info
+    # (the symbol table remains, so reports still name functions).
+    binary = tmp_path / "fibcache"
+    subprocess.run(["strip", "--strip-debug", "-o", str(binary), str(ROOT / ".build" / "debug" / "fibcache")], check=True)
+
+    def start_under_valgrind(self, sock, log_path):
+        log = open(log_path, "ab")
+        proc = subprocess.Popen([*valgrind, str(binary), "--listen", str(sock),
+                                 "--redis-url", f"redis://127.0.0.1:{self.redis.port}/1", "--workers", "2"],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.fibcaches.append(proc)
+        self.logs.append(log)
+        wait_until(lambda: sock.exists() or proc.poll() is not None, timeout=60, what="fibcache under valgrind")
+
+    monkeypatch.setattr(Stack, "start_fibcache", start_under_valgrind)
+    try:
+        stack.start()
+        paths = [f"/api/fibonacci/number/{n}/" for n in (0, 1, 93, 94, 1000, 5000, 5000, 20)]
+        paths += ["/api/fibonacci/number/abc/", "/nope", "/status?full", "/metrics", "/readyz",
+                  "/api/fibonacci/number/25/?algorithm=recursive", "/api/fibonacci/number/300/?algorithm=iterative"]
+        for _ in range(15):
+            for p in paths:
+                assert stack.get(p, timeout=60)[0] in (200, 400, 404)
+        stack.redis.stop()
+        assert stack.get("/api/fibonacci/number/77/", timeout=60)[1]["x-cache"] == "BYPASS"
+        code = stop_process(stack.fibcache, timeout=60)
+    finally:
+        monkeypatch.setattr(Stack, "start_fibcache", original)
+        stack.stop()
+    report = (tmp_path / "valgrind.log").read_text()
+    summary = re.search(r"ERROR SUMMARY: (\d+) errors", report)
+    definitely = re.search(r"definitely lost: ([\d,]+) bytes", report)
+    print(f"valgrind: exit {code}, {summary.group(0) if summary else '?'}, "
+          f"definitely lost {definitely.group(1) if definitely else '0'} bytes")
+    assert code == 0, report[-4000:]
+    assert summary and summary.group(1) == "0", report[-4000:]
