@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: all build build-release build-static run stop status deps test test-deps test-unit test-integration test-system test-trixie test-faults install uninstall clean
+.PHONY: all build build-release build-static run stop status deps test test-deps test-unit test-integration test-system test-trixie test-faults bench install uninstall clean
 
 all: build
 
@@ -50,6 +50,14 @@ install:
 
 uninstall:
 	scripts/install uninstall
+
+## Speed and memory, fibcache beside the nginx ceiling, in one run (see BENCHMARKS.md).
+bench:
+	scripts/install-deps faults
+	$(SWIFT) build -c release --product fibcache
+	$(SWIFT) build -c release --product ComputeBenchmark
+	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || $(PYTHON) -m pip install --quiet matplotlib || true
+	$(PYTHON) bench/run.py
 
 ## Breaking things on purpose: malformed FastCGI, Redis killed/frozen/refusing during load,
 ## a bounded soak (release binary, RSS before/after) and a valgrind run of the C interop paths.

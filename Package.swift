@@ -52,6 +52,9 @@ let package = Package(
             ]
         ),
 
+        // `make bench`'s in-process baseline (GMP compute + decimal conversion, no I/O).
+        .executableTarget(name: "ComputeBenchmark", dependencies: ["Fibonacci"], path: "Benchmarks/ComputeBenchmark"),
+
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "FibonacciTests", dependencies: ["Fibonacci"]),
