@@ -97,15 +97,23 @@ def main():
         stack = conftest.Stack(Path(tmp) / "stack", fibcache_args=["--workers", "16", "--log-level", "warning"])
         (Path(tmp) / "stack").mkdir()
         stack.start()
+        # The same with the in-process copy in front of Redis (--local-cache-mb).
+        local = conftest.Stack(Path(tmp) / "local", fibcache_args=["--workers", "16", "--log-level", "warning",
+                                                                   "--local-cache-mb", "64"])
+        (Path(tmp) / "local").mkdir()
+        local.start()
         ceiling_pid = None
         try:
             path = f"/api/fibonacci/number/{WARM_N}/"
             body = stack.get(path)[2]
             assert stack.get(path)[1]["x-cache"] == "HIT"
+            local.get(path)
+            assert local.get(path)[1]["x-cache"] == "HIT"
             ceiling_port, ceiling_pid = start_ceiling(Path(tmp) / "ceiling", body)
             hit = {}
             for connections in (32, 256):
                 hit[connections] = {"fibcache": wrk(stack.http_port, path, connections),
+                                    "fibcache+local": wrk(local.http_port, path, connections),
                                     "ceiling": wrk(ceiling_port, path, connections)}
             peak_rss = rss_kib(stack.fibcache.pid, "VmHWM")
             cold = []
@@ -127,11 +135,13 @@ def main():
             if ceiling_pid:
                 os.kill(ceiling_pid, 15)
             stack.stop()
+            local.stop()
 
     results = {"machine": {"cores": os.cpu_count()}, "duration_s": DURATION, "warm_n": WARM_N,
                "hit": {str(c): v for c, v in hit.items()}, "cold": cold, "peak_rss_kib": peak_rss}
     for c, v in hit.items():
         v["ratio_to_ceiling"] = v["fibcache"]["requests_per_second"] / v["ceiling"]["requests_per_second"]
+        v["ratio_local_to_ceiling"] = v["fibcache+local"]["requests_per_second"] / v["ceiling"]["requests_per_second"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
@@ -142,10 +152,11 @@ def print_table(r):
     print(f"\nhit path (n={r['warm_n']}, {r['duration_s']} s each, same run)")
     print(f"{'config':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     for c, v in r["hit"].items():
-        for name in ("fibcache", "ceiling"):
+        for name in ("fibcache", "fibcache+local", "ceiling"):
             x = v[name]
             print(f"{name + ' c=' + c:<22}{x['requests_per_second']:>10.0f}{x['p50_ms']:>9.2f}{x['p99_ms']:>9.2f}{x['max_ms']:>9.2f}")
         print(f"{'  ratio fibcache/ceiling':<22}{v['ratio_to_ceiling']:>10.2f}")
+        print(f"{'  ratio +local/ceiling':<22}{v['ratio_local_to_ceiling']:>10.2f}")
     print(f"\npeak RSS of fibcache under the hit load: {r['peak_rss_kib'] / 1024:.1f} MiB")
     print(f"\n{'cold request':<22}{'cold ms':>10}{'warm ms':>9}{'GMP ms':>9}{'ratio':>8}")
     for x in r["cold"]:
@@ -162,10 +173,10 @@ def chart(r):
     except ImportError:
         print("\n(no matplotlib: skipping bench/results/latest.png; pip install matplotlib)")
         return
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.4))
     labels, p50, p99, rps = [], [], [], []
     for c, v in r["hit"].items():
-        for name in ("fibcache", "ceiling"):
+        for name in ("fibcache", "fibcache+local", "ceiling"):
             labels.append(f"{name}\nc={c}")
             p50.append(v[name]["p50_ms"])
             p99.append(v[name]["p99_ms"])

@@ -15,6 +15,8 @@ public struct FibonacciService: Sendable {
     public let slowRequestThreshold: Duration?
     /// How processes sharing the cache agree on who computes a missing value.
     public let stampede: StampedeProtection
+    /// An in-process copy in front of Redis (`--local-cache-mb`), if enabled.
+    public let localCache: LocalValueCache?
     let logger: Logger
     let flights = SingleFlight<Int, Produced>()
 
@@ -23,12 +25,14 @@ public struct FibonacciService: Sendable {
     public init(limits: ServiceLimits = ServiceLimits(), cachePolicy: CachePolicy = CachePolicy(),
                 statistics: ServiceStatistics = ServiceStatistics(workerCount: 1),
                 slowRequestThreshold: Duration? = .seconds(1),
-                stampede: StampedeProtection = StampedeProtection(), logger: Logger) {
+                stampede: StampedeProtection = StampedeProtection(), localCache: LocalValueCache? = nil,
+                logger: Logger) {
         self.limits = limits
         self.cachePolicy = cachePolicy
         self.statistics = statistics
         self.slowRequestThreshold = slowRequestThreshold
         self.stampede = stampede
+        self.localCache = localCache
         self.logger = logger
     }
 
@@ -75,6 +79,13 @@ public struct FibonacciService: Sendable {
         let start = clock.now
         let key = cachePolicy.keyspace.key(for: query.n)
 
+        // 0. A local copy, when enabled, saves the Redis round trip.
+        if let local = localCache?.value(for: query.n) {
+            let timing = ServerTiming(cache: clock.now - start, outcome: .hit, algorithm: nil, local: true)
+            statistics.responded(.hit)
+            return fibonacciResponse(local, timing: timing)
+        }
+
         // 1. Look up the cache.
         let lookup = cache.lookup(key)
         var timing = ServerTiming(cache: clock.now - start, outcome: .bypass)
@@ -102,11 +113,16 @@ public struct FibonacciService: Sendable {
                 timing.cache += produced.cacheTime
             }
         }
+        localCache?.insert(digits, for: query.n)
         statistics.responded(timing.outcome)
         logIfSlow(query, timing: timing, total: clock.now - start)
 
         // 4. Respond.
-        return HTTPResponse(
+        return fibonacciResponse(digits, timing: timing)
+    }
+
+    private func fibonacciResponse(_ digits: [UInt8], timing: ServerTiming) -> HTTPResponse {
+        HTTPResponse(
             status: 200,
             headers: [
                 ("Content-Type", JSON.contentType),

@@ -5,9 +5,11 @@ struct ServerTiming {
     var compute: Duration = .zero
     var outcome: CacheOutcome
     var algorithm: String?
+    /// Served from the in-process copy rather than Redis.
+    var local = false
 
     var headerValue: String {
-        var value = "cache;dur=\(Self.milliseconds(cache));desc=\"\(outcome.rawValue)\""
+        var value = "cache;dur=\(Self.milliseconds(cache));desc=\"\(outcome.rawValue)\(local ? " local" : "")\""
         value += ", compute;dur=\(Self.milliseconds(compute))"
         if let algorithm { value += ";desc=\"\(algorithm)\"" }
         return value

@@ -20,6 +20,8 @@ struct Configuration: Sendable {
     var cachePolicy: CachePolicy
     var limits: ServiceLimits
     var slowRequestThreshold: Duration
+    /// 0: no in-process copy in front of Redis.
+    var localCacheBytes: Int
     var stampede: StampedeProtection
     var shutdownTimeout: Duration
     var logLevel: Logger.Level

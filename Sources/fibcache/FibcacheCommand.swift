@@ -59,6 +59,9 @@ struct FibcacheCommand: ParsableCommand {
         valueName: "n"))
     var maxRecursiveN: Int = ServiceLimits.defaultMaxRecursiveN
 
+    @Option(help: ArgumentHelp("MiB of recently served values kept in the process in front of Redis; 0 turns it off. (FIBCACHE_LOCAL_CACHE_MB)", valueName: "MiB"))
+    var localCacheMb: Int = 0
+
     @Option(help: ArgumentHelp("Stampede protection: how long the Redis lock of a value being computed lives if its holder dies. (FIBCACHE_LOCK_TIMEOUT)", valueName: "duration"))
     var lockTimeout: DurationArgument = DurationArgument(argument: "30s")!
 
@@ -100,6 +103,9 @@ struct FibcacheCommand: ParsableCommand {
         guard (0...Fibonacci.recursiveLimit).contains(maxRecursiveN) else {
             throw ValidationError("--max-recursive-n must be from 0 to \(Fibonacci.recursiveLimit) (F(\(Fibonacci.recursiveLimit + 1)) overflows 64 bits), got \(maxRecursiveN)")
         }
+        guard (0...4096).contains(localCacheMb) else {
+            throw ValidationError("--local-cache-mb must be from 0 to 4096, got \(localCacheMb)")
+        }
         return Configuration(
             listen: listenAddress,
             socketMode: mode,
@@ -109,6 +115,7 @@ struct FibcacheCommand: ParsableCommand {
             cachePolicy: CachePolicy(keyspace: CacheKeyspace(prefix: keyPrefix), timeToLive: ttl),
             limits: ServiceLimits(maxN: maxN, maxRecursiveN: maxRecursiveN),
             slowRequestThreshold: slowRequestThreshold.duration,
+            localCacheBytes: localCacheMb << 20,
             stampede: StampedeProtection(lockTimeToLive: lockTimeout.duration, lockWait: lockWait.duration),
             shutdownTimeout: shutdownTimeout.duration,
             logLevel: logLevel)

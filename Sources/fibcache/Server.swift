@@ -37,7 +37,10 @@ struct Server {
         let statistics = ServiceStatistics(workerCount: configuration.workers)
         let service = FibonacciService(limits: configuration.limits, cachePolicy: configuration.cachePolicy,
                                        statistics: statistics, slowRequestThreshold: configuration.slowRequestThreshold,
-                                       stampede: configuration.stampede, logger: logger)
+                                       stampede: configuration.stampede,
+                                       localCache: configuration.localCacheBytes > 0
+                                           ? LocalValueCache(capacity: configuration.localCacheBytes) : nil,
+                                       logger: logger)
         let health = RedisHealth(target: configuration.redis.url.description, logger: logger, statistics: statistics)
         let redisSettings = configuration.redis
 

@@ -16,6 +16,7 @@ import Testing
         #expect(config.limits.maxRecursiveN == 45)
         #expect(config.redis.connectTimeout < .seconds(1) && config.redis.commandTimeout < .seconds(1))
         #expect(config.socketMode == 0o660)
+        #expect(config.localCacheBytes == 0, "no in-process copy unless asked")
     }
 
     @Test func flagsAreApplied() throws {
@@ -39,7 +40,7 @@ import Testing
         ["--ttl", "0"], ["--ttl", "-5"], ["--ttl", "day"], ["--workers", "0"], ["--workers", "100000"],
         ["--max-n", "-1"], ["--max-recursive-n", "94"], ["--redis-url", "http://x"], ["--listen", "9000"],
         ["--redis-connect-timeout", "5"], ["--redis-command-timeout", "-1s"], ["--socket-mode", "999"],
-        ["--log-level", "loud"], ["--unknown"],
+        ["--log-level", "loud"], ["--unknown"], ["--local-cache-mb", "-1"], ["--local-cache-mb", "5000"],
     ])
     func badValuesAreRefusedAtStartup(arguments: [String]) {
         #expect(throws: (any Error).self) { try configuration(["--listen", "/tmp/x.sock"] + arguments) }
