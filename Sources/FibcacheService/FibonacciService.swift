@@ -40,7 +40,7 @@ public struct FibonacciService: Sendable {
     public func respond(to request: HTTPRequest, cache: CacheStore, worker: Int = 0) -> HTTPResponse {
         let activity = statistics.workers[worker]
         let start = ContinuousClock.now
-        activity.began("\(request.method) \(request.path)")
+        activity.began(request)
         let response = route(request, cache: cache)
         let duration = ContinuousClock.now - start
         activity.ended(duration: duration)
@@ -50,10 +50,7 @@ public struct FibonacciService: Sendable {
 
     private func route(_ request: HTTPRequest, cache: CacheStore) -> HTTPResponse {
         let route = Route(path: request.path)
-        if route == .notFound {
-            return APIError(status: 404, message: "not found; the API is GET \(Route.fibonacciPrefix)<n>/").response
-        }
-        guard request.method == "GET" || request.method == "HEAD" else {
+        if route != .notFound && request.method != "GET" && request.method != "HEAD" {
             return APIError(status: 405, message: "method \(APIError.echo(request.method)) not allowed; use GET or HEAD",
                             extraHeaders: [("Allow", FibonacciService.allowedMethods)]).response
         }
@@ -69,7 +66,8 @@ public struct FibonacciService: Sendable {
         case .readiness: return readiness(cache: cache)
         case .status: return status(full: QueryString(request.query)["full"] != nil)
         case .metrics: return metrics()
-        case .notFound: fatalError("handled above")
+        case .notFound:
+            return APIError(status: 404, message: "not found; the API is GET \(Route.fibonacciPrefix)<n>/").response
         }
     }
 

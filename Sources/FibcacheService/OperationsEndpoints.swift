@@ -37,8 +37,8 @@ extension FibonacciService {
                 let state = w.busySince == nil ? "idle" : "busy"
                 let busyFor = w.busySince.map { ServerTiming.milliseconds(now - $0) } ?? "0.000"
                 return #"{"index": \#(index), "state": "\#(state)", "requests": \#(w.requests), "#
-                    + #""current_request": \#(quoted(w.currentRequest)), "busy_ms": \#(busyFor), "#
-                    + #""last_request": \#(quoted(w.lastRequest)), "last_duration_ms": \#(ServerTiming.milliseconds(w.lastDuration))}"#
+                    + #""current_request": \#(quoted(w.current)), "busy_ms": \#(busyFor), "#
+                    + #""last_request": \#(quoted(w.last)), "last_duration_ms": \#(ServerTiming.milliseconds(w.lastDuration))}"#
             }
             fields.append(#""worker_detail": [\#(detail.joined(separator: ", "))]"#)
         }
@@ -55,8 +55,9 @@ extension FibonacciService {
                      body: Array(body.utf8))
     }
 
-    private func quoted(_ text: String) -> String {
-        String(decoding: JSON.quoted(text), as: UTF8.self)
+    private func quoted(_ request: HTTPRequest?) -> String {
+        let text = request.map { "\($0.method) \($0.path)" } ?? ""
+        return String(decoding: JSON.quoted(text), as: UTF8.self)
     }
 
     private func seconds(_ nanoseconds: Int) -> String {

@@ -25,7 +25,8 @@ struct QueryString {
                 output.append(UInt8(ascii: " "))
                 i += 1
             case UInt8(ascii: "%") where i + 2 < input.count:
-                if let value = UInt8(String(decoding: input[i + 1...i + 2], as: UTF8.self), radix: 16) {
+                if input[i + 1...i + 2].allSatisfy({ UInt8(String(UnicodeScalar($0)), radix: 16) != nil }),
+                   let value = UInt8(String(decoding: input[i + 1...i + 2], as: UTF8.self), radix: 16) {
                     output.append(value)
                     i += 3
                 } else {

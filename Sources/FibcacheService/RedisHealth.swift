@@ -40,10 +40,6 @@ public final class RedisHealth: Sendable {
         }
     }
 
-    public var isUp: Bool {
-        state.withLock { $0.connection == .up }
-    }
-
     var recoveryCount: Int { recoveries.load(ordering: .relaxed) }
 
     func connected() {

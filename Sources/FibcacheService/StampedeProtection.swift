@@ -44,17 +44,16 @@ extension FibonacciService {
         switch cache.acquireLock(lockKey, token: token, timeToLive: stampede.lockTimeToLive) {
         case .acquired:
             var produced = compute(query, outcome: .miss)
-            let storeStart = clock.now
             cache.store(key, value: produced.digits, timeToLive: cachePolicy.timeToLive)
             cache.releaseLock(lockKey, token: token)
-            produced.cacheTime = (storeStart - start) - produced.compute + (clock.now - storeStart)
+            produced.cacheTime = clock.now - start - produced.compute
             return produced
         case .unavailable:
             return compute(query, outcome: .bypass)
         case .heldElsewhere:
             let deadline = start + stampede.lockWait
             while clock.now < deadline {
-                usleep(UInt32(stampede.pollInterval.components.attoseconds / 1_000_000_000_000))
+                usleep(UInt32(stampede.pollInterval.nanoseconds / 1_000))
                 switch cache.lookup(key) {
                 case .hit(let digits) where CachedValue.isPlausible(digits, for: query.n):
                     return Produced(digits: digits, outcome: .hit, cacheTime: clock.now - start)

@@ -7,20 +7,21 @@ public final class WorkerActivity: Sendable {
 
     struct State {
         var busySince: ContinuousClock.Instant?
-        var currentRequest = ""
+        // Kept as the request itself (no formatting on the request path); /status formats it.
+        var current: HTTPRequest?
         var requests = 0
         var lastDuration: Duration = .zero
-        var lastRequest = ""
+        var last: HTTPRequest?
     }
 
     init(index: Int) {
         self.index = index
     }
 
-    func began(_ request: String) {
+    func began(_ request: HTTPRequest) {
         state.withLock {
             $0.busySince = .now
-            $0.currentRequest = request
+            $0.current = request
         }
     }
 
@@ -29,8 +30,8 @@ public final class WorkerActivity: Sendable {
             $0.busySince = nil
             $0.requests += 1
             $0.lastDuration = duration
-            $0.lastRequest = $0.currentRequest
-            $0.currentRequest = ""
+            $0.last = $0.current
+            $0.current = nil
         }
     }
 

@@ -138,6 +138,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         var i = 0
         while i < input.count {
             if input[i] == UInt8(ascii: "%"), i + 2 < input.count,
+               input[i + 1...i + 2].allSatisfy({ UInt8(String(UnicodeScalar($0)), radix: 16) != nil }),
                let value = UInt8(String(decoding: input[i + 1...i + 2], as: UTF8.self), radix: 16) {
                 output.append(value)
                 i += 3

@@ -150,6 +150,14 @@ import Logging
     }
 }
 
+@Suite struct QueryStringTests {
+    @Test func percentEscapesNeedTwoHexDigits() {
+        #expect(QueryString.decode("f%61st") == "fast")
+        #expect(QueryString.decode("%+5x") == "% 5x")  // not byte 0x05: "+5" is no hex pair (and + is a space)
+        #expect(QueryString.decode("a+b%") == "a b%")
+    }
+}
+
 @Suite struct ServerTimingTests {
     @Test func millisecondsKeepMicrosecondResolution() {
         #expect(ServerTiming.milliseconds(.microseconds(81)) == "0.081")

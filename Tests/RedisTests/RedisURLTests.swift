@@ -17,6 +17,7 @@ import Testing
         #expect(both.username == "app")
         #expect(both.password == "s3cr@t")
         #expect(both.database == 2)
+        #expect(try RedisURL(parsing: "redis://:a%+1b@h").password == "a%+1b")
         let passwordOnly = try RedisURL(parsing: "redis://:pw@localhost/0")
         #expect(passwordOnly.username == nil)
         #expect(passwordOnly.password == "pw")
