@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: all build build-release build-static run stop status deps test test-deps test-unit test-integration test-system test-trixie test-faults bench install uninstall clean
+.PHONY: all build build-release build-static run stop reproduce status deps test test-deps test-unit test-integration test-browser test-system test-trixie test-faults bench install uninstall clean
 
 all: build
 
@@ -23,14 +23,20 @@ run: deps build-release
 stop:
 	scripts/local-stack stop
 
+## The article's four numbers, measured in a headless browser on the page `make run` serves.
+reproduce:
+	scripts/install-deps test
+	@py=$(PYTHON); $$py -c 'import selenium' 2>/dev/null || py=/usr/bin/python3; $$py scripts/reproduce-article
+
 status:
 	scripts/local-stack status
 
 deps:
 	scripts/install-deps runtime
 
-## One command: every test (unit, then integration against real redis-server and nginx).
-test: test-deps test-unit test-integration
+## One command: every test (unit, then integration against real redis-server and nginx,
+## then the demo page in a headless Chromium).
+test: test-deps test-unit test-integration test-browser
 
 test-deps:
 	scripts/install-deps test
@@ -40,6 +46,10 @@ test-unit:
 
 test-integration: build
 	scripts/pytest Tests/Integration
+
+## The demo page (www/) driven in Debian's headless Chromium; screenshots land in test-artifacts/.
+test-browser: build
+	PYTEST_NEEDS=selenium scripts/pytest Tests/Browser
 
 ## Deploy on this machine with systemd (as root): binary, units, Redis and nginx configuration.
 ## Uses BINARY (default: the static build, made first if missing).

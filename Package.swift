@@ -2,7 +2,7 @@
 // fibcache — a FastCGI responder that serves Redis-cached Fibonacci numbers behind nginx.
 //
 // Layers, dependencies pointing one way (see ARCHITECTURE.md):
-//   C shims (CFastCGI, CHiredis, CGMP)  ->  thin wrappers (FastCGI, Redis)
+//   C shims (CFastCGI, CHiredis, CGMP; CMalloc for process setup)  ->  thin wrappers (FastCGI, Redis)
 //   -> pure domain (Fibonacci, FibonacciCache) -> application (FibcacheService) -> executable (fibcache)
 import PackageDescription
 
@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CGMP", pkgConfig: "gmp", providers: [.apt(["libgmp-dev"])]),
+        .systemLibrary(name: "CMalloc"),  // glibc's mallopt, for the executable's process setup
 
         // Thin Swift wrappers: the only code that touches the C handles.
         .target(name: "FastCGI", dependencies: ["CFastCGI", .product(name: "Logging", package: "swift-log")]),
@@ -46,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "fibcache",
             dependencies: [
-                "FastCGI", "FibcacheService", "Redis",
+                "FastCGI", "FibcacheService", "Redis", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -12,12 +12,17 @@ import Musl
 ///
 /// Each worker owns one `FCGX_Request` and whatever per-worker state its handler
 /// closes over (a Redis connection, say), so the request path takes no locks.
-/// A worker waits in `poll` on the listening socket (or on its kept-alive
-/// connection) *and* a shared wake-up eventfd, accepts the connection itself —
-/// with receive/send timeouts so a silent peer cannot pin a worker — and hands it
-/// to libfcgi to parse. Shutdown writes the eventfd: idle workers leave at once,
-/// busy ones after finishing their request, and the listening socket is never
-/// shut down (it may belong to systemd).
+/// A worker waits in `poll` on the listening socket (and on its kept-alive
+/// connection, if nginx keeps one) *and* a shared wake-up eventfd, accepts the
+/// connection itself — with receive/send timeouts so a silent peer cannot pin a
+/// worker — and hands it to libfcgi to parse. Shutdown writes the eventfd: idle
+/// workers leave at once, busy ones after finishing their request, and the
+/// listening socket is never shut down (it may belong to systemd).
+///
+/// A worker idle on a kept connection still takes a new one when it wins the
+/// accept, closing the kept one (nginx drops it from its cache, or retries a
+/// request on another connection): so more kept connections than workers can
+/// slow nginx down but never leave a new connection waiting for a worker.
 public final class FastCGIServer: Sendable {
     public typealias Handler = (borrowing FastCGIRequest) -> Void
 
@@ -93,22 +98,28 @@ public final class FastCGIServer: Sendable {
             if request.pointee.ipcFd >= 0 { FCGX_Free(request, 1) }  // a kept-alive connection
             request.deallocate()
         }
+        // [listening socket, wake-up, kept connection (-1: none, poll skips it)]
         var fds = [pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+                   pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: -1, events: Int16(POLLIN), revents: 0)]
         while !stopping.load(ordering: .acquiring) {
             // A kept-alive connection (nginx `fastcgi_keep_conn`) carries the next request.
             let kept = request.pointee.ipcFd
-            fds[0].fd = kept >= 0 ? kept : socket.fd
-            fds[0].revents = 0
-            fds[1].revents = 0
-            if poll(&fds, 2, -1) < 0 {
+            fds[2].fd = kept
+            for i in fds.indices { fds[i].revents = 0 }
+            if poll(&fds, 3, -1) < 0 {
                 if errno == EINTR { continue }
                 logger.error("poll failed", metadata: ["error": "\(SystemError("poll"))"])
                 return
             }
             if fds[1].revents != 0 { return }
-            if kept < 0 {
+            if kept < 0 || fds[2].revents == 0 {
                 guard let connection = acceptConnection() else { continue }
+                if kept >= 0 {
+                    // Idle on a kept connection while a new one waited: serve the new one.
+                    close(kept)
+                    request.pointee.ipcFd = -1
+                }
                 request.pointee.ipcFd = connection
                 // FCGX_Accept_r begins by finishing the previous request, which closes
                 // ipcFd unless the connection is marked kept; the BEGIN_REQUEST record

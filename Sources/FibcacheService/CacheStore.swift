@@ -5,6 +5,8 @@ public protocol CacheStore: AnyObject {
     /// Stores `value` for `timeToLive` seconds; false if the cache refused or failed.
     @discardableResult
     func store(_ key: String, value: [UInt8], timeToLive: Int) -> Bool
+    /// Deletes `key` (the `DELETE` endpoint's eviction).
+    func remove(_ key: String) -> CacheRemoval
     /// nil when the cache answers; otherwise why not (for `/readyz`).
     func unavailabilityReason() -> String?
 
@@ -20,6 +22,13 @@ public enum LockAttempt: Equatable {
     /// Another process holds it: wait for its value.
     case heldElsewhere
     /// The cache could not be asked: go ahead without it.
+    case unavailable
+}
+
+public enum CacheRemoval: Equatable {
+    case removed
+    case absent
+    /// The cache could not be asked: the value may still be there.
     case unavailable
 }
 

@@ -26,7 +26,7 @@ struct FibonacciQuery: Equatable {
     /// ASCII digits only: no sign, space, exponent, hex prefix or other scripts'
     /// digits (Swift's `Int(_:)` would accept "+5"). Leading zeros are fine, as in
     /// Django's `<int:n>`. Bounded before conversion, so a 10,000-digit n costs nothing.
-    private static func number(_ segment: Substring, limits: ServiceLimits) throws(APIError) -> Int {
+    static func number(_ segment: Substring, limits: ServiceLimits) throws(APIError) -> Int {
         let digits = segment.utf8
         guard !digits.isEmpty, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
             throw APIError(status: 400, message: "n must be a non-negative integer written with the digits 0-9, got '\(APIError.echo(segment))'")

@@ -20,8 +20,6 @@ public struct FibonacciService: Sendable {
     let logger: Logger
     let flights = SingleFlight<Int, Produced>()
 
-    public static let allowedMethods = "GET, HEAD"
-
     public init(limits: ServiceLimits = ServiceLimits(), cachePolicy: CachePolicy = CachePolicy(),
                 statistics: ServiceStatistics = ServiceStatistics(workerCount: 1),
                 slowRequestThreshold: Duration? = .seconds(1),
@@ -50,11 +48,17 @@ public struct FibonacciService: Sendable {
 
     private func route(_ request: HTTPRequest, cache: CacheStore) -> HTTPResponse {
         let route = Route(path: request.path)
-        if route != .notFound && request.method != "GET" && request.method != "HEAD" {
-            return APIError(status: 405, message: "method \(APIError.echo(request.method)) not allowed; use GET or HEAD",
-                            extraHeaders: [("Allow", FibonacciService.allowedMethods)]).response
+        if let allowed = route.allowedMethods, !allowed.contains(request.method) {
+            return APIError(status: 405, message: "method \(APIError.echo(request.method)) not allowed; use \(allowed.dropLast().joined(separator: ", ")) or \(allowed.last!)",
+                            extraHeaders: [("Allow", allowed.joined(separator: ", "))]).response
         }
         switch route {
+        case .fibonacci(let segment) where request.method == "DELETE":
+            do throws(APIError) {
+                return evict(try FibonacciQuery.number(segment, limits: limits), cache: cache)
+            } catch {
+                return error.response
+            }
         case .fibonacci(let segment):
             do {
                 let query = try FibonacciQuery(segment: segment, query: QueryString(request.query), limits: limits)

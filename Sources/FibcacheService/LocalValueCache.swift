@@ -1,55 +1,51 @@
+import FibonacciCache
 import Synchronization
 
-/// An optional in-process copy of recently served values, in front of Redis,
-/// bounded in bytes and evicting the least recently used first.
+/// The in-process copy of recently served values in front of Redis, bounded in
+/// bytes (least recently used out first), on by default (`--local-cache-mb`).
 ///
-/// Fibonacci values never change, so a local copy is never stale; what it
-/// saves is a Redis round trip per hit. Off unless `--local-cache-mb` is set,
-/// because with it a value held locally is still a HIT while Redis is down.
+/// Fibonacci values never change, so a local copy is never stale; what it saves
+/// is a Redis round trip per hit — the largest single cost of a hit. Entries
+/// still expire with the cache TTL, so an operator who flushes Redis knows the
+/// process forgets too within that time, and `DELETE` evicts here as well.
 public final class LocalValueCache: Sendable {
-    private struct Entry {
-        var digits: [UInt8]
-        var lastUsed: UInt64
-    }
-
-    private struct State {
-        var entries: [Int: Entry] = [:]
-        var bytes = 0
-        var clock: UInt64 = 0
-    }
+    /// What an entry costs beyond its digits: the array header and allocation,
+    /// the LRU slot and the dictionary entry. It keeps the bound honest for
+    /// millions of tiny values, not just for a few large ones.
+    static let entryOverhead = 128
 
     public let capacity: Int
-    private let state = Mutex(State())
+    public let timeToLive: Duration
+    private let entries: Mutex<BoundedLRU<Int, [UInt8]>>
 
-    /// - Parameter capacity: bytes of digits kept at most.
-    public init(capacity: Int) {
+    /// - Parameters:
+    ///   - capacity: bytes kept at most, overhead included.
+    ///   - timeToLive: how long an entry is served after it was stored.
+    public init(capacity: Int, timeToLive: Duration = .seconds(CachePolicy.defaultTimeToLive)) {
         precondition(capacity > 0)
         self.capacity = capacity
+        self.timeToLive = timeToLive
+        self.entries = Mutex(BoundedLRU(capacity: capacity))
     }
 
-    public var byteCount: Int { state.withLock { $0.bytes } }
+    public var byteCount: Int { entries.withLock { $0.totalCost } }
+    public var count: Int { entries.withLock { $0.count } }
+    /// Entries and bytes (overhead included), read together.
+    public var usage: (entries: Int, bytes: Int) { entries.withLock { ($0.count, $0.totalCost) } }
 
-    func value(for n: Int) -> [UInt8]? {
-        state.withLock { state in
-            guard let entry = state.entries[n] else { return nil }
-            state.clock += 1
-            state.entries[n]?.lastUsed = state.clock
-            return entry.digits
-        }
+    func value(for n: Int, now: ContinuousClock.Instant = .now) -> [UInt8]? {
+        entries.withLock { $0.value(for: n, now: now) }
     }
 
-    func insert(_ digits: [UInt8], for n: Int) {
+    func insert(_ digits: [UInt8], for n: Int, now: ContinuousClock.Instant = .now) {
+        let cost = digits.count + Self.entryOverhead
         // One value may take at most a quarter of the budget: F(10⁶) must not flush the hot set.
-        guard digits.count <= capacity / 4 else { return }
-        state.withLock { state in
-            guard state.entries[n] == nil else { return }
-            state.clock += 1
-            state.entries[n] = Entry(digits: digits, lastUsed: state.clock)
-            state.bytes += digits.count
-            while state.bytes > capacity, let oldest = state.entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
-                state.entries[oldest.key] = nil
-                state.bytes -= oldest.value.digits.count
-            }
-        }
+        guard cost <= capacity / 4 else { return }
+        entries.withLock { $0.insert(digits, for: n, cost: cost, expires: now + timeToLive) }
+    }
+
+    @discardableResult
+    func remove(_ n: Int) -> Bool {
+        entries.withLock { $0.removeValue(for: n) }
     }
 }

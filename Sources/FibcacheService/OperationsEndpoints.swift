@@ -31,6 +31,10 @@ extension FibonacciService {
             #""compute_seconds": \#(seconds(s.computeNanoseconds.load(ordering: .relaxed)))"#,
             #""slow_requests": \#(s.slowRequests.load(ordering: .relaxed))"#,
         ]
+        if let localCache {
+            let (entries, bytes) = localCache.usage
+            fields.append(#""local_cache": {"entries": \#(entries), "bytes": \#(bytes), "capacity_bytes": \#(localCache.capacity)}"#)
+        }
         if full {
             let now = ContinuousClock.now
             let detail = snapshots.map { index, w -> String in

@@ -41,6 +41,13 @@ public final class RedisCacheStore: CacheStore {
         }
     }
 
+    public func remove(_ key: String) -> CacheRemoval {
+        switch run(["DEL", key].map { Array($0.utf8) }, isWrite: true) {
+        case .integer(let count)?: return count > 0 ? .removed : .absent
+        default: return .unavailable
+        }
+    }
+
     @discardableResult
     public func store(_ key: String, value: [UInt8], timeToLive: Int) -> Bool {
         if case .status? = run([Array("SET".utf8), Array(key.utf8), value, Array("EX".utf8), Array(String(timeToLive).utf8)], isWrite: true) {

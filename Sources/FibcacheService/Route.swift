@@ -14,6 +14,15 @@ enum Route: Equatable {
 
     static let fibonacciPrefix = "/api/fibonacci/number/"
 
+    /// What the `Allow` header of a 405 lists; nil for no endpoint at all.
+    var allowedMethods: [String]? {
+        switch self {
+        case .fibonacci: ["GET", "HEAD", "DELETE"]
+        case .health, .readiness, .status, .metrics: ["GET", "HEAD"]
+        case .notFound: nil
+        }
+    }
+
     init(path: String) {
         switch path {
         case "/healthz": self = .health

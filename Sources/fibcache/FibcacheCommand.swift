@@ -29,8 +29,8 @@ struct FibcacheCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Permissions of a unix socket fibcache creates, in octal. (FIBCACHE_SOCKET_MODE)", valueName: "mode"))
     var socketMode: String = "660"
 
-    @Option(help: ArgumentHelp("Worker threads, each serving one request at a time with its own Redis connection. (FIBCACHE_WORKERS)", valueName: "count"))
-    var workers: Int = 16
+    @Option(help: ArgumentHelp("Worker threads, each serving one request at a time with its own Redis connection; more than the FastCGI connections nginx keeps open (upstream keepalive x nginx workers), since a worker waits on the connection it keeps. (FIBCACHE_WORKERS)", valueName: "count"))
+    var workers: Int = 64
 
     @Option(help: ArgumentHelp(
         "Redis to cache in: redis://[[user]:password@]host[:port][/db] or unix:///path/to/redis.sock?db=N. (FIBCACHE_REDIS_URL)",
@@ -59,8 +59,8 @@ struct FibcacheCommand: ParsableCommand {
         valueName: "n"))
     var maxRecursiveN: Int = ServiceLimits.defaultMaxRecursiveN
 
-    @Option(help: ArgumentHelp("MiB of recently served values kept in the process in front of Redis; 0 turns it off. (FIBCACHE_LOCAL_CACHE_MB)", valueName: "MiB"))
-    var localCacheMb: Int = 0
+    @Option(help: ArgumentHelp("MiB of recently served values kept in the process in front of Redis (each expires with --ttl); 0 turns it off, so every hit asks Redis. (FIBCACHE_LOCAL_CACHE_MB)", valueName: "MiB"))
+    var localCacheMb: Int = 4
 
     @Option(help: ArgumentHelp("Stampede protection: how long the Redis lock of a value being computed lives if its holder dies. (FIBCACHE_LOCK_TIMEOUT)", valueName: "duration"))
     var lockTimeout: DurationArgument = DurationArgument(argument: "30s")!

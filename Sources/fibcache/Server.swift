@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import FastCGI
 import FibcacheService
 import Logging
@@ -25,6 +26,12 @@ struct Server {
         LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, level: level, journal: journal) }
         let logger = Logger(label: "fibcache")
         let notifier = SystemdNotifier(environment: environment)
+        // One malloc arena per core, set before any worker thread exists (an operator's
+        // MALLOC_ARENA_MAX wins): 64 threads would otherwise get 16 arenas, each
+        // keeping its own high-water mark resident.
+        if environment["MALLOC_ARENA_MAX"] == nil {
+            _ = cmalloc_limit_arenas(Int32(max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        }
 
         let socket: ListeningSocket
         do {
@@ -39,7 +46,9 @@ struct Server {
                                        statistics: statistics, slowRequestThreshold: configuration.slowRequestThreshold,
                                        stampede: configuration.stampede,
                                        localCache: configuration.localCacheBytes > 0
-                                           ? LocalValueCache(capacity: configuration.localCacheBytes) : nil,
+                                           ? LocalValueCache(capacity: configuration.localCacheBytes,
+                                                             timeToLive: .seconds(configuration.cachePolicy.timeToLive))
+                                           : nil,
                                        logger: logger)
         let health = RedisHealth(target: configuration.redis.url.description, logger: logger, statistics: statistics)
         let redisSettings = configuration.redis

@@ -52,6 +52,24 @@ import Testing
         }
     }
 
+    @Test func idleKeptConnectionGivesWayToANewOne() throws {
+        // One worker, idle on a connection nginx keeps: a new connection must not
+        // wait for nginx to close the kept one.
+        let path = temporarySocketPath()
+        let server = try startEchoServer(path: path, workers: 1)
+        defer { stop(server) }
+        let kept = try FastCGITestClient(unixPath: path)
+        defer { kept.close() }
+        #expect(kept.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/kept"], keepConnection: true)?.contains("/kept") == true)
+        let fresh = try FastCGITestClient(unixPath: path)
+        defer { fresh.close() }
+        let start = Date()
+        #expect(fresh.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/fresh"])?.contains("/fresh") == true)
+        #expect(Date().timeIntervalSince(start) < 2)
+        #expect(kept.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/again"], keepConnection: true) == nil,
+                "the kept connection was closed to serve the new one")
+    }
+
     @Test func silentClientDoesNotStarveOthers() throws {
         let path = temporarySocketPath()
         let server = try startEchoServer(path: path, workers: 1, ioTimeout: .milliseconds(300))

@@ -8,6 +8,8 @@ import time
 from conftest import wait_until
 
 API = "/api/fibonacci/number"
+# These tests watch Redis itself: without the in-process copy every request asks it.
+REDIS_ONLY = ["--local-cache-mb", "0"]
 
 
 class Load:
@@ -56,7 +58,7 @@ def report(name, load):
 
 
 def test_redis_killed_during_load(make_stack):
-    stack = make_stack()
+    stack = make_stack(fibcache_args=REDIS_ONLY)
     with Load(stack) as load:
         time.sleep(1.5)
         killed_at = time.monotonic()
@@ -75,7 +77,7 @@ def test_redis_killed_during_load(make_stack):
 
 
 def test_redis_frozen_during_load(make_stack):
-    stack = make_stack(fibcache_args=["--redis-connect-timeout", "200ms", "--redis-command-timeout", "200ms"])
+    stack = make_stack(fibcache_args=["--redis-connect-timeout", "200ms", "--redis-command-timeout", "200ms", *REDIS_ONLY])
     with Load(stack) as load:
         time.sleep(1)
         stack.redis.pause()
@@ -98,7 +100,7 @@ def count(log, text):
 
 
 def test_password_set_while_running_then_removed(make_stack):
-    stack = make_stack()
+    stack = make_stack(fibcache_args=REDIS_ONLY)
     for n in range(10):
         stack.get(f"{API}/{n}/")
     stack.redis.cli("config", "set", "requirepass", "s3cret")
@@ -117,7 +119,7 @@ def test_password_set_while_running_then_removed(make_stack):
 
 
 def test_redis_full_with_noeviction(make_stack):
-    stack = make_stack()
+    stack = make_stack(fibcache_args=REDIS_ONLY)
     stack.get(f"{API}/1/")
     stack.redis.cli("config", "set", "maxmemory-policy", "noeviction")
     stack.redis.cli("config", "set", "maxmemory", "1")  # every write is now refused with OOM
@@ -135,7 +137,7 @@ def test_redis_full_with_noeviction(make_stack):
 
 
 def test_read_only_replica(make_stack):
-    stack = make_stack()
+    stack = make_stack(fibcache_args=REDIS_ONLY)
     stack.get(f"{API}/2/")
     # A replica of a master that does not exist: reads work, writes get -READONLY.
     stack.redis.cli("replicaof", "127.0.0.1", "1")

@@ -123,12 +123,43 @@ import Logging
         #expect(body(response).hasPrefix(#"{"error": "not found"#))
     }
 
-    @Test(arguments: ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+    @Test(arguments: ["POST", "PUT", "PATCH", "OPTIONS"])
     func otherMethodsAreNotAllowed(method: String) {
         let response = get("/api/fibonacci/number/5/", method: method)
         #expect(response.status == 405)
-        #expect(response.header("Allow") == "GET, HEAD")
-        #expect(body(response) == #"{"error": "method \#(method) not allowed; use GET or HEAD"}"#)
+        #expect(response.header("Allow") == "GET, HEAD, DELETE")
+        #expect(body(response) == #"{"error": "method \#(method) not allowed; use GET, HEAD or DELETE"}"#)
+        let status = get("/status", method: method)
+        #expect(status.status == 405)
+        #expect(status.header("Allow") == "GET, HEAD")
+    }
+
+    @Test func deleteEvictsFromTheCacheAndTheLocalCopy() {
+        let service = FibonacciService(localCache: LocalValueCache(capacity: 1 << 20),
+                                       logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let cache = InMemoryCache()
+        let get = HTTPRequest(method: "GET", path: "/api/fibonacci/number/30/")
+        let delete = HTTPRequest(method: "DELETE", path: "/api/fibonacci/number/30/")
+        #expect(service.respond(to: get, cache: cache).header("X-Cache") == "MISS")
+        #expect(service.respond(to: get, cache: cache).header("X-Cache") == "HIT")
+        let evicted = service.respond(to: delete, cache: cache)
+        #expect(evicted.status == 200)
+        #expect(String(decoding: evicted.body, as: UTF8.self) == #"{"n": 30, "evicted": true}"#)
+        #expect(cache.values["fibonacci_30"] == nil)
+        #expect(service.respond(to: get, cache: cache).header("X-Cache") == "MISS", "cold again")
+        #expect(service.respond(to: delete, cache: cache).status == 200)
+        let again = service.respond(to: delete, cache: cache)
+        #expect(String(decoding: again.body, as: UTF8.self) == #"{"n": 30, "evicted": false}"#, "nothing left to evict")
+    }
+
+    @Test func deleteValidatesNAndReportsAnUnavailableCache() {
+        #expect(get("/api/fibonacci/number/x/", method: "DELETE").status == 400)
+        let cache = InMemoryCache()
+        cache.available = false
+        let response = FibonacciService(logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            .respond(to: HTTPRequest(method: "DELETE", path: "/api/fibonacci/number/3/"), cache: cache)
+        #expect(response.status == 503)
+        #expect(String(decoding: response.body, as: UTF8.self).contains("may still be cached"))
     }
 
     @Test func echoedInputIsEscapedAndBounded() {

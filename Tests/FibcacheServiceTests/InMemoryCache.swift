@@ -29,6 +29,11 @@ final class InMemoryCache: CacheStore {
         if locks[key] == token { locks[key] = nil }
     }
 
+    func remove(_ key: String) -> CacheRemoval {
+        guard available else { return .unavailable }
+        return values.removeValue(forKey: key) == nil ? .absent : .removed
+    }
+
     func unavailabilityReason() -> String? {
         available ? nil : "in-memory cache switched off"
     }

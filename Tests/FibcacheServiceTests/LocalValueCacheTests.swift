@@ -3,26 +3,43 @@ import Testing
 @testable import FibcacheService
 
 @Suite struct LocalValueCacheTests {
+    static let overhead = LocalValueCache.entryOverhead
+
     @Test func keepsWithinItsBytesEvictingTheLeastRecentlyUsed() {
-        let cache = LocalValueCache(capacity: 40)
-        cache.insert(Array(repeating: 1, count: 10), for: 1)
-        cache.insert(Array(repeating: 2, count: 10), for: 2)
-        cache.insert(Array(repeating: 3, count: 10), for: 3)
-        cache.insert(Array(repeating: 4, count: 10), for: 4)
-        #expect(cache.byteCount == 40)
+        let cache = LocalValueCache(capacity: 4 * (10 + Self.overhead))
+        for n in 1...4 { cache.insert(Array(repeating: UInt8(n), count: 10), for: n) }
+        #expect(cache.byteCount == 4 * (10 + Self.overhead))
         _ = cache.value(for: 1)  // 1 is now the most recently used; 2 the least
         cache.insert(Array(repeating: 5, count: 10), for: 5)
-        #expect(cache.byteCount == 40)
+        #expect(cache.byteCount == 4 * (10 + Self.overhead))
         #expect(cache.value(for: 2) == nil)
         #expect(cache.value(for: 1) == Array(repeating: 1, count: 10))
         #expect(cache.value(for: 5) != nil)
     }
 
     @Test func oneValueTakesAtMostAQuarter() {
-        let cache = LocalValueCache(capacity: 100)
-        cache.insert(Array(repeating: 9, count: 26), for: 9)
+        let cache = LocalValueCache(capacity: 4 * (100 + Self.overhead))
+        cache.insert(Array(repeating: 9, count: 101), for: 9)
         #expect(cache.value(for: 9) == nil)
-        #expect(cache.byteCount == 0)
+        cache.insert(Array(repeating: 8, count: 100), for: 8)
+        #expect(cache.value(for: 8) != nil)
+    }
+
+    @Test func entriesExpireWithTheCacheTimeToLive() {
+        let cache = LocalValueCache(capacity: 1 << 20, timeToLive: .seconds(60))
+        let stored = ContinuousClock.now
+        cache.insert([4, 2], for: 9, now: stored)
+        #expect(cache.value(for: 9, now: stored + .seconds(59)) == [4, 2])
+        #expect(cache.value(for: 9, now: stored + .seconds(60)) == nil)
+        #expect(cache.byteCount == 0, "an expired entry is dropped, not just hidden")
+    }
+
+    @Test func removeEvicts() {
+        let cache = LocalValueCache(capacity: 1 << 20)
+        cache.insert([5, 5], for: 10)
+        #expect(cache.remove(10))
+        #expect(!cache.remove(10))
+        #expect(cache.value(for: 10) == nil)
     }
 
     @Test func serviceAnswersLocalHitsWithoutAskingRedis() {

@@ -52,6 +52,17 @@ import Logging
         let workers = try #require(status["workers"] as? [String: Int])
         #expect(workers == ["total": 2, "busy": 1, "idle": 1])  // the status request itself is in flight
         #expect(status["worker_detail"] == nil)
+        #expect(status["local_cache"] == nil, "no in-process copy configured here")
+    }
+
+    @Test func statusReportsTheLocalCopy() throws {
+        let service = FibonacciService(localCache: LocalValueCache(capacity: 1 << 20),
+                                       logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let cache = InMemoryCache()
+        _ = service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/40/"), cache: cache)
+        let status = try json(service.respond(to: HTTPRequest(method: "GET", path: "/status"), cache: cache))
+        let local = try #require(status["local_cache"] as? [String: Int])
+        #expect(local == ["entries": 1, "bytes": 9 + LocalValueCache.entryOverhead, "capacity_bytes": 1 << 20])
     }
 
     @Test func fullStatusHasPerWorkerDetail() throws {

@@ -149,8 +149,9 @@ class Stack:
         except OSError:
             return False
 
-    def request(self, method, path, body=None, timeout=30):
-        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+    def request(self, method, path, body=None, timeout=30, source=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout,
+                                          source_address=(source, 0) if source else None)
         try:
             conn.request(method, path, body=body)
             response = conn.getresponse()

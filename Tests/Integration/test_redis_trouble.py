@@ -4,8 +4,11 @@ import subprocess
 import time
 
 from conftest import BINARY, Redis, wait_until
+from test_api import fib
 
 API = "/api/fibonacci/number"
+# These tests watch Redis itself: without the in-process copy every request asks it.
+REDIS_ONLY = ["--local-cache-mb", "0"]
 
 
 def cache_header(stack, n):
@@ -15,7 +18,7 @@ def cache_header(stack, n):
 
 
 def test_starts_and_serves_without_redis(make_stack):
-    stack = make_stack(with_redis=False)
+    stack = make_stack(with_redis=False, fibcache_args=REDIS_ONLY)
     assert cache_header(stack, 40) == ("BYPASS", 102334155)
     # Redis arrives later: caching starts by itself.
     stack.redis.start()
@@ -24,7 +27,7 @@ def test_starts_and_serves_without_redis(make_stack):
 
 
 def test_redis_stopped_mid_run_then_back(make_stack):
-    stack = make_stack()
+    stack = make_stack(fibcache_args=REDIS_ONLY)
     assert cache_header(stack, 30)[0] == "MISS"
     assert cache_header(stack, 30)[0] == "HIT"
     stack.redis.stop()
@@ -38,8 +41,27 @@ def test_redis_stopped_mid_run_then_back(make_stack):
     assert "reachable again" in log
 
 
+def test_local_copy_keeps_hits_while_redis_is_down(make_stack):
+    stack = make_stack()  # the default: an in-process copy in front of Redis
+    assert cache_header(stack, 30)[0] == "MISS"
+    status, headers, _ = stack.get(f"{API}/30/")
+    assert headers["x-cache"] == "HIT" and 'desc="HIT local"' in headers["server-timing"]
+    stack.redis.stop()
+    assert cache_header(stack, 30) == ("HIT", 832040), "held in the process: no Redis needed"
+    assert cache_header(stack, 31)[0] == "BYPASS", "never seen: computed, uncached in Redis"
+    assert cache_header(stack, 31)[0] == "HIT", "but kept in the process from then on"
+    stack.redis.start()  # same port, empty data
+    fresh = []  # each probe a new n: one already served would be a local HIT either way
+
+    def cached_again():
+        fresh.append(33 + len(fresh))
+        return cache_header(stack, fresh[-1])[0] == "MISS"
+    wait_until(cached_again, timeout=5, what="recovery after restart")
+    assert stack.redis.cli("get", f"fibonacci_{fresh[-1]}") == str(fib(fresh[-1])), "writes to Redis resume"
+
+
 def test_frozen_redis_is_bounded_by_the_timeouts(make_stack):
-    stack = make_stack(fibcache_args=["--redis-connect-timeout", "200ms", "--redis-command-timeout", "200ms"])
+    stack = make_stack(fibcache_args=["--redis-connect-timeout", "200ms", "--redis-command-timeout", "200ms", *REDIS_ONLY])
     assert cache_header(stack, 20)[0] == "MISS"
     stack.redis.pause()
     try:
@@ -85,7 +107,7 @@ def test_sigterm_exits_cleanly_and_removes_its_socket(make_stack):
 
 
 def test_password_protected_redis(make_stack):
-    stack = make_stack(redis_extra=["--requirepass", "s3cret"])
+    stack = make_stack(redis_extra=["--requirepass", "s3cret"], fibcache_args=REDIS_ONLY)
     # The default URL has no password: served uncached, and the reason is logged.
     assert cache_header(stack, 15)[0] == "BYPASS"
     assert "NOAUTH" in stack.log_text() or "AUTH" in stack.log_text()

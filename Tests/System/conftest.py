@@ -57,7 +57,7 @@ def box():
     try:
         b.tool("boot")
         with tempfile.TemporaryDirectory() as src:
-            for item in ("Makefile", "scripts", "systemd", "nginx"):
+            for item in ("Makefile", "scripts", "systemd", "nginx", "www"):
                 (shutil.copytree if (ROOT / item).is_dir() else shutil.copy2)(ROOT / item, Path(src) / item)
             shutil.copy2(BINARY, Path(src) / "fibcache")
             b.tool("copy-in", src, "/opt/fibcache")

@@ -16,10 +16,23 @@ def curl_status(box, n, header="X-Cache"):
     return status, value
 
 
-def wrk_during(box, path, action, seconds=8):
+# wrk script: every request a new n, so each one asks Redis (hits of one n would be
+# answered by fibcache's in-process copy without it).
+FRESH_N_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", "/api/fibonacci/number/" .. (1000 + counter % 100000) .. "/")
+end
+"""
+
+
+def wrk_during(box, path, action, seconds=8, script=None):
     """Bounded load (wrk, 8 connections) with `action` run in its middle; returns (requests, failures)."""
+    if script:
+        box.sh(f"cat > /tmp/load.lua <<'EOF'\n{script}\nEOF")
     out = box.out(f"""
-        wrk -t2 -c8 -d{seconds}s --timeout 5s {URL}/{path} > /tmp/wrk.txt 2>&1 &
+        wrk -t2 -c8 -d{seconds}s --timeout 5s {"-s /tmp/load.lua" if script else ""} {URL}/{path} > /tmp/wrk.txt 2>&1 &
         sleep {seconds // 3}
         {action}
         wait
@@ -74,6 +87,19 @@ def test_operations_endpoints_on_loopback(installed):
     assert "fibcache_computations_total" in installed.out("curl -s http://127.0.0.1/metrics")
 
 
+def test_demo_page_and_loopback_only_eviction(installed):
+    assert "<title>fibcache" in installed.out("curl -s http://127.0.0.1/")
+    assert installed.out("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/app.js") == "200"
+    curl_status(installed, 41)
+    # 127.0.0.2 is not in the site's allow list: to nginx, another host.
+    denied = installed.out("curl -s -w ' %{http_code}' --interface 127.0.0.2 -X DELETE http://127.0.0.1/api/fibonacci/number/41/")
+    assert denied.endswith(" 403") and "GET and HEAD only" in denied
+    assert curl_status(installed, 41) == ("200", "HIT")
+    assert installed.out("curl -s -X DELETE http://127.0.0.1/api/fibonacci/number/41/") == '{"n": 41, "evicted": true}'
+    assert installed.out("redis-cli -n 1 exists fibonacci_41") == "0"
+    assert curl_status(installed, 41) == ("200", "MISS")
+
+
 def test_key_and_ttl_in_redis_database_one(installed):
     curl_status(installed, 40)
     ttl = int(installed.out("redis-cli -n 1 ttl fibonacci_40"))
@@ -103,7 +129,7 @@ def test_kill_9_is_restarted_within_2s(installed):
 
 
 def test_redis_restart_during_load_answers_everything(installed):
-    requests, failures, out = wrk_during(installed, "31/", "systemctl restart redis-server")
+    requests, failures, out = wrk_during(installed, "31/", "systemctl restart redis-server", script=FRESH_N_LUA)
     print(f"restart redis-server under load: {requests} requests, {failures} failures")
     assert requests > 100 and failures == 0, out
     deadline = time.monotonic() + 5
@@ -155,7 +181,7 @@ def test_daemon_reexec_and_reboot_come_back(installed):
 def test_uninstall_reverses_install(installed):
     installed.sh("make -C /opt/fibcache uninstall", timeout=120)
     assert installed.out("systemctl is-active fibcache.socket", check=False) != "active"
-    assert installed.out("ls /usr/local/bin/fibcache /etc/default/fibcache /etc/redis/fibcache.conf /etc/nginx/sites-enabled/fibcache 2>&1 | grep -c 'No such'") == "4"
+    assert installed.out("ls /usr/local/bin/fibcache /etc/default/fibcache /etc/redis/fibcache.conf /etc/nginx/sites-enabled/fibcache /usr/share/fibcache 2>&1 | grep -c 'No such'") == "5"
     assert installed.out("grep -c fibcache /etc/redis/redis.conf", check=False) == "0"
     assert installed.out("readlink /etc/nginx/sites-enabled/default") == "/etc/nginx/sites-available/default"
     assert installed.out("redis-cli ping") == "PONG"

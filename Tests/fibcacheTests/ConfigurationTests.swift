@@ -16,7 +16,7 @@ import Testing
         #expect(config.limits.maxRecursiveN == 45)
         #expect(config.redis.connectTimeout < .seconds(1) && config.redis.commandTimeout < .seconds(1))
         #expect(config.socketMode == 0o660)
-        #expect(config.localCacheBytes == 0, "no in-process copy unless asked")
+        #expect(config.localCacheBytes == 4 << 20, "an in-process copy of 4 MiB by default")
     }
 
     @Test func flagsAreApplied() throws {

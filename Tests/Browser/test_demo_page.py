@@ -1,0 +1,114 @@
+"""The demo page in a real headless Chromium, against real nginx -> fibcache -> Redis."""
+import os
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from browser import ask, calls, chromium, message, wait
+
+ARTIFACTS = Path(os.environ.get("FIBCACHE_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+
+
+@pytest.fixture
+def page(make_stack):
+    stack = make_stack()
+    driver = chromium()
+    try:
+        driver.get(f"http://127.0.0.1:{stack.http_port}/")
+        yield stack, driver
+    finally:
+        driver.quit()
+
+
+def fib(n):
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+def test_cold_warm_evict_and_errors(page):
+    stack, driver = page
+    assert driver.title.startswith("fibcache")
+    # Every control is labelled.
+    assert driver.find_element(By.CSS_SELECTOR, 'label[for="n"]').text == "n"
+    assert driver.find_element(By.ID, "evict").text.startswith("Evict")
+
+    cold_cache, cold_ms, cold = ask(driver, 32, "recursive", 1)
+    assert cold_cache == "MISS"
+    assert "#1 F(32) recursive" in cold.text and "MISS" in cold.text and "compute" in cold.text
+    assert "2178309" in cold.text, "F(32), shown in full: it is short"
+    warm_cache, warm_ms, warm = ask(driver, 32, "recursive", 2)
+    assert warm_cache == "HIT"
+    assert warm_ms < cold_ms, f"warm {warm_ms} ms is not faster than cold {cold_ms} ms"
+    # The bars: one per call, the cold one longer.
+    bars = driver.find_elements(By.CSS_SELECTOR, "#calls .bar")
+    assert len(bars) == 2 and bars[1].size["width"] > bars[0].size["width"]
+
+    # Evict with the keyboard: focus the button, press space.
+    evict = driver.find_element(By.ID, "evict")
+    evict.send_keys(Keys.SPACE)
+    wait(driver, lambda: "Evicted F(32)" in message(driver).text)
+    assert stack.redis.cli("exists", "fibonacci_32") == "0"
+    assert ask(driver, 32, "recursive", 3)[0] == "MISS", "cold again after eviction"
+
+    # A long value: abbreviated with its digit count, expandable.
+    _, _, long_call = ask(driver, 1000, "fast", 4)
+    summary = long_call.find_element(By.TAG_NAME, "summary")
+    assert "(209 digits)" in summary.text
+    summary.click()
+    digits = long_call.find_element(By.CSS_SELECTOR, "pre.digits").text.replace("\n", "")
+    assert digits == str(fib(1000)) and len(digits) == 209
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / "demo-page.png"))
+
+    # A bad n: the API's own message, readable.
+    field = driver.find_element(By.ID, "n")
+    field.clear()
+    field.send_keys("5000000", Keys.ENTER)
+    wait(driver, lambda: "n must be at most 1000000" in message(driver).text)
+    assert "error" in message(driver).get_attribute("class")
+    assert "400" in message(driver).text
+    # The recursive algorithm's limit, also from the API.
+    driver.find_element(By.CSS_SELECTOR, 'input[value="recursive"]').click()
+    field.clear()
+    field.send_keys("60", Keys.ENTER)
+    wait(driver, lambda: "recursive algorithm is limited" in message(driver).text)
+    # Not a number at all: caught in the page.
+    field.clear()
+    field.send_keys("abc", Keys.ENTER)
+    wait(driver, lambda: "whole number" in message(driver).text)
+    assert len(calls(driver)) == 4, "failed calls add no bar"
+
+    # fibcache gone: nginx answers 502, the page says so.
+    stack.fibcache.terminate()
+    stack.fibcache.wait(10)
+    field.clear()
+    field.send_keys("7", Keys.ENTER)
+    wait(driver, lambda: "502" in message(driver).text)
+    assert "Is fibcache running?" in message(driver).text
+
+    # nginx gone too: a network error, not a silent failure.
+    stack.stop()
+    field.clear()
+    field.send_keys("8", Keys.ENTER)
+    wait(driver, lambda: "Network error" in message(driver).text)
+
+
+def test_phone_width_has_no_horizontal_scrolling(make_stack):
+    stack = make_stack()
+    driver = chromium(width=360, height=740)
+    try:
+        driver.get(f"http://127.0.0.1:{stack.http_port}/")
+        ask(driver, 1000, "fast", 1)
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{overflow}px wider than the screen"
+        send = driver.find_element(By.ID, "send")
+        assert send.size["height"] >= 40, "a comfortable touch target"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "demo-page-phone.png"))
+    finally:
+        driver.quit()
