@@ -1,5 +1,4 @@
 import FibonacciCache
-import Synchronization
 
 /// The in-process copy of recently served values in front of Redis, bounded in
 /// bytes (least recently used out first), on by default (`--local-cache-mb`).
@@ -16,7 +15,7 @@ public final class LocalValueCache: Sendable {
 
     public let capacity: Int
     public let timeToLive: Duration
-    private let entries: Mutex<BoundedLRU<Int, [UInt8]>>
+    private let entries: SleepingLock<BoundedLRU<Int, [UInt8]>>
 
     /// - Parameters:
     ///   - capacity: bytes kept at most, overhead included.
@@ -25,7 +24,7 @@ public final class LocalValueCache: Sendable {
         precondition(capacity > 0)
         self.capacity = capacity
         self.timeToLive = timeToLive
-        self.entries = Mutex(BoundedLRU(capacity: capacity))
+        self.entries = SleepingLock(BoundedLRU(capacity: capacity))
     }
 
     public var byteCount: Int { entries.withLock { $0.totalCost } }

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import Testing
 @testable import FibcacheService
@@ -40,6 +41,25 @@ import Testing
         #expect(cache.remove(10))
         #expect(!cache.remove(10))
         #expect(cache.value(for: 10) == nil)
+    }
+
+    @Test func manyThreadsAtOnceKeepItConsistent() {
+        let capacity = 50 * (8 + Self.overhead)
+        let cache = LocalValueCache(capacity: capacity)
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for i in 0..<20_000 {
+                let n = (i * 7 + thread) % 200
+                if let value = cache.value(for: n) {
+                    precondition(value == Array(repeating: UInt8(n % 256), count: 8), "a value read back intact")
+                } else {
+                    cache.insert(Array(repeating: UInt8(n % 256), count: 8), for: n)
+                }
+                if i % 97 == 0 { cache.remove(n) }
+            }
+        }
+        let (entries, bytes) = cache.usage
+        #expect(bytes <= capacity)
+        #expect(bytes == entries * (8 + Self.overhead))
     }
 
     @Test func serviceAnswersLocalHitsWithoutAskingRedis() {
