@@ -19,10 +19,12 @@ import Musl
 /// workers leave at once, busy ones after finishing their request, and the
 /// listening socket is never shut down (it may belong to systemd).
 ///
-/// A worker idle on a kept connection still takes a new one when it wins the
-/// accept, closing the kept one (nginx drops it from its cache, or retries a
-/// request on another connection): so more kept connections than workers can
-/// slow nginx down but never leave a new connection waiting for a worker.
+/// Kept connections must not starve new ones: a worker idle on a kept
+/// connection still takes a new one when it wins the accept, closing the kept
+/// one; and a worker finishing a request on a kept connection while others wait
+/// in the backlog closes it after the response. nginx drops a closed connection
+/// from its cache (or retries the request on another), so more connections than
+/// workers cost speed, never a request left waiting behind busy kept ones.
 public final class FastCGIServer: Sendable {
     public typealias Handler = (borrowing FastCGIRequest) -> Void
 
@@ -131,9 +133,20 @@ public final class FastCGIServer: Sendable {
             guard FCGX_Accept_r(request) == 0 else { continue }
             busyWorkers.add(1, ordering: .relaxed)
             handler(FastCGIRequest(request))
+            if request.pointee.keepConnection != 0 && connectionsAreWaiting() {
+                // Every worker busy with a connection nginx keeps, and new ones queued
+                // behind them: close this one after its response so the queue moves.
+                request.pointee.keepConnection = 0
+            }
             FCGX_Finish_r(request)
             busyWorkers.subtract(1, ordering: .relaxed)
         }
+    }
+
+    /// Whether connections wait in the listening socket's backlog (a zero-timeout poll).
+    private func connectionsAreWaiting() -> Bool {
+        var listening = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
+        return poll(&listening, 1, 0) > 0
     }
 
     private func acceptConnection() -> Int32? {

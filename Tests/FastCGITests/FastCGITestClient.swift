@@ -41,9 +41,18 @@ struct FastCGITestClient {
 
     /// Sends one request and returns its STDOUT, or nil if the connection closed first.
     func request(_ params: [String: String], keepConnection: Bool = false) -> String? {
-        send(Self.record(type: 1, [0, 1, keepConnection ? 1 : 0, 0, 0, 0, 0, 0])  // BEGIN_REQUEST, responder
-             + Self.record(type: 4, Self.params(params)) + Self.record(type: 4, [])
-             + Self.record(type: 5, []))
+        send(Self.records(params, keepConnection: keepConnection))
+        return response()
+    }
+
+    /// The records of one request: BEGIN_REQUEST (responder), PARAMS, empty STDIN.
+    static func records(_ params: [String: String], keepConnection: Bool) -> [UInt8] {
+        record(type: 1, [0, 1, keepConnection ? 1 : 0, 0, 0, 0, 0, 0])
+            + record(type: 4, Self.params(params)) + record(type: 4, []) + record(type: 5, [])
+    }
+
+    /// Reads one response's STDOUT up to END_REQUEST; nil if the connection closed first.
+    func response() -> String? {
         var stdout: [UInt8] = []
         while true {
             guard let header = read(8) else { return nil }
