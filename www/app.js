@@ -140,7 +140,8 @@ function addCall(call) {
   }
 
   item.append(heading, bar, valueElement(call.digits));
-  calls.prepend(item);
+  calls.append(item);  // in order, so call #1 (cold) sits right above call #2 (warm)
+  item.scrollIntoView({ block: "nearest" });
 }
 
 async function send(event) {

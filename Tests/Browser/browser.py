@@ -46,7 +46,7 @@ def ask(driver, n, algorithm, expected_calls):
     field.clear()
     field.send_keys(str(n), Keys.ENTER)
     wait(driver, lambda: len(calls(driver)) == expected_calls and not driver.find_element(By.ID, "send").get_attribute("disabled"))
-    newest = calls(driver)[0]  # newest first
+    newest = calls(driver)[-1]  # in call order
     return newest.get_attribute("data-cache"), float(newest.get_attribute("data-total-ms")), newest
 
 
