@@ -19,12 +19,13 @@ import Musl
 /// workers leave at once, busy ones after finishing their request, and the
 /// listening socket is never shut down (it may belong to systemd).
 ///
-/// Kept connections must not starve new ones: a worker idle on a kept
-/// connection still takes a new one when it wins the accept, closing the kept
-/// one; and a worker finishing a request on a kept connection while others wait
-/// in the backlog closes it after the response. nginx drops a closed connection
-/// from its cache (or retries the request on another), so more connections than
-/// workers cost speed, never a request left waiting behind busy kept ones.
+/// Kept connections must not starve new ones: a worker idle on a kept connection
+/// also watches the listening socket, and when a new connection waits and no
+/// free worker takes it within a millisecond, closes the kept one and serves the
+/// new one. nginx drops the closed connection from its cache, or — if it was
+/// just reusing it — retries the request on another connection and logs an
+/// error: so more nginx connections than workers cost speed and log lines,
+/// never a request left waiting behind idle kept connections.
 public final class FastCGIServer: Sendable {
     public typealias Handler = (borrowing FastCGIRequest) -> Void
 
@@ -35,6 +36,8 @@ public final class FastCGIServer: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let liveWorkers = Atomic<Int>(0)
     private let busyWorkers = Atomic<Int>(0)
+    /// Workers waiting for a new connection without a kept one.
+    private let freeWorkers = Atomic<Int>(0)
     private let logger: Logger
 
     public init(socket: ListeningSocket, workers: Int, ioTimeout: Duration = .seconds(10), logger: Logger) throws(SystemError) {
@@ -109,12 +112,16 @@ public final class FastCGIServer: Sendable {
             let kept = request.pointee.ipcFd
             fds[2].fd = kept
             for i in fds.indices { fds[i].revents = 0 }
-            if poll(&fds, 3, -1) < 0 {
+            if kept < 0 { freeWorkers.add(1, ordering: .relaxed) }
+            let ready = poll(&fds, 3, -1)
+            if kept < 0 { freeWorkers.subtract(1, ordering: .relaxed) }
+            if ready < 0 {
                 if errno == EINTR { continue }
                 logger.error("poll failed", metadata: ["error": "\(SystemError("poll"))"])
                 return
             }
             if fds[1].revents != 0 { return }
+            if kept >= 0 && fds[2].revents == 0 && !shouldGiveUp(kept: kept) { continue }
             if kept < 0 || fds[2].revents == 0 {
                 guard let connection = acceptConnection() else { continue }
                 if kept >= 0 {
@@ -133,20 +140,23 @@ public final class FastCGIServer: Sendable {
             guard FCGX_Accept_r(request) == 0 else { continue }
             busyWorkers.add(1, ordering: .relaxed)
             handler(FastCGIRequest(request))
-            if request.pointee.keepConnection != 0 && connectionsAreWaiting() {
-                // Every worker busy with a connection nginx keeps, and new ones queued
-                // behind them: close this one after its response so the queue moves.
-                request.pointee.keepConnection = 0
-            }
             FCGX_Finish_r(request)
             busyWorkers.subtract(1, ordering: .relaxed)
         }
     }
 
-    /// Whether connections wait in the listening socket's backlog (a zero-timeout poll).
-    private func connectionsAreWaiting() -> Bool {
-        var listening = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
-        return poll(&listening, 1, 0) > 0
+    /// Woken by a new connection while idle on a kept one: whether to close the kept
+    /// connection and take the new one. Closing races with nginx reusing it (nginx then
+    /// retries, and logs an error), so only when no free worker takes the new
+    /// connection within a millisecond — they are woken by it too.
+    private func shouldGiveUp(kept: Int32) -> Bool {
+        guard freeWorkers.load(ordering: .relaxed) > 0 else { return true }
+        var mine = [pollfd(fd: kept, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: socket.fd, events: 0, revents: 0)]
+        _ = poll(&mine, 1, 1)  // the kept connection speaking first also ends the wait
+        if mine[0].revents != 0 { return false }
+        mine[1].events = Int16(POLLIN)
+        return poll(&mine[1], 1, 0) > 0  // still waiting: nobody took it
     }
 
     private func acceptConnection() -> Int32? {
