@@ -124,11 +124,7 @@ public final class FastCGIServer: Sendable {
             if kept >= 0 && fds[2].revents == 0 && !shouldGiveUp(kept: kept) { continue }
             if kept < 0 || fds[2].revents == 0 {
                 guard let connection = acceptConnection() else { continue }
-                if kept >= 0 {
-                    // Idle on a kept connection while a new one waited: serve the new one.
-                    close(kept)
-                    request.pointee.ipcFd = -1
-                }
+                if kept >= 0 { close(kept) }  // given up for the new one (shouldGiveUp)
                 request.pointee.ipcFd = connection
                 // FCGX_Accept_r begins by finishing the previous request, which closes
                 // ipcFd unless the connection is marked kept; the BEGIN_REQUEST record
@@ -151,12 +147,10 @@ public final class FastCGIServer: Sendable {
     /// connection within a millisecond — they are woken by it too.
     private func shouldGiveUp(kept: Int32) -> Bool {
         guard freeWorkers.load(ordering: .relaxed) > 0 else { return true }
-        var mine = [pollfd(fd: kept, events: Int16(POLLIN), revents: 0),
-                    pollfd(fd: socket.fd, events: 0, revents: 0)]
-        _ = poll(&mine, 1, 1)  // the kept connection speaking first also ends the wait
-        if mine[0].revents != 0 { return false }
-        mine[1].events = Int16(POLLIN)
-        return poll(&mine[1], 1, 0) > 0  // still waiting: nobody took it
+        var keptConnection = pollfd(fd: kept, events: Int16(POLLIN), revents: 0)
+        if poll(&keptConnection, 1, 1) > 0 { return false }  // the kept connection spoke first
+        var listening = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
+        return poll(&listening, 1, 0) > 0  // still waiting: nobody took it
     }
 
     private func acceptConnection() -> Int32? {

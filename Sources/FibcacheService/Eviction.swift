@@ -4,13 +4,13 @@
 extension FibonacciService {
     func evict(_ n: Int, cache: CacheStore) -> HTTPResponse {
         let local = localCache?.remove(n) ?? false
-        switch cache.remove(cachePolicy.keyspace.key(for: n)) {
-        case .unavailable:
-            return APIError(status: 503, message: "Redis is unavailable: fibonacci_\(n) may still be cached there; try again").response
-        case let redis:
-            let evicted = redis == .removed || local
-            return HTTPResponse(status: 200, headers: [("Content-Type", JSON.contentType)],
-                                body: Array(#"{"n": \#(n), "evicted": \#(evicted)}"#.utf8))
+        let key = cachePolicy.keyspace.key(for: n)
+        let redis = cache.remove(key)
+        if redis == .unavailable {
+            return APIError(status: 503, message: "Redis is unavailable: \(key) may still be cached there; try again").response
         }
+        let evicted = redis == .removed || local
+        return HTTPResponse(status: 200, headers: [("Content-Type", JSON.contentType)],
+                            body: Array(#"{"n": \#(n), "evicted": \#(evicted)}"#.utf8))
     }
 }
