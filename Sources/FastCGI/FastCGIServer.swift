@@ -20,9 +20,8 @@ import Musl
 /// listening socket is never shut down (it may belong to systemd).
 ///
 /// Kept connections must not starve new ones: a worker idle on a kept connection
-/// also watches the listening socket, and when a new connection waits and no
-/// free worker takes it within a millisecond, closes the kept one and serves the
-/// new one. nginx drops the closed connection from its cache, or — if it was
+/// also watches the listening socket, and when a new connection waits while no
+/// worker is free, closes the kept one and serves the new one. nginx drops the closed connection from its cache, or — if it was
 /// just reusing it — retries the request on another connection and logs an
 /// error: so more nginx connections than workers cost speed and log lines,
 /// never a request left waiting behind idle kept connections.
@@ -57,6 +56,8 @@ public final class FastCGIServer: Sendable {
     public var busy: Int { busyWorkers.load(ordering: .relaxed) }
     /// Workers that have not exited yet.
     public var live: Int { liveWorkers.load(ordering: .relaxed) }
+    /// Workers waiting for a new connection without a kept one.
+    var free: Int { freeWorkers.load(ordering: .relaxed) }
 
     /// Starts the workers. `makeHandler(i)` runs on worker i's own thread, so the
     /// state it creates is confined to that thread.
@@ -112,18 +113,23 @@ public final class FastCGIServer: Sendable {
             let kept = request.pointee.ipcFd
             fds[2].fd = kept
             for i in fds.indices { fds[i].revents = 0 }
-            if kept < 0 { freeWorkers.add(1, ordering: .relaxed) }
+            let free = kept < 0
+            // A free worker counts as free until its accept is done: a worker idle on a
+            // kept connection, woken by the same connection, then leaves it to this one.
+            if free { freeWorkers.add(1, ordering: .relaxed) }
             let ready = poll(&fds, 3, -1)
-            if kept < 0 { freeWorkers.subtract(1, ordering: .relaxed) }
-            if ready < 0 {
+            if ready < 0 || fds[1].revents != 0 {
+                if free { freeWorkers.subtract(1, ordering: .relaxed) }
+                if ready >= 0 { return }  // woken for shutdown
                 if errno == EINTR { continue }
                 logger.error("poll failed", metadata: ["error": "\(SystemError("poll"))"])
                 return
             }
-            if fds[1].revents != 0 { return }
-            if kept >= 0 && fds[2].revents == 0 && !shouldGiveUp(kept: kept) { continue }
-            if kept < 0 || fds[2].revents == 0 {
-                guard let connection = acceptConnection() else { continue }
+            if !free && fds[2].revents == 0 && !shouldGiveUp(kept: kept) { continue }
+            if free || fds[2].revents == 0 {
+                let accepted = acceptConnection()
+                if free { freeWorkers.subtract(1, ordering: .relaxed) }
+                guard let connection = accepted else { continue }
                 if kept >= 0 { close(kept) }  // given up for the new one (shouldGiveUp)
                 request.pointee.ipcFd = connection
                 // FCGX_Accept_r begins by finishing the previous request, which closes
@@ -143,14 +149,14 @@ public final class FastCGIServer: Sendable {
 
     /// Woken by a new connection while idle on a kept one: whether to close the kept
     /// connection and take the new one. Closing races with nginx reusing it (nginx then
-    /// retries, and logs an error), so only when no free worker takes the new
-    /// connection within a millisecond — they are woken by it too.
+    /// retries, and logs an error), so only when no worker is free: a free one is woken
+    /// by the same connection and takes it. Meanwhile wait a millisecond on the kept
+    /// connection rather than spin on the listening socket, still readable until then.
     private func shouldGiveUp(kept: Int32) -> Bool {
         guard freeWorkers.load(ordering: .relaxed) > 0 else { return true }
         var keptConnection = pollfd(fd: kept, events: Int16(POLLIN), revents: 0)
-        if poll(&keptConnection, 1, 1) > 0 { return false }  // the kept connection spoke first
-        var listening = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
-        return poll(&listening, 1, 0) > 0  // still waiting: nobody took it
+        _ = poll(&keptConnection, 1, 1)
+        return false
     }
 
     private func acceptConnection() -> Int32? {

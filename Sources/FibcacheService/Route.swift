@@ -17,11 +17,15 @@ enum Route: Equatable {
     /// What the `Allow` header of a 405 lists; nil for no endpoint at all.
     var allowedMethods: [String]? {
         switch self {
-        case .fibonacci: ["GET", "HEAD", "DELETE"]
-        case .health, .readiness, .status, .metrics: ["GET", "HEAD"]
+        case .fibonacci: Route.readAndEvict
+        case .health, .readiness, .status, .metrics: Route.readOnly
         case .notFound: nil
         }
     }
+
+    // Built once, not per request.
+    private static let readOnly = ["GET", "HEAD"]
+    private static let readAndEvict = ["GET", "HEAD", "DELETE"]
 
     init(path: String) {
         switch path {

@@ -81,6 +81,9 @@ import Testing
         for round in 0..<20 {
             #expect(kept.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/kept\(round)"], keepConnection: true)?.contains("/kept\(round)") == true,
                     "the kept connection is still open in round \(round)")
+            // The other worker back to waiting (libfcgi lingers over each close a while).
+            let deadline = Date().addingTimeInterval(5)
+            while server.free < 1 && Date() < deadline { usleep(1_000) }
             let fresh = try FastCGITestClient(unixPath: path)
             #expect(fresh.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/fresh"])?.contains("/fresh") == true)
             fresh.close()
