@@ -195,7 +195,7 @@ def chart(r):
     labels, p50, p99, rps = [], [], [], []
     for c, v in r["hit"].items():
         for name in CONFIGS:
-            labels.append(f"{name}\nc={c}")
+            labels.append(f"{name.replace(' ', chr(10))}\nc={c}")
             p50.append(v[name]["p50_ms"])
             p99.append(v[name]["p99_ms"])
             rps.append(v[name]["requests_per_second"])
