@@ -21,10 +21,11 @@ import Musl
 ///
 /// Kept connections must not starve new ones: a worker idle on a kept connection
 /// also watches the listening socket, and when a new connection waits while no
-/// worker is free, closes the kept one and serves the new one. nginx drops the closed connection from its cache, or — if it was
-/// just reusing it — retries the request on another connection and logs an
-/// error: so more nginx connections than workers cost speed and log lines,
-/// never a request left waiting behind idle kept connections.
+/// worker is free, closes the kept one and serves the new one. nginx drops the
+/// closed connection from its cache, or — if it was just reusing it — retries
+/// the request on another connection and logs an error: so more nginx
+/// connections than workers cost speed and log lines, never a request left
+/// waiting behind idle kept connections.
 public final class FastCGIServer: Sendable {
     public typealias Handler = (borrowing FastCGIRequest) -> Void
 
@@ -113,22 +114,22 @@ public final class FastCGIServer: Sendable {
             let kept = request.pointee.ipcFd
             fds[2].fd = kept
             for i in fds.indices { fds[i].revents = 0 }
-            let free = kept < 0
+            let isFree = kept < 0
             // A free worker counts as free until its accept is done: a worker idle on a
             // kept connection, woken by the same connection, then leaves it to this one.
-            if free { freeWorkers.add(1, ordering: .relaxed) }
+            if isFree { freeWorkers.add(1, ordering: .relaxed) }
             let ready = poll(&fds, 3, -1)
             if ready < 0 || fds[1].revents != 0 {
-                if free { freeWorkers.subtract(1, ordering: .relaxed) }
+                if isFree { freeWorkers.subtract(1, ordering: .relaxed) }
                 if ready >= 0 { return }  // woken for shutdown
                 if errno == EINTR { continue }
                 logger.error("poll failed", metadata: ["error": "\(SystemError("poll"))"])
                 return
             }
-            if !free && fds[2].revents == 0 && !shouldGiveUp(kept: kept) { continue }
-            if free || fds[2].revents == 0 {
+            if !isFree && fds[2].revents == 0 && !shouldGiveUp(kept: kept) { continue }
+            if isFree || fds[2].revents == 0 {
                 let accepted = acceptConnection()
-                if free { freeWorkers.subtract(1, ordering: .relaxed) }
+                if isFree { freeWorkers.subtract(1, ordering: .relaxed) }
                 guard let connection = accepted else { continue }
                 if kept >= 0 { close(kept) }  // given up for the new one (shouldGiveUp)
                 request.pointee.ipcFd = connection

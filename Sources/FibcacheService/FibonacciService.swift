@@ -82,7 +82,7 @@ public struct FibonacciService: Sendable {
         let key = cachePolicy.keyspace.key(for: query.n)
 
         // 0. A local copy, when enabled, saves the Redis round trip.
-        if let local = localCache?.value(for: query.n) {
+        if let local = localCache?.value(for: query.n, now: start) {
             let timing = ServerTiming(cache: clock.now - start, outcome: .hit, algorithm: nil, local: true)
             statistics.responded(.hit)
             return fibonacciResponse(local, timing: timing)
@@ -115,7 +115,7 @@ public struct FibonacciService: Sendable {
                 timing.cache += produced.cacheTime
             }
         }
-        localCache?.insert(digits, for: query.n)
+        localCache?.insert(digits, for: query.n, now: start)
         statistics.responded(timing.outcome)
         logIfSlow(query, timing: timing, total: clock.now - start)
 

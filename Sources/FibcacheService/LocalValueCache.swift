@@ -27,8 +27,6 @@ public final class LocalValueCache: Sendable {
         self.entries = SleepingLock(BoundedLRU(capacity: capacity))
     }
 
-    public var byteCount: Int { entries.withLock { $0.totalCost } }
-    public var count: Int { entries.withLock { $0.count } }
     /// Entries and bytes (overhead included), read together.
     public var usage: (entries: Int, bytes: Int) { entries.withLock { ($0.count, $0.totalCost) } }
 

@@ -12,7 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 def find(*names):
     for name in names:
-        path = shutil.which(name) or (f"/usr/bin/{name}" if shutil.which(f"/usr/bin/{name}") else None)
+        path = shutil.which(name) or shutil.which(f"/usr/bin/{name}")  # /usr/bin may be off PATH
         if path:
             return path
     raise RuntimeError(f"none of {names} found: run scripts/install-deps test")

@@ -23,6 +23,16 @@ import Testing
         return server
     }
 
+    /// Runs `body` with an echo server on a fresh socket path, stopped afterwards
+    /// even when the body fails.
+    private func withEchoServer(workers: Int, ioTimeout: Duration = .seconds(5),
+                                _ body: (_ path: String, _ server: FastCGIServer) throws -> Void) throws {
+        let path = temporarySocketPath()
+        let server = try startEchoServer(path: path, workers: workers, ioTimeout: ioTimeout)
+        defer { stop(server) }
+        try body(path, server)
+    }
+
     private func stop(_ server: FastCGIServer) {
         server.beginShutdown()
         _ = server.waitForWorkers(timeout: .seconds(5))
@@ -30,90 +40,84 @@ import Testing
     }
 
     @Test func answersWithStatusHeadersAndContentLength() throws {
-        let path = temporarySocketPath()
-        let server = try startEchoServer(path: path, workers: 2)
-        defer { stop(server) }
-        let client = try FastCGITestClient(unixPath: path)
-        defer { client.close() }
-        let response = try #require(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/x"]))
-        #expect(response.hasPrefix("Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "))
-        #expect(response.contains("\r\n\r\nGET /x w"))
+        try withEchoServer(workers: 2) { path, _ in
+            let client = try FastCGITestClient(unixPath: path)
+            defer { client.close() }
+            let response = try #require(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/x"]))
+            #expect(response.hasPrefix("Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "))
+            #expect(response.contains("\r\n\r\nGET /x w"))
+        }
     }
 
     @Test func keptConnectionCarriesSeveralRequests() throws {
-        let path = temporarySocketPath()
-        let server = try startEchoServer(path: path, workers: 2)
-        defer { stop(server) }
-        let client = try FastCGITestClient(unixPath: path)
-        defer { client.close() }
-        for i in 0..<3 {
-            let response = client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/\(i)"], keepConnection: true)
-            #expect(response?.contains("GET /\(i) w") == true)
+        try withEchoServer(workers: 2) { path, _ in
+            let client = try FastCGITestClient(unixPath: path)
+            defer { client.close() }
+            for i in 0..<3 {
+                let response = client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/\(i)"], keepConnection: true)
+                #expect(response?.contains("GET /\(i) w") == true)
+            }
         }
     }
 
     @Test func idleKeptConnectionGivesWayToANewOne() throws {
         // One worker, idle on a connection nginx keeps: a new connection must not
         // wait for nginx to close the kept one.
-        let path = temporarySocketPath()
-        let server = try startEchoServer(path: path, workers: 1)
-        defer { stop(server) }
-        let kept = try FastCGITestClient(unixPath: path)
-        defer { kept.close() }
-        #expect(kept.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/kept"], keepConnection: true)?.contains("/kept") == true)
-        let fresh = try FastCGITestClient(unixPath: path)
-        defer { fresh.close() }
-        let start = Date()
-        #expect(fresh.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/fresh"])?.contains("/fresh") == true)
-        #expect(Date().timeIntervalSince(start) < 2)
-        #expect(kept.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/again"], keepConnection: true) == nil,
-                "the kept connection was closed to serve the new one")
+        try withEchoServer(workers: 1) { path, _ in
+            let kept = try FastCGITestClient(unixPath: path)
+            defer { kept.close() }
+            #expect(kept.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/kept"], keepConnection: true)?.contains("/kept") == true)
+            let fresh = try FastCGITestClient(unixPath: path)
+            defer { fresh.close() }
+            let start = Date()
+            #expect(fresh.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/fresh"])?.contains("/fresh") == true)
+            #expect(Date().timeIntervalSince(start) < 2)
+            #expect(kept.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/again"], keepConnection: true) == nil,
+                    "the kept connection was closed to serve the new one")
+        }
     }
 
     @Test func keptConnectionStaysWhileAFreeWorkerCanTakeTheNewOne() throws {
         // Closing a kept connection races with nginx reusing it: a worker idle on one
         // must leave a new connection to a free worker when there is one.
-        let path = temporarySocketPath()
-        let server = try startEchoServer(path: path, workers: 2)
-        defer { stop(server) }
-        let kept = try FastCGITestClient(unixPath: path)
-        defer { kept.close() }
-        for round in 0..<20 {
-            #expect(kept.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/kept\(round)"], keepConnection: true)?.contains("/kept\(round)") == true,
-                    "the kept connection is still open in round \(round)")
-            // The other worker back to waiting (libfcgi lingers over each close a while).
-            let deadline = Date().addingTimeInterval(5)
-            while server.free < 1 && Date() < deadline { usleep(1_000) }
-            let fresh = try FastCGITestClient(unixPath: path)
-            #expect(fresh.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/fresh"])?.contains("/fresh") == true)
-            fresh.close()
+        try withEchoServer(workers: 2) { path, server in
+            let kept = try FastCGITestClient(unixPath: path)
+            defer { kept.close() }
+            for round in 0..<20 {
+                #expect(kept.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/kept\(round)"], keepConnection: true)?.contains("/kept\(round)") == true,
+                        "the kept connection is still open in round \(round)")
+                // The other worker back to waiting (libfcgi lingers over each close a while).
+                let deadline = Date().addingTimeInterval(5)
+                while server.free < 1 && Date() < deadline { usleep(1_000) }
+                let fresh = try FastCGITestClient(unixPath: path)
+                #expect(fresh.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/fresh"])?.contains("/fresh") == true)
+                fresh.close()
+            }
         }
     }
 
     @Test func silentClientDoesNotStarveOthers() throws {
-        let path = temporarySocketPath()
-        let server = try startEchoServer(path: path, workers: 1, ioTimeout: .milliseconds(300))
-        defer { stop(server) }
-        let silent = try FastCGITestClient(unixPath: path)  // connects, never sends
-        defer { silent.close() }
-        usleep(50_000)
-        let client = try FastCGITestClient(unixPath: path)
-        defer { client.close() }
-        let start = Date()
-        #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/after"])?.contains("/after") == true)
-        #expect(Date().timeIntervalSince(start) < 3)
+        try withEchoServer(workers: 1, ioTimeout: .milliseconds(300)) { path, _ in
+            let silent = try FastCGITestClient(unixPath: path)  // connects, never sends
+            defer { silent.close() }
+            usleep(50_000)
+            let client = try FastCGITestClient(unixPath: path)
+            defer { client.close() }
+            let start = Date()
+            #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/after"])?.contains("/after") == true)
+            #expect(Date().timeIntervalSince(start) < 3)
+        }
     }
 
     @Test func garbageIsDroppedAndServingContinues() throws {
-        let path = temporarySocketPath()
-        let server = try startEchoServer(path: path, workers: 1)
-        defer { stop(server) }
-        let garbage = try FastCGITestClient(unixPath: path)
-        garbage.send(Array("GET / HTTP/1.1\r\n\r\n".utf8) + [UInt8](repeating: 0xFF, count: 100))
-        garbage.close()
-        let client = try FastCGITestClient(unixPath: path)
-        defer { client.close() }
-        #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/ok"])?.contains("/ok") == true)
+        try withEchoServer(workers: 1) { path, _ in
+            let garbage = try FastCGITestClient(unixPath: path)
+            garbage.send(Array("GET / HTTP/1.1\r\n\r\n".utf8) + [UInt8](repeating: 0xFF, count: 100))
+            garbage.close()
+            let client = try FastCGITestClient(unixPath: path)
+            defer { client.close() }
+            #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/ok"])?.contains("/ok") == true)
+        }
     }
 
     @Test func shutdownReleasesIdleWorkersPromptly() throws {
