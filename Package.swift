@@ -2,8 +2,10 @@
 // fibcache — a FastCGI responder that serves Redis-cached Fibonacci numbers behind nginx.
 //
 // Layers, dependencies pointing one way (see ARCHITECTURE.md):
-//   C shims (CFastCGI, CHiredis, CGMP; CMalloc for process setup)  ->  thin wrappers (FastCGI, Redis)
-//   -> pure domain (Fibonacci, FibonacciCache) -> application (FibcacheService) -> executable (fibcache)
+//   C shims (CFastCGI, CHiredis, CGMP; CMalloc for process setup), SystemSupport (locks, clock, units)
+//   -> thin wrappers (FastCGI, Redis) -> pure domain (Fibonacci, FibonacciCache: the caching policy)
+//   -> the cache store on Redis (FibcacheRedis) and the application (FibcacheService)
+//   -> executable (fibcache), which wires the two together
 import PackageDescription
 
 let package = Package(
@@ -24,19 +26,27 @@ let package = Package(
         .systemLibrary(name: "CGMP", pkgConfig: "gmp", providers: [.apt(["libgmp-dev"])]),
         .systemLibrary(name: "CMalloc"),  // glibc's mallopt, for the executable's process setup
 
+        // Low-level helpers written once: pthread locks, the injectable clock, Duration units, percent-decoding.
+        .target(name: "SystemSupport"),
+
         // Thin Swift wrappers: the only code that touches the C handles.
-        .target(name: "FastCGI", dependencies: ["CFastCGI", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Redis", dependencies: ["CHiredis"]),
+        .target(name: "FastCGI", dependencies: ["CFastCGI", "SystemSupport", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Redis", dependencies: ["CHiredis", "SystemSupport"]),
 
-        // Pure domain: no I/O.
+        // Pure domain: no I/O. FibonacciCache owns the caching policy (ReadThroughCache)
+        // and the store interface it needs (CacheStore).
         .target(name: "Fibonacci", dependencies: ["CGMP"]),
-        .target(name: "FibonacciCache", dependencies: ["Fibonacci"]),
+        .target(name: "FibonacciCache", dependencies: ["Fibonacci", "SystemSupport", .product(name: "Logging", package: "swift-log")]),
 
-        // The application: routes, request flow, cache store, JSON.
+        // The cache store on Redis: an adapter, the only cache code that knows Redis.
+        .target(name: "FibcacheRedis", dependencies: ["FibonacciCache", "Redis", "SystemSupport",
+                                                      .product(name: "Logging", package: "swift-log")]),
+
+        // The application: routes, validation, responses, operations endpoints, metrics.
         .target(
             name: "FibcacheService",
             dependencies: [
-                "Fibonacci", "FibonacciCache", "Redis",
+                "Fibonacci", "FibonacciCache", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -47,20 +57,25 @@ let package = Package(
         .executableTarget(
             name: "fibcache",
             dependencies: [
-                "FastCGI", "FibcacheService", "Redis", "CMalloc",
+                "FastCGI", "FibcacheService", "FibcacheRedis", "FibonacciCache", "Redis", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
+        // Test doubles shared by the unit tests: a manual clock, an in-memory cache store.
+        .target(name: "TestSupport", dependencies: ["FibonacciCache", "SystemSupport"], path: "Tests/TestSupport"),
+
         // `make bench`'s in-process baseline (GMP compute + decimal conversion, no I/O).
         .executableTarget(name: "ComputeBenchmark", dependencies: ["Fibonacci"], path: "Benchmarks/ComputeBenchmark"),
 
+        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "FibonacciTests", dependencies: ["Fibonacci"]),
-        .testTarget(name: "FibonacciCacheTests", dependencies: ["FibonacciCache"]),
-        .testTarget(name: "FibcacheServiceTests", dependencies: ["FibcacheService", "FibonacciCache", "Fibonacci"]),
+        .testTarget(name: "FibonacciCacheTests", dependencies: ["FibonacciCache", "SystemSupport", "TestSupport"]),
+        .testTarget(name: "FibcacheRedisTests", dependencies: ["FibcacheRedis", "Redis", "SystemSupport", "TestSupport"]),
+        .testTarget(name: "FibcacheServiceTests", dependencies: ["FibcacheService", "FibonacciCache", "Fibonacci", "SystemSupport", "TestSupport"]),
         .testTarget(name: "fibcacheTests", dependencies: ["fibcache"]),
     ]
 )

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "Tests" / "Integration"))
-import conftest  # noqa: E402  (the test suite's process management, reused)
+sys.path.insert(0, str(ROOT / "Tests" / "Support"))
+import stack as processes  # noqa: E402  (the process management the tests use)
 
 RESULTS = ROOT / "bench" / "results"
 # As deployed (in-process copy, kept FastCGI connections), every hit asking Redis, nginx alone.
@@ -78,20 +78,18 @@ def timed_get(port, path):
 
 
 def start_ceiling(directory, body):
-    """A second nginx answering the identical body without any upstream."""
-    port = conftest.free_port()
+    """A second nginx, in the same frame, answering the identical body without any upstream."""
+    port = processes.free_port()
     directory.mkdir()
-    conf = subprocess.run([str(ROOT / "scripts" / "render-nginx-conf"), str(directory),
-                           f"127.0.0.1:{conftest.free_port()}", "/nonexistent.sock"],
+    site = directory / "ceiling.site"
+    site.write_text("server {\n    listen 127.0.0.1:%d;\n    location / {\n        default_type application/json;\n"
+                    "        return 200 '%s';\n    }\n}\n" % (port, body.decode()))
+    conf = subprocess.run([str(ROOT / "scripts" / "render-nginx-conf"), "--site", str(site), str(directory)],
                           check=True, capture_output=True, text=True).stdout
-    server = ("    server {\n        listen 127.0.0.1:%d;\n        location / {\n"
-              "            default_type application/json;\n            return 200 '%s';\n        }\n    }\n}\n"
-              % (port, body.decode()))
-    conf = conf.rstrip()[:-1] + server  # before the http block's closing brace
     (directory / "nginx.conf").write_text(conf)
-    subprocess.run([conftest.NGINX, "-p", str(directory), "-c", str(directory / "nginx.conf"),
+    subprocess.run([processes.NGINX, "-p", str(directory), "-c", str(directory / "nginx.conf"),
                     "-e", str(directory / "nginx-error.log")], check=True)
-    conftest.wait_until(lambda: (directory / "nginx.pid").exists(), what="ceiling nginx")
+    processes.wait_until(lambda: (directory / "nginx.pid").exists(), what="ceiling nginx")
     return port, int((directory / "nginx.pid").read_text())
 
 
@@ -102,17 +100,17 @@ def rss_kib(pid, field):
 def main():
     binary = ROOT / ".build" / "release" / "fibcache"
     compute_bench = ROOT / ".build" / "release" / "ComputeBenchmark"
-    conftest.BINARY = binary
     sizes = sorted({n for n, _ in COLD})
     gmp = json.loads(subprocess.run([str(compute_bench), *map(str, sizes)], check=True,
                                     capture_output=True, text=True).stdout)
     with tempfile.TemporaryDirectory(prefix="fibcache-bench-") as tmp:
-        stack = conftest.Stack(Path(tmp) / "stack", fibcache_args=["--workers", "64", "--log-level", "warning"])
+        stack = processes.Stack(Path(tmp) / "stack", fibcache_args=["--workers", "64", "--log-level", "warning"],
+                                binary=binary)
         (Path(tmp) / "stack").mkdir()
         stack.start()
         # The same without the in-process copy: every hit is a Redis round trip.
-        redis_only = conftest.Stack(Path(tmp) / "redis-only", fibcache_args=["--workers", "64", "--log-level", "warning",
-                                                                             "--local-cache-mb", "0"])
+        redis_only = processes.Stack(Path(tmp) / "redis-only", binary=binary,
+                                     fibcache_args=["--workers", "64", "--log-level", "warning", "--local-cache-mb", "0"])
         (Path(tmp) / "redis-only").mkdir()
         redis_only.start()
         ceiling_pid = None

@@ -1,12 +1,9 @@
 import CFastCGI
 import Logging
 import Synchronization
+import SystemSupport
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// A pool of worker threads serving FastCGI requests from one listening socket.
 ///
@@ -176,16 +173,18 @@ public final class FastCGIServer: Sendable {
             }
             return nil
         }
-        var limit = timeval(ioTimeout)
-        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        // The timeouts are what keeps a silent peer from pinning this worker: a
+        // connection without them is not served.
+        let (seconds, microseconds) = ioTimeout.timevalFields
+        var limit = timeval(tv_sec: seconds, tv_usec: microseconds)
+        for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
+            guard setsockopt(connection, SOL_SOCKET, option, &limit, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+                logger.error("cannot bound a connection's reads and writes; closing it",
+                             metadata: ["error": "\(SystemError("setsockopt"))"])
+                close(connection)
+                return nil
+            }
+        }
         return connection
-    }
-}
-
-extension timeval {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self.init(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
     }
 }

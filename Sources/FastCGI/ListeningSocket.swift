@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The socket nginx connects to, opened by us rather than by `FCGX_OpenSocket`,
 /// which calls `exit()` on any failure and unlinks a unix path even when a live
@@ -83,24 +79,10 @@ public final class ListeningSocket: @unchecked Sendable {  // immutable after in
             }
         }
         umask(previous)
-        guard bound == 0 else {
-            let error = SystemError("bind(\(path))")
-            _ = Glibc.close(fd)
-            throw error
-        }
+        try succeeded(bound == 0, "bind(\(path))", else: fd)
         // And set it exactly, whatever umask another thread of the caller may hold.
-        guard chmod(path, mode) == 0 else {
-            let error = SystemError("chmod(\(path))")
-            _ = Glibc.close(fd)
-            unlink(path)
-            throw error
-        }
-        guard listen(fd, backlog) == 0 else {
-            let error = SystemError("listen(\(path))")
-            _ = Glibc.close(fd)
-            unlink(path)
-            throw error
-        }
+        try succeeded(chmod(path, mode) == 0, "chmod(\(path))", else: fd, unlinking: path)
+        try succeeded(listen(fd, backlog) == 0, "listen(\(path))", else: fd, unlinking: path)
         return fd
     }
 
@@ -131,18 +113,22 @@ public final class ListeningSocket: @unchecked Sendable {  // immutable after in
         let fd = socketNoInherit(info.ai_family, info.ai_socktype, info.ai_protocol)
         guard fd >= 0 else { throw SystemError("socket") }
         var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(fd, info.ai_addr, info.ai_addrlen) == 0 else {
-            let error = SystemError("bind(\(host):\(port))")
-            _ = Glibc.close(fd)
-            throw error
-        }
-        guard listen(fd, backlog) == 0 else {
-            let error = SystemError("listen(\(host):\(port))")
-            _ = Glibc.close(fd)
-            throw error
-        }
+        let reusable = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        try succeeded(reusable == 0, "setsockopt(SO_REUSEADDR)", else: fd)
+        try succeeded(bind(fd, info.ai_addr, info.ai_addrlen) == 0, "bind(\(host):\(port))", else: fd)
+        try succeeded(listen(fd, backlog) == 0, "listen(\(host):\(port))", else: fd)
         return fd
+    }
+
+    /// Throws `call`'s error unless it `succeeded`, first closing the half-made
+    /// socket (and removing the path it was bound to), read errno before either.
+    private static func succeeded(_ succeeded: Bool, _ call: String, else fd: Int32,
+                                  unlinking path: String? = nil) throws(SystemError) {
+        guard !succeeded else { return }
+        let error = SystemError(call)
+        _ = Glibc.close(fd)
+        if let path { unlink(path) }
+        throw error
     }
 }
 

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// A failed system call, named, with its errno.
 public struct SystemError: Error, Equatable, CustomStringConvertible {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// A plain POSIX thread running one closure: workers block in poll, in GMP and
 /// in hiredis, which is exactly what Swift's cooperative thread pool must not do.

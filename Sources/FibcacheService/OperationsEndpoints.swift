@@ -1,3 +1,6 @@
+import FibonacciCache
+import SystemSupport
+
 /// `/healthz`, `/readyz`, `/status` and `/metrics`: what an operator (or a
 /// load balancer, or Prometheus) asks a running fibcache. nginx exposes them to
 /// loopback only.
@@ -6,8 +9,8 @@ extension FibonacciService {
         json(200, #"{"status": "ok"}"#)
     }
 
-    func readiness(cache: CacheStore) -> HTTPResponse {
-        if let reason = cache.unavailabilityReason() {
+    func readiness(store: CacheStore) -> HTTPResponse {
+        if let reason = store.unavailabilityReason() {
             return json(503, #"{"status": "unavailable", "reason": "# + String(decoding: JSON.quoted(reason), as: UTF8.self) + "}")
         }
         return json(200, #"{"status": "ready"}"#)
@@ -28,21 +31,21 @@ extension FibonacciService {
             #""bypasses": \#(s.bypasses.load(ordering: .relaxed))"#,
             #""redis_errors": \#(s.redisErrors.load(ordering: .relaxed))"#,
             #""computations": \#(s.computations.load(ordering: .relaxed))"#,
-            #""compute_seconds": \#(seconds(s.computeNanoseconds.load(ordering: .relaxed)))"#,
+            #""compute_seconds": \#(Duration.nanoseconds(s.computeNanoseconds.load(ordering: .relaxed)).secondsText)"#,
             #""slow_requests": \#(s.slowRequests.load(ordering: .relaxed))"#,
         ]
-        if let localCache {
+        if let localCache = cache.local {
             let (entries, bytes) = localCache.usage
             fields.append(#""local_cache": {"entries": \#(entries), "bytes": \#(bytes), "capacity_bytes": \#(localCache.capacity)}"#)
         }
         if full {
-            let now = ContinuousClock.now
+            let now = clock.now
             let detail = snapshots.map { index, w -> String in
                 let state = w.busySince == nil ? "idle" : "busy"
-                let busyFor = w.busySince.map { ServerTiming.milliseconds(now - $0) } ?? "0.000"
+                let busyFor = w.busySince.map { (now - $0).millisecondsText } ?? "0.000"
                 return #"{"index": \#(index), "state": "\#(state)", "requests": \#(w.requests), "#
                     + #""current_request": \#(quoted(w.current)), "busy_ms": \#(busyFor), "#
-                    + #""last_request": \#(quoted(w.last)), "last_duration_ms": \#(ServerTiming.milliseconds(w.lastDuration))}"#
+                    + #""last_request": \#(quoted(w.last)), "last_duration_ms": \#(w.lastDuration.millisecondsText)}"#
             }
             fields.append(#""worker_detail": [\#(detail.joined(separator: ", "))]"#)
         }
@@ -62,9 +65,5 @@ extension FibonacciService {
     private func quoted(_ request: HTTPRequest?) -> String {
         let text = request.map { "\($0.method) \($0.path)" } ?? ""
         return String(decoding: JSON.quoted(text), as: UTF8.self)
-    }
-
-    private func seconds(_ nanoseconds: Int) -> String {
-        "\(nanoseconds / 1_000_000_000)." + String(String(nanoseconds % 1_000_000_000 + 1_000_000_000).dropFirst())
     }
 }

@@ -2,11 +2,9 @@ import CoreMetrics
 import Prometheus
 import Synchronization
 
-#if canImport(Glibc)
+import FibonacciCache
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import SystemSupport
 
 /// What the service has done since it started, for `/status` (read back from
 /// atomics) and `/metrics` (swift-metrics handles backed by a Prometheus
@@ -85,7 +83,9 @@ public final class ServiceStatistics: Sendable {
         computeTimer.recordNanoseconds(duration.nanoseconds)
     }
 
-    func redisFailed() {
+    /// The cache store failed a command or a connection (counted as
+    /// `redis_errors` / `fibcache_redis_errors_total`, the names dashboards know).
+    public func cacheStoreFailed() {
         redisErrors.add(1, ordering: .relaxed)
         redisErrorCounter.increment()
     }
@@ -93,11 +93,5 @@ public final class ServiceStatistics: Sendable {
     func slowRequest() {
         slowRequests.add(1, ordering: .relaxed)
         slowRequestCounter.increment()
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }

@@ -18,9 +18,9 @@ public final class WorkerActivity: Sendable {
         self.index = index
     }
 
-    func began(_ request: HTTPRequest) {
+    func began(_ request: HTTPRequest, at instant: ContinuousClock.Instant) {
         state.withLock {
-            $0.busySince = .now
+            $0.busySince = instant
             $0.current = request
         }
     }

@@ -1,10 +1,6 @@
 import CGMP
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// A non-negative arbitrary-precision integer backed by a GMP `mpz_t`.
 ///

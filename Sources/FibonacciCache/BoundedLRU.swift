@@ -6,7 +6,7 @@
 ///
 /// Not thread-safe by itself: the owner puts it behind a lock.
 public struct BoundedLRU<Key: Hashable, Value> {
-    private struct Slot {
+    fileprivate struct Slot {
         var key: Key
         var value: Value?  // nil once removed, so a free slot holds no storage
         var cost: Int
@@ -125,3 +125,6 @@ public struct BoundedLRU<Key: Hashable, Value> {
         if oldest < 0 { oldest = slot }
     }
 }
+
+extension BoundedLRU: Sendable where Key: Sendable, Value: Sendable {}
+extension BoundedLRU.Slot: Sendable where Key: Sendable, Value: Sendable {}

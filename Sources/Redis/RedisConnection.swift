@@ -1,10 +1,6 @@
 import CHiredis
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import SystemSupport
 
 /// One blocking connection to Redis: a `redisContext`, owned by one thread.
 ///
@@ -12,7 +8,7 @@ import Musl
 /// this type is deliberately not `Sendable`, and a fatal error closes it: the
 /// owner makes a new one (hiredis 0.14's `redisReconnect` would forget the
 /// command timeout).
-public final class RedisConnection {
+public final class RedisConnection: RedisCommanding {
     private var context: UnsafeMutablePointer<redisContext>?
 
     /// Connects, authenticates and selects the database, each bounded by the timeouts.
@@ -136,7 +132,7 @@ extension RedisReply {
 
 extension timeval {
     init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self.init(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        let (seconds, microseconds) = duration.timevalFields
+        self.init(tv_sec: seconds, tv_usec: microseconds)
     }
 }

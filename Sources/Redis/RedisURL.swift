@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// Where and how to reach Redis, parsed from the URL forms people already use
 /// with django-redis and redis-py:
 ///
@@ -45,8 +47,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 case "db":
                     guard let db = RedisURL.database(value) else { throw fail("db must be a number from 0 to 9999") }
                     database = db
-                case "password": password = RedisURL.percentDecoded(value)
-                case "username", "user": username = RedisURL.percentDecoded(value)
+                case "password": password = percentDecoded(value)
+                case "username", "user": username = percentDecoded(value)
                 default: throw fail("unknown parameter '\(parts[0])'")
                 }
             }
@@ -61,11 +63,11 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             rest = rest[rest.index(after: at)...]
             if let colon = credentials.firstIndex(of: ":") {
                 let user = credentials[..<colon]
-                username = user.isEmpty ? nil : RedisURL.percentDecoded(user)
-                password = RedisURL.percentDecoded(credentials[credentials.index(after: colon)...])
+                username = user.isEmpty ? nil : percentDecoded(user)
+                password = percentDecoded(credentials[credentials.index(after: colon)...])
             } else if !credentials.isEmpty {
                 // redis-py reads a lone userinfo as the password (Redis < 6 had no users).
-                password = RedisURL.percentDecoded(credentials)
+                password = percentDecoded(credentials)
             }
         }
         var database = 0
@@ -130,23 +132,5 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         guard let schemeEnd = head.firstIndex(of: "/"),
               let colon = head[schemeEnd...].firstIndex(of: ":") else { return text }
         return String(text[...colon]) + "***" + String(text[at...])
-    }
-
-    static func percentDecoded(_ text: some StringProtocol) -> String {
-        let input = Array(text.utf8)
-        var output: [UInt8] = []
-        var i = 0
-        while i < input.count {
-            if input[i] == UInt8(ascii: "%"), i + 2 < input.count,
-               input[i + 1...i + 2].allSatisfy({ UInt8(String(UnicodeScalar($0)), radix: 16) != nil }),
-               let value = UInt8(String(decoding: input[i + 1...i + 2], as: UTF8.self), radix: 16) {
-                output.append(value)
-                i += 3
-            } else {
-                output.append(input[i])
-                i += 1
-            }
-        }
-        return String(decoding: output, as: UTF8.self)
     }
 }

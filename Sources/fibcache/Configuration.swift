@@ -1,17 +1,14 @@
 import FastCGI
+import FibcacheRedis
 import FibcacheService
 import FibonacciCache
 import Logging
 import Redis
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
-/// Everything fibcache needs to run, parsed and validated once at start-up;
-/// nothing reads the environment or the command line after this.
+/// Everything fibcache needs to run, parsed and validated once at start-up
+/// from the command line and the environment; nothing reads either after this.
 struct Configuration: Sendable {
     var listen: ListenAddress
     var socketMode: mode_t
@@ -25,6 +22,13 @@ struct Configuration: Sendable {
     var stampede: StampedeProtection
     var shutdownTimeout: Duration
     var logLevel: Logger.Level
+    /// What the supervisor tells through the environment:
+    /// stderr is the journal (`JOURNAL_STREAM`): log with syslog priorities, no timestamps;
+    var logsToJournal = false
+    /// where to send sd_notify messages (`NOTIFY_SOCKET`), if anywhere;
+    var notifySocket: String?
+    /// whether to cap malloc's arenas ourselves (not when the operator set `MALLOC_ARENA_MAX`).
+    var capMallocArenas = true
 
     /// Where to listen when `--listen` is not given: the socket a supervisor
     /// passed on fd 0, if there is one, else the production path.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FastCGI
+import FibcacheRedis
 import FibcacheService
 import Fibonacci
 import FibonacciCache
@@ -44,7 +45,7 @@ struct FibcacheCommand: ParsableCommand {
     var redisCommandTimeout: DurationArgument = DurationArgument(argument: "200ms")!
 
     @Option(help: ArgumentHelp("Seconds a computed value stays in Redis. (FIBCACHE_TTL)", valueName: "seconds"))
-    var ttl: Int = CachePolicy.defaultTimeToLive
+    var ttl: Int = Int(CachePolicy.defaultTimeToLive.components.seconds)
 
     @Option(help: ArgumentHelp(
         "Prefix before fibonacci_<n> in Redis keys; ':1:' shares the keys django-redis writes. (FIBCACHE_KEY_PREFIX)",
@@ -78,7 +79,7 @@ struct FibcacheCommand: ParsableCommand {
     var logLevel: Logger.Level = .info
 
     /// Builds the configuration, refusing any bad value before anything starts.
-    func makeConfiguration() throws(ValidationError) -> Configuration {
+    func makeConfiguration(environment: [String: String] = ProcessEnvironment.current()) throws(ValidationError) -> Configuration {
         let listenAddress: ListenAddress
         if let listen {
             do { listenAddress = try ListenAddress(parsing: listen) } catch { throw ValidationError("--listen \(error)") }
@@ -112,13 +113,16 @@ struct FibcacheCommand: ParsableCommand {
             workers: workers,
             redis: RedisCacheStore.Settings(url: url, connectTimeout: redisConnectTimeout.duration,
                                             commandTimeout: redisCommandTimeout.duration),
-            cachePolicy: CachePolicy(keyspace: CacheKeyspace(prefix: keyPrefix), timeToLive: ttl),
+            cachePolicy: CachePolicy(keyspace: CacheKeyspace(prefix: keyPrefix), timeToLive: .seconds(ttl)),
             limits: ServiceLimits(maxN: maxN, maxRecursiveN: maxRecursiveN),
             slowRequestThreshold: slowRequestThreshold.duration,
             localCacheBytes: localCacheMb << 20,
             stampede: StampedeProtection(lockTimeToLive: lockTimeout.duration, lockWait: lockWait.duration),
             shutdownTimeout: shutdownTimeout.duration,
-            logLevel: logLevel)
+            logLevel: logLevel,
+            logsToJournal: environment["JOURNAL_STREAM"] != nil,
+            notifySocket: environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 },
+            capMallocArenas: environment["MALLOC_ARENA_MAX"] == nil)
     }
 
     func validate() throws {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The process environment as a dictionary, read once at start-up.
 enum ProcessEnvironment {

@@ -1,15 +1,13 @@
 import ArgumentParser
 import CMalloc
 import FastCGI
+import FibcacheRedis
 import FibcacheService
+import FibonacciCache
 import Logging
 import Redis
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Wires the configuration to the running pieces and owns the process' life:
 /// start the workers, tell systemd, wait for a signal, stop gracefully.
@@ -20,16 +18,15 @@ struct Server {
         let signals = SignalSet()
         signals.blockInThisAndFutureThreads()
 
-        let environment = ProcessEnvironment.current()
-        let journal = environment["JOURNAL_STREAM"] != nil
+        let journal = configuration.logsToJournal
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, level: level, journal: journal) }
         let logger = Logger(label: "fibcache")
-        let notifier = SystemdNotifier(environment: environment)
+        let notifier = SystemdNotifier(socketPath: configuration.notifySocket)
         // One malloc arena per core, set before any worker thread exists (an operator's
         // MALLOC_ARENA_MAX wins): 64 threads would otherwise get 16 arenas, each
         // keeping its own high-water mark resident.
-        if environment["MALLOC_ARENA_MAX"] == nil {
+        if configuration.capMallocArenas {
             _ = cmalloc_limit_arenas(Int32(max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         }
 
@@ -42,23 +39,24 @@ struct Server {
         }
         let server = try FastCGIServer(socket: socket, workers: configuration.workers, logger: logger)
         let statistics = ServiceStatistics(workerCount: configuration.workers)
-        let service = FibonacciService(limits: configuration.limits, cachePolicy: configuration.cachePolicy,
-                                       statistics: statistics, slowRequestThreshold: configuration.slowRequestThreshold,
-                                       stampede: configuration.stampede,
-                                       localCache: configuration.localCacheBytes > 0
-                                           ? LocalValueCache(capacity: configuration.localCacheBytes,
-                                                             timeToLive: .seconds(configuration.cachePolicy.timeToLive))
-                                           : nil,
-                                       logger: logger)
-        let health = RedisHealth(target: configuration.redis.url.description, logger: logger, statistics: statistics)
+        let localCopy = configuration.localCacheBytes > 0
+            ? LocalValueCache(capacity: configuration.localCacheBytes, timeToLive: configuration.cachePolicy.timeToLive)
+            : nil
+        let cache = ReadThroughCache(policy: configuration.cachePolicy, stampede: configuration.stampede,
+                                     local: localCopy, logger: logger)
+        let service = FibonacciService(limits: configuration.limits, cache: cache, statistics: statistics,
+                                       slowRequestThreshold: configuration.slowRequestThreshold, logger: logger)
+        // The cache store is Redis: the one place the executable names the adapter.
+        let health = RedisHealth(target: configuration.redis.url.description, logger: logger,
+                                 onFailure: { statistics.cacheStoreFailed() })
         let redisSettings = configuration.redis
 
         try server.start { worker in
             // Runs on the worker's own thread: the Redis connection stays confined to it.
-            let cache = RedisCacheStore(settings: redisSettings, health: health)
+            let store = RedisCacheStore(settings: redisSettings, health: health)
             return { request in
                 let httpRequest = HTTPRequest(fastCGI: request)
-                let response = service.respond(to: httpRequest, cache: cache, worker: worker)
+                let response = service.respond(to: httpRequest, store: store, worker: worker)
                 if httpRequest.method != "GET" && httpRequest.method != "HEAD" {
                     request.discardBody()  // answered without reading it (405)
                 }
@@ -68,7 +66,7 @@ struct Server {
         }
         logger.info("fibcache started", metadata: [
             "listen": "\(configuration.listen)", "workers": "\(configuration.workers)",
-            "redis": "\(configuration.redis.url)", "ttl": "\(configuration.cachePolicy.timeToLive)",
+            "redis": "\(configuration.redis.url)", "ttl": "\(configuration.cachePolicy.timeToLive.components.seconds)",
             "max-n": "\(configuration.limits.maxN)",
         ])
         notifier.notify("READY=1\nSTATUS=serving on \(configuration.listen)")

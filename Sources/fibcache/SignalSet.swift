@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The signals fibcache handles synchronously: blocked in every thread (so
 /// neither libfcgi's SIGTERM handler nor the default action ever runs) and

@@ -1,10 +1,6 @@
 import Logging
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// One line per event on stderr, written with a single write(2) so lines from
 /// different threads never interleave.

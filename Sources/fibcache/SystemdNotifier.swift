@@ -1,16 +1,13 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// sd_notify(3) without libsystemd: one datagram to `$NOTIFY_SOCKET`, the
 /// protocol systemd documents as stable. A no-op when not started by systemd.
 struct SystemdNotifier {
     private let path: String?
 
-    init(environment: [String: String]) {
-        path = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
+    /// `socketPath`: `$NOTIFY_SOCKET` (nil when not started by systemd).
+    init(socketPath: String?) {
+        path = socketPath
     }
 
     var isActive: Bool { path != nil }

@@ -27,16 +27,19 @@ def wrk(stack, seconds, connections=16):
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                           "-s", str(Path(__file__).with_name("soak.lua")), f"http://127.0.0.1:{stack.http_port}/"],
                          capture_output=True, text=True, timeout=seconds + 60)
-    requests = int(re.search(r"SOAK requests=(\d+)", out.stdout).group(1))
+    summary = re.search(r"SOAK requests=(\d+) 5xx=(\d+) unexpected=(\d+)", out.stdout)
+    assert summary, out.stdout + out.stderr
+    requests, errors5xx, unexpected = map(int, summary.groups())
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out.stdout)
-    return requests, (sum(map(int, errors.groups())) if errors else 0), out.stdout
+    socket_errors = sum(map(int, errors.groups())) if errors else 0
+    return requests, socket_errors + errors5xx + unexpected, out.stdout
 
 
 @pytest.fixture
-def release_stack(tmp_path, monkeypatch):
+def release_stack(tmp_path):
     assert RELEASE.exists(), "make test-faults builds the release binary first"
-    monkeypatch.setattr("conftest.BINARY", RELEASE)
-    stack = Stack(tmp_path, fibcache_args=["--workers", "64"])  # as shipped: in-process copy, kept connections
+    # As shipped: in-process copy, kept connections.
+    stack = Stack(tmp_path, fibcache_args=["--workers", "64"], binary=RELEASE)
     try:
         yield stack.start()
     finally:
@@ -45,14 +48,15 @@ def release_stack(tmp_path, monkeypatch):
 
 def test_soak_memory_stays_flat(release_stack):
     stack = release_stack
-    warm, _, _ = wrk(stack, 20)  # fill the hot set, let allocators reach their working size
+    warm, failures, out = wrk(stack, 20)  # fill the hot set, let allocators reach their working size
+    assert failures == 0, out
     before = rss_kib(stack.fibcache.pid)
-    requests, socket_errors, out = wrk(stack, SOAK_SECONDS)
+    requests, failures, out = wrk(stack, SOAK_SECONDS)
     after = rss_kib(stack.fibcache.pid)
     log = stack.log_text()
     print(f"soak: {warm} warm-up + {requests} requests in {SOAK_SECONDS}s; RSS {before} KiB -> {after} KiB")
     assert stack.fibcache.poll() is None
-    assert socket_errors == 0, out
+    assert failures == 0, out  # no socket error, no 5xx, and every status the one its request deserves
     assert "error" not in log.lower().replace("errors", ""), log[-2000:]
     # The in-process copy (4 MiB by default) keeps filling with the stream of new
     # values during the soak; anything beyond its budget plus 4 MiB is a leak.

@@ -1,18 +1,19 @@
+import FibonacciCache
 import Foundation
-import Testing
 import Logging
+import TestSupport
+import Testing
 @testable import FibcacheService
 
 @Suite struct OperationsEndpointsTests {
     let statistics = ServiceStatistics(workerCount: 2)
     var service: FibonacciService {
-        FibonacciService(limits: ServiceLimits(maxN: 10_000, maxRecursiveN: 30), statistics: statistics,
-                         slowRequestThreshold: .milliseconds(50),
-                         logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        FibonacciService(limits: ServiceLimits(maxN: 10_000, maxRecursiveN: 30), cache: ReadThroughCache(logger: silent),
+                         statistics: statistics, slowRequestThreshold: .milliseconds(50), logger: silent)
     }
 
     private func get(_ path: String, query: String = "", cache: CacheStore, worker: Int = 0) -> HTTPResponse {
-        service.respond(to: HTTPRequest(method: "GET", path: path, query: query), cache: cache, worker: worker)
+        service.respond(to: HTTPRequest(method: "GET", path: path, query: query), store: cache, worker: worker)
     }
 
     private func json(_ response: HTTPResponse) throws -> [String: Any] {
@@ -56,11 +57,11 @@ import Logging
     }
 
     @Test func statusReportsTheLocalCopy() throws {
-        let service = FibonacciService(localCache: LocalValueCache(capacity: 1 << 20),
-                                       logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let service = FibonacciService(cache: ReadThroughCache(local: LocalValueCache(capacity: 1 << 20), logger: silent),
+                                       logger: silent)
         let cache = InMemoryCache()
-        _ = service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/40/"), cache: cache)
-        let status = try json(service.respond(to: HTTPRequest(method: "GET", path: "/status"), cache: cache))
+        _ = service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/40/"), store: cache)
+        let status = try json(service.respond(to: HTTPRequest(method: "GET", path: "/status"), store: cache))
         let local = try #require(status["local_cache"] as? [String: Int])
         #expect(local == ["entries": 1, "bytes": 9 + LocalValueCache.entryOverhead, "capacity_bytes": 1 << 20])
     }
@@ -94,11 +95,11 @@ import Logging
     @Test func slowRequestsAreCountedAgainstTheThreshold() {
         func slowCount(threshold: Duration?) -> Int {
             let statistics = ServiceStatistics(workerCount: 1)
-            let service = FibonacciService(statistics: statistics, slowRequestThreshold: threshold,
-                                           logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            let service = FibonacciService(cache: ReadThroughCache(logger: silent), statistics: statistics,
+                                           slowRequestThreshold: threshold, logger: silent)
             let cache = InMemoryCache()
             for path in ["/api/fibonacci/number/5/", "/api/fibonacci/number/5/", "/healthz"] {
-                _ = service.respond(to: HTTPRequest(method: "GET", path: path), cache: cache)
+                _ = service.respond(to: HTTPRequest(method: "GET", path: path), store: cache)
             }
             return statistics.slowRequests.load(ordering: .relaxed)
         }

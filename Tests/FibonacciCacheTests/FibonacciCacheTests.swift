@@ -13,7 +13,7 @@ import FibonacciCache
     }
 
     @Test func policyDefaultsToOneDay() {
-        #expect(CachePolicy().timeToLive == 86_400)
+        #expect(CachePolicy().timeToLive == .seconds(86_400))
     }
 }
 

@@ -3,7 +3,7 @@ import json
 import subprocess
 import time
 
-from conftest import BINARY, Redis, wait_until
+from conftest import BINARY, fastcgi_request, stop_process, wait_until
 from test_api import fib
 
 API = "/api/fibonacci/number"
@@ -108,6 +108,22 @@ def test_sigterm_exits_cleanly_and_removes_its_socket(make_stack):
 
 def test_password_protected_redis(make_stack):
     stack = make_stack(redis_extra=["--requirepass", "s3cret"], fibcache_args=REDIS_ONLY)
-    # The default URL has no password: served uncached, and the reason is logged.
+    # The default URL has no password: served uncached, and Redis' refusal is logged.
     assert cache_header(stack, 15)[0] == "BYPASS"
-    assert "NOAUTH" in stack.log_text() or "AUTH" in stack.log_text()
+    assert "NOAUTH Authentication required" in stack.log_text()
+    # With the password in the URL it caches, and the password never reaches the log.
+    sock, log_path = stack.dir / "with-password.sock", stack.dir / "with-password.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([str(BINARY), "--listen", str(sock), "--log-level", "debug",
+                                 "--redis-url", f"redis://:s3cret@127.0.0.1:{stack.redis.port}/1"],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        wait_until(sock.exists, what="fibcache with the password")
+        params = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": f"{API}/15/", "QUERY_STRING": ""}
+        assert b"X-Cache: MISS" in fastcgi_request(sock, params)
+        assert b"X-Cache: HIT" in fastcgi_request(sock, params)
+    finally:
+        stop_process(proc)
+    log = log_path.read_text()
+    assert "redis://:***@127.0.0.1" in log, log
+    assert "s3cret" not in log

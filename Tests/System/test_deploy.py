@@ -1,6 +1,7 @@
-"""The deploy issue's checks, in order, in one booted box: install, socket
-activation, restarts under load, kill -9, Redis restart, stop, journal, unit
-verification and security score, reboot, uninstall."""
+"""The deploy issue's checks in one booted box: install, socket activation,
+restarts under load, kill -9, Redis restart, stop, journal, unit verification
+and security score, reboot, uninstall. Each test sets up what it checks, so none
+depends on another having run before it (only uninstall belongs at the end)."""
 import re
 import time
 
@@ -63,9 +64,11 @@ def test_install_enables_redis_like_the_article(installed):
 
 def test_socket_activation_and_permissions(installed):
     assert installed.out("systemctl is-enabled fibcache.socket") == "enabled"
+    # Not running until the first request: stopping the service leaves the socket listening.
+    installed.sh("systemctl stop fibcache.service")
     assert installed.out("systemctl is-active fibcache.socket") == "active"
-    # Not running until the first request.
     assert installed.out("systemctl is-active fibcache.service", check=False) == "inactive"
+    installed.sh("redis-cli -n 1 del fibonacci_40")
     assert installed.out("stat -c '%U:%G %a' /run/fibcache.sock") == "www-data:www-data 660"
     assert curl_status(installed, 40) == ("200", "MISS")
     assert curl_status(installed, 40) == ("200", "HIT")
@@ -140,6 +143,10 @@ def test_redis_restart_during_load_answers_everything(installed):
 
 def test_stop_is_prompt_and_logged_with_priorities(installed):
     curl_status(installed, 12)  # make sure it runs
+    # A Redis outage, logged at warning (a value never asked before, so it needs Redis).
+    installed.sh("systemctl stop redis-server")
+    assert curl_status(installed, 98_765) == ("200", "BYPASS")
+    installed.sh("systemctl start redis-server && until [ \"$(redis-cli ping)\" = PONG ]; do sleep 0.1; done")
     start = time.monotonic()
     installed.sh("systemctl stop fibcache")
     assert time.monotonic() - start < 5
@@ -147,7 +154,7 @@ def test_stop_is_prompt_and_logged_with_priorities(installed):
     assert "fibcache started" in info and "fibcache stopped" in info
     warnings = installed.out("journalctl -u fibcache -p warning --no-pager -o cat")
     assert "fibcache started" not in warnings  # info lines carry priority 6, not the default
-    assert "Redis unavailable" in warnings    # logged at warning during the Redis restart
+    assert "Redis unavailable" in warnings    # logged at warning during the outage above
     assert curl_status(installed, 12) == ("200", "HIT")  # the socket starts it again
     # The README's day-2 commands.
     assert "active (running)" in installed.out("systemctl status fibcache --no-pager")
@@ -164,6 +171,7 @@ def test_units_verify_clean_and_score(installed):
 
 
 def test_install_is_idempotent(installed):
+    curl_status(installed, 40)  # cached before the second install, served from Redis after it
     installed.sh("make -C /opt/fibcache install BINARY=/opt/fibcache/fibcache", timeout=300)
     assert installed.out("grep -c '^include /etc/redis/fibcache.conf$' /etc/redis/redis.conf") == "1"
     assert curl_status(installed, 40) == ("200", "HIT")

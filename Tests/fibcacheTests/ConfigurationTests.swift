@@ -4,13 +4,26 @@ import Testing
 
 @Suite struct ConfigurationTests {
     private func configuration(_ arguments: [String]) throws -> Configuration {
-        try FibcacheCommand.parse(arguments).makeConfiguration()
+        try FibcacheCommand.parse(arguments).makeConfiguration(environment: [:])
+    }
+
+    @Test func theSupervisorsEnvironmentIsReadOnceIntoTheConfiguration() throws {
+        let plain = try configuration(["--listen", "/tmp/x.sock"])
+        #expect(!plain.logsToJournal && plain.notifySocket == nil && plain.capMallocArenas)
+        let underSystemd = try FibcacheCommand.parse(["--listen", "/tmp/x.sock"]).makeConfiguration(environment: [
+            "JOURNAL_STREAM": "8:12345", "NOTIFY_SOCKET": "/run/systemd/notify", "MALLOC_ARENA_MAX": "2",
+        ])
+        #expect(underSystemd.logsToJournal)
+        #expect(underSystemd.notifySocket == "/run/systemd/notify")
+        #expect(!underSystemd.capMallocArenas, "the operator's MALLOC_ARENA_MAX wins")
+        #expect(try FibcacheCommand.parse(["--listen", "/tmp/x.sock"])
+            .makeConfiguration(environment: ["NOTIFY_SOCKET": ""]).notifySocket == nil)
     }
 
     @Test func defaultsAreTheArticles() throws {
         let config = try configuration(["--listen", "/tmp/x.sock"])
         #expect(config.redis.url.description == "redis://127.0.0.1:6379/1")
-        #expect(config.cachePolicy.timeToLive == 86_400)
+        #expect(config.cachePolicy.timeToLive == .seconds(86_400))
         #expect(config.cachePolicy.keyspace.key(for: 40) == "fibonacci_40")
         #expect(config.limits.maxN == 1_000_000)
         #expect(config.limits.maxRecursiveN == 45)
@@ -28,7 +41,7 @@ import Testing
         #expect(config.listen == .tcp(host: "127.0.0.1", port: 9000))
         #expect(config.workers == 3)
         #expect(config.redis.url.database == 4)
-        #expect(config.cachePolicy.timeToLive == 60)
+        #expect(config.cachePolicy.timeToLive == .seconds(60))
         #expect(config.cachePolicy.keyspace.key(for: 1) == ":1:fibonacci_1")
         #expect(config.limits == .init(maxN: 500, maxRecursiveN: 20))
         #expect(config.redis.connectTimeout == .milliseconds(50))
@@ -49,10 +62,10 @@ import Testing
     @Test func environmentFallsBackAndFlagsWin() throws {
         let env = ["FIBCACHE_TTL": "120", "FIBCACHE_REDIS_URL": "redis://h:1/2", "FIBCACHE_LISTEN": "/tmp/e.sock", "PATH": "/bin"]
         let fromEnvironment = try configuration(EnvironmentFallback.arguments(from: env))
-        #expect(fromEnvironment.cachePolicy.timeToLive == 120)
+        #expect(fromEnvironment.cachePolicy.timeToLive == .seconds(120))
         #expect(fromEnvironment.redis.url.description == "redis://h:1/2")
         let overridden = try configuration(EnvironmentFallback.arguments(from: env) + ["--ttl", "30"])
-        #expect(overridden.cachePolicy.timeToLive == 30)
+        #expect(overridden.cachePolicy.timeToLive == .seconds(30))
     }
 
     @Test func everyOptionHasItsVariableAndHelpNamesIt() {

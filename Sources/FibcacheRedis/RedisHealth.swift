@@ -24,12 +24,14 @@ public final class RedisHealth: Sendable {
     private let logger: Logger
     private let target: String
 
-    private let statistics: ServiceStatistics?
+    /// Told of every failed command or connection (the service counts them).
+    private let onFailure: @Sendable () -> Void
 
-    public init(target: String, logger: Logger, statistics: ServiceStatistics? = nil) {
+    /// - Parameter target: the URL as logged, password masked (`RedisURL.description`).
+    public init(target: String, logger: Logger, onFailure: @escaping @Sendable () -> Void = {}) {
         self.target = target
         self.logger = logger
-        self.statistics = statistics
+        self.onFailure = onFailure
     }
 
     /// The current connection failure or refused command, if any.
@@ -57,7 +59,7 @@ public final class RedisHealth: Sendable {
     }
 
     func unavailable(_ reason: String) {
-        statistics?.redisFailed()
+        onFailure()
         let changed = state.withLock { state in
             defer { state.connection = .down(reason) }
             return state.connection != .down(reason)
@@ -69,7 +71,7 @@ public final class RedisHealth: Sendable {
     }
 
     func commandFailed(_ message: String) {
-        statistics?.redisFailed()
+        onFailure()
         let changed = state.withLock { state in
             defer { state.commandError = message }
             return state.commandError != message

@@ -1,9 +1,11 @@
+import FibonacciCache
 import Redis
+import SystemSupport
 
-/// A worker's cache: its own Redis connection, made lazily and remade after
-/// failures with a capped exponential backoff, so that with Redis down a
-/// request costs no connect attempt at all and Redis' return is noticed
-/// within `maxBackoff`.
+/// The cache store on Redis, for one worker: its own connection, made lazily
+/// and remade after failures with a capped exponential backoff, so that with
+/// Redis down a request costs no connect attempt at all and Redis' return is
+/// noticed within `maxBackoff` (at once, when another worker reconnected).
 public final class RedisCacheStore: CacheStore {
     public struct Settings: Sendable {
         public var url: RedisURL
@@ -19,46 +21,63 @@ public final class RedisCacheStore: CacheStore {
         }
     }
 
+    /// Makes a connection (connect, AUTH, SELECT); tests pass a scripted one.
+    public typealias Connector = () throws(RedisError) -> any RedisCommanding
+
+    /// The lock on computing `fibonacci_<n>` is the key `fibonacci_<n>:lock`.
+    static let lockSuffix = ":lock"
+
     private let settings: Settings
     private let health: RedisHealth
-    private var connection: RedisConnection?
+    private let clock: any BlockingClock
+    private let connect: Connector
+    private var connection: (any RedisCommanding)?
     private var backoff: Duration
     private var retryAt: ContinuousClock.Instant?
     /// `health.recoveryCount` when this worker last failed.
     private var recoveriesAtFailure = 0
 
-    public init(settings: Settings, health: RedisHealth) {
+    /// - Parameter connect: how to make a connection; by default a `RedisConnection` to `settings.url`.
+    public init(settings: Settings, health: RedisHealth, clock: any BlockingClock = SystemClock(),
+                connect: Connector? = nil) {
         self.settings = settings
         self.health = health
-        self.backoff = settings.initialBackoff
+        self.clock = clock
+        self.connect = connect ?? Self.connector(for: settings)
+        backoff = settings.initialBackoff
     }
 
-    public func lookup(_ key: String) -> CacheLookup {
-        switch run(["GET", key].map { Array($0.utf8) }, isWrite: false) {
+    private static func connector(for settings: Settings) -> Connector {
+        { () throws(RedisError) -> any RedisCommanding in
+            try RedisConnection(url: settings.url, connectTimeout: settings.connectTimeout,
+                                commandTimeout: settings.commandTimeout)
+        }
+    }
+
+    public func get(_ key: String) -> CacheLookup {
+        switch run(["GET", key], isWrite: false) {
         case .string(let bytes)?: return .hit(bytes)
         case .null?: return .miss
         default: return .unavailable
         }
     }
 
-    public func remove(_ key: String) -> CacheRemoval {
-        switch run(["DEL", key].map { Array($0.utf8) }, isWrite: true) {
+    public func delete(_ key: String) -> CacheRemoval {
+        switch run(["DEL", key], isWrite: true) {
         case .integer(let count)?: return count > 0 ? .removed : .absent
         default: return .unavailable
         }
     }
 
     @discardableResult
-    public func store(_ key: String, value: [UInt8], timeToLive: Int) -> Bool {
-        if case .status? = run([Array("SET".utf8), Array(key.utf8), value, Array("EX".utf8), Array(String(timeToLive).utf8)], isWrite: true) {
-            return true
-        }
+    public func set(_ key: String, to value: [UInt8], expiry: Duration) -> Bool {
+        let arguments = [Array("SET".utf8), Array(key.utf8), value, Array("PX".utf8), Array(String(Self.milliseconds(expiry)).utf8)]
+        if case .status? = run(arguments, isWrite: true) { return true }
         return false
     }
 
-    public func acquireLock(_ key: String, token: String, timeToLive: Duration) -> LockAttempt {
-        let milliseconds = max(1, timeToLive.components.seconds * 1000 + timeToLive.components.attoseconds / 1_000_000_000_000_000)
-        switch run(["SET", key, token, "NX", "PX", String(milliseconds)].map { Array($0.utf8) }, isWrite: true) {
+    public func acquireLock(for key: String, token: String, expiry: Duration) -> LockAttempt {
+        switch run(["SET", key + Self.lockSuffix, token, "NX", "PX", String(Self.milliseconds(expiry))], isWrite: true) {
         case .status?: return .acquired
         case .null?: return .heldElsewhere
         default: return .unavailable
@@ -71,13 +90,22 @@ public final class RedisCacheStore: CacheStore {
         if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end
         """
 
-    public func releaseLock(_ key: String, token: String) {
-        _ = run(["EVAL", RedisCacheStore.releaseScript, "1", key, token].map { Array($0.utf8) }, isWrite: true)
+    public func releaseLock(for key: String, token: String) {
+        _ = run(["EVAL", Self.releaseScript, "1", key + Self.lockSuffix, token], isWrite: true)
     }
 
     public func unavailabilityReason() -> String? {
-        if case .status? = run(["PING"].map { Array($0.utf8) }, isWrite: false) { return nil }
+        if case .status? = run(["PING"], isWrite: false) { return nil }
         return health.lastProblem ?? "Redis did not answer PING"
+    }
+
+    /// Redis expiries in milliseconds (`PX`), at least 1: `PX 0` is an error.
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        max(1, duration.milliseconds)
+    }
+
+    private func run(_ arguments: [String], isWrite: Bool) -> RedisReply? {
+        run(arguments.map { Array($0.utf8) }, isWrite: isWrite)
     }
 
     /// Runs one command; nil when Redis could not be asked or answered with an error.
@@ -116,12 +144,11 @@ public final class RedisCacheStore: CacheStore {
         return reply
     }
 
-    private func openConnection() -> RedisConnection? {
+    private func openConnection() -> (any RedisCommanding)? {
         if let connection, connection.isOpen { return connection }
-        if let retryAt, ContinuousClock.now < retryAt, health.recoveryCount == recoveriesAtFailure { return nil }
+        if let retryAt, clock.now < retryAt, health.recoveryCount == recoveriesAtFailure { return nil }
         do {
-            let made = try RedisConnection(url: settings.url, connectTimeout: settings.connectTimeout,
-                                           commandTimeout: settings.commandTimeout)
+            let made = try connect()
             connection = made
             backoff = settings.initialBackoff
             retryAt = nil
@@ -136,7 +163,7 @@ public final class RedisCacheStore: CacheStore {
     private func failed(_ error: RedisError) {
         connection?.close()
         connection = nil
-        retryAt = ContinuousClock.now + backoff
+        retryAt = clock.now + backoff
         recoveriesAtFailure = health.recoveryCount
         backoff = min(backoff * 2, settings.maxBackoff)
         health.unavailable(error.description)

@@ -1,0 +1,9 @@
+/// What the cache contributed to a response: the `X-Cache` header.
+public enum CacheOutcome: String, Sendable {
+    /// Served from the cache (the in-process copy or the shared store).
+    case hit = "HIT"
+    /// The store answered but had no (valid) value: computed and stored.
+    case miss = "MISS"
+    /// The store was unavailable: computed and not stored.
+    case bypass = "BYPASS"
+}

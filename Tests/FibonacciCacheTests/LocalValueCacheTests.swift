@@ -1,0 +1,59 @@
+import Dispatch
+import FibonacciCache
+import Synchronization
+import Testing
+
+@Suite struct LocalValueCacheTests {
+    static let overhead = LocalValueCache.entryOverhead
+    let now = ContinuousClock.now
+
+    @Test func keepsWithinItsBytesEvictingTheLeastRecentlyUsed() {
+        let cache = LocalValueCache(capacity: 4 * (10 + Self.overhead))
+        for n in 1...4 { cache.insert(Array(repeating: UInt8(n), count: 10), for: n, now: now) }
+        #expect(cache.usage.bytes == 4 * (10 + Self.overhead))
+        _ = cache.value(for: 1, now: now)  // 1 is now the most recently used; 2 the least
+        cache.insert(Array(repeating: 5, count: 10), for: 5, now: now)
+        #expect(cache.usage.bytes == 4 * (10 + Self.overhead))
+        #expect(cache.value(for: 2, now: now) == nil)
+        #expect(cache.value(for: 1, now: now) == Array(repeating: 1, count: 10))
+        #expect(cache.value(for: 5, now: now) != nil)
+    }
+
+    @Test func entriesExpireWithTheCacheTimeToLive() {
+        let cache = LocalValueCache(capacity: 1 << 20, timeToLive: .seconds(60))
+        let stored = ContinuousClock.now
+        cache.insert([4, 2], for: 9, now: stored)
+        #expect(cache.value(for: 9, now: stored + .seconds(59)) == [4, 2])
+        #expect(cache.value(for: 9, now: stored + .seconds(60)) == nil)
+        #expect(cache.usage.bytes == 0, "an expired entry is dropped, not just hidden")
+    }
+
+    @Test func removeEvicts() {
+        let cache = LocalValueCache(capacity: 1 << 20)
+        cache.insert([5, 5], for: 10, now: now)
+        #expect(cache.remove(10))
+        #expect(!cache.remove(10))
+        #expect(cache.value(for: 10, now: now) == nil)
+    }
+
+    @Test func manyThreadsAtOnceKeepItConsistent() {
+        let capacity = 50 * (8 + Self.overhead)
+        let cache = LocalValueCache(capacity: capacity)
+        let corrupt = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for i in 0..<20_000 {
+                let n = (i * 7 + thread) % 200
+                if let value = cache.value(for: n, now: now) {
+                    if value != Array(repeating: UInt8(n % 256), count: 8) { corrupt.add(1, ordering: .relaxed) }
+                } else {
+                    cache.insert(Array(repeating: UInt8(n % 256), count: 8), for: n, now: now)
+                }
+                if i % 97 == 0 { cache.remove(n) }
+            }
+        }
+        #expect(corrupt.load(ordering: .relaxed) == 0, "every value read back intact")
+        let (entries, bytes) = cache.usage
+        #expect(bytes <= capacity)
+        #expect(bytes == entries * (8 + Self.overhead))
+    }
+}

@@ -1,0 +1,223 @@
+"""Real processes for the tests and the benchmark: redis-server, fibcache and
+nginx (with the shipped site, rendered by scripts/render-nginx-conf).
+
+Everything listens on loopback, on free ports, in a temporary directory, and
+is stopped by PID by whoever started it. No pytest here: `make bench` uses it too.
+"""
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BINARY = Path(os.environ.get("FIBCACHE_BINARY", ROOT / ".build" / "debug" / "fibcache"))
+# Debian installs nginx in /usr/sbin, which is not on every user's PATH.
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"{what} not reached within {timeout}s")
+
+
+def stop_process(proc, timeout=10.0):
+    """SIGTERM (after SIGCONT, in case a test froze it), then SIGKILL; returns the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+class Redis:
+    def __init__(self, directory, port=None, extra=()):
+        self.directory = Path(directory)
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.proc = None
+
+    def start(self):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
+             "--save", "", "--appendonly", "no", "--logfile", str(self.directory / "redis.log"), *self.extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: self.ping(), what="redis-server up")
+        return self
+
+    def ping(self):
+        """Up when it answers at all (a password-protected one answers NOAUTH)."""
+        try:
+            answer = self.cli("ping")
+            return answer == "PONG" or "NOAUTH" in answer
+        except (OSError, subprocess.SubprocessError):
+            return False
+
+    def cli(self, *args, db=1):
+        out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "-n", str(db), *args],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip()
+
+    def stop(self):
+        if self.proc:
+            stop_process(self.proc)
+            self.proc = None
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+
+class Stack:
+    """redis-server + fibcache + nginx in one temporary directory."""
+
+    def __init__(self, directory, fibcache_args=(), with_redis=True, redis_extra=(), instances=1, binary=None,
+                 render_args=()):
+        self.dir = Path(directory)
+        self.binary = Path(binary or BINARY)
+        # Extra options for scripts/render-nginx-conf (e.g. --no-access-log).
+        self.render_args = list(render_args)
+        self.redis = Redis(self.dir / "redis", extra=redis_extra)
+        self.with_redis = with_redis
+        self.fibcache_args = list(fibcache_args)
+        # `instances` fibcache processes on one Redis, behind one nginx upstream.
+        self.sockets = [self.dir / ("fibcache.sock" if i == 0 else f"fibcache-{i + 1}.sock") for i in range(instances)]
+        self.socket = self.sockets[0]
+        self.http_port = free_port()
+        self.fibcaches = []
+        self.logs = []
+        self.nginx_pid = None
+        self.log_path = self.dir / "fibcache.log"
+
+    @property
+    def fibcache(self):
+        return self.fibcaches[0] if self.fibcaches else None
+
+    def start(self):
+        if self.with_redis:
+            self.redis.start()
+        for i, sock in enumerate(self.sockets):
+            self.start_fibcache(sock, self.dir / ("fibcache.log" if i == 0 else f"fibcache-{i + 1}.log"))
+        conf = self.dir / "nginx.conf"
+        rendered = subprocess.run([str(ROOT / "scripts" / "render-nginx-conf"), *self.render_args, str(self.dir),
+                                   f"127.0.0.1:{self.http_port}", *map(str, self.sockets)],
+                                  check=True, capture_output=True, text=True).stdout
+        conf.write_text(rendered)
+        subprocess.run([NGINX, "-p", str(self.dir), "-c", str(conf), "-e", str(self.dir / "nginx-error.log")],
+                       check=True, capture_output=True)
+        wait_until(lambda: (self.dir / "nginx.pid").exists(), what="nginx pid file")
+        self.nginx_pid = int((self.dir / "nginx.pid").read_text())
+        wait_until(self._http_up, what="nginx answering")
+        return self
+
+    def start_fibcache(self, sock, log_path):
+        log = open(log_path, "ab")
+        proc = subprocess.Popen(
+            [str(self.binary), "--listen", str(sock), "--redis-url", f"redis://127.0.0.1:{self.redis.port}/1",
+             "--workers", "8", *self.fibcache_args],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.fibcaches.append(proc)
+        self.logs.append(log)
+        wait_until(lambda: sock.exists() or proc.poll() is not None, what="fibcache socket")
+        assert proc.poll() is None, log_path.read_text(errors="replace")
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace")
+
+    def _http_up(self):
+        try:
+            self.get("/api/fibonacci/number/0/")
+            return True
+        except OSError:
+            return False
+
+    def request(self, method, path, body=None, timeout=30, source=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout,
+                                          source_address=(source, 0) if source else None)
+        try:
+            conn.request(method, path, body=body)
+            response = conn.getresponse()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        finally:
+            conn.close()
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def stop(self):
+        if self.nginx_pid:
+            try:
+                os.kill(self.nginx_pid, signal.SIGTERM)
+                wait_until(lambda: not _alive(self.nginx_pid), what="nginx exit")
+            except (ProcessLookupError, TimeoutError):
+                pass
+        for proc, log in zip(self.fibcaches, self.logs):
+            stop_process(proc)
+            log.close()
+        self.redis.stop()
+
+
+def fastcgi_request(socket_path, params, timeout=10):
+    """One FastCGI request straight to a fibcache socket (as nginx would send it);
+    returns the CGI response (headers and body) as bytes."""
+    def record(kind, content, request_id=1):
+        return bytes([1, kind, 0, request_id, len(content) >> 8, len(content) & 0xFF, 0, 0]) + content
+
+    def pair(name, value):
+        name, value = name.encode(), value.encode()
+        return bytes([len(name), len(value)]) + name + value
+
+    body = b"".join(pair(k, v) for k, v in params.items())
+    message = (record(1, bytes([0, 1, 0, 0, 0, 0, 0, 0])) + record(4, body) + record(4, b"") + record(5, b""))
+    out = b""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(str(socket_path))
+        s.sendall(message)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    while len(data) >= 8:
+        kind, length, padding = data[1], (data[4] << 8) | data[5], data[6]
+        if kind == 6:
+            out += data[8:8 + length]
+        data = data[8 + length + padding:]
+    return out
+
+
+def fastcgi_status(socket_path):
+    """/status of one fibcache process, asked directly on its socket."""
+    import json
+    response = fastcgi_request(socket_path, {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/status", "QUERY_STRING": ""})
+    return json.loads(response.split(b"\r\n\r\n", 1)[1])
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False

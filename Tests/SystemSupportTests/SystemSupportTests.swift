@@ -1,0 +1,73 @@
+import Dispatch
+import Glibc
+import Testing
+@testable import SystemSupport
+
+@Suite struct DurationUnitsTests {
+    @Test func wholeUnitsTruncate() {
+        let d = Duration.seconds(2) + .nanoseconds(345_678_901)
+        #expect(d.nanoseconds == 2_345_678_901)
+        #expect(d.microseconds == 2_345_678)
+        #expect(d.milliseconds == 2_345)
+    }
+
+    @Test func millisecondsTextKeepsMicrosecondResolution() {
+        #expect(Duration.microseconds(81).millisecondsText == "0.081")
+        #expect(Duration.milliseconds(1234).millisecondsText == "1234.000")
+        #expect(Duration.zero.millisecondsText == "0.000")
+        #expect((Duration.zero - .seconds(1)).millisecondsText == "0.000", "never negative")
+    }
+
+    @Test func secondsTextHasNineFractionDigits() {
+        #expect(Duration.milliseconds(1250).secondsText == "1.250000000")
+        #expect(Duration.nanoseconds(7).secondsText == "0.000000007")
+    }
+
+    @Test func timevalFieldsSplitSecondsAndMicroseconds() {
+        #expect(Duration.milliseconds(2500).timevalFields == (2, 500_000))
+    }
+}
+
+@Suite struct PercentDecodingTests {
+    @Test func escapesNeedTwoHexDigits() {
+        #expect(percentDecoded("f%61st") == "fast")
+        #expect(percentDecoded("%4A%4a") == "JJ")
+        #expect(percentDecoded("%+5x", plusIsSpace: true) == "% 5x")  // not byte 0x05: "+5" is no hex pair
+        #expect(percentDecoded("a+b%", plusIsSpace: true) == "a b%")
+        #expect(percentDecoded("a+b%2") == "a+b%2", "a plus stays a plus outside query strings")
+        #expect(percentDecoded("p%40ss%3Aword") == "p@ss:word")
+    }
+}
+
+@Suite struct LockTests {
+    @Test func lockedValueSerializesWriters() {
+        let counter = LockedValue(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<10_000 { counter.withLock { $0 += 1 } }
+        }
+        #expect(counter.withLock { $0 } == 80_000)
+    }
+
+    @Test func latchHandsOneValueToEveryWaiter() {
+        let latch = Latch<Int>()
+        let seen = LockedValue<[Int]>([])
+        let group = DispatchGroup()
+        for _ in 0..<4 {
+            DispatchQueue.global().async(group: group) {
+                let value = latch.wait()
+                seen.withLock { $0.append(value) }
+            }
+        }
+        usleep(50_000)
+        latch.fulfil(7)
+        #expect(group.wait(timeout: .now() + 5) == .success)
+        #expect(seen.withLock { $0 } == [7, 7, 7, 7])
+    }
+
+    @Test func systemClockSleepsAtLeastTheDuration() {
+        let clock = SystemClock()
+        let start = clock.now
+        clock.sleep(for: .milliseconds(20))
+        #expect(clock.now - start >= .milliseconds(20))
+    }
+}

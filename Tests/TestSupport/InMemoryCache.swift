@@ -1,0 +1,53 @@
+import FibonacciCache
+
+/// A cache store in a dictionary, for testing the caching policy and the
+/// request flow without Redis. Lock keys are the value's key with `:lock`, as
+/// the Redis adapter writes them, so tests can plant another process's lock.
+public final class InMemoryCache: CacheStore {
+    public var values: [String: [UInt8]] = [:]
+    public var expiries: [String: Duration] = [:]
+    public var locks: [String: String] = [:]
+    public var available = true
+    public var refusesWrites = false
+    /// Called on every `get`, after it is counted (a test's hook into a poll loop).
+    public var onGet: ((String) -> Void)?
+    public private(set) var gets: [String] = []
+    public private(set) var lockAttempts = 0
+
+    public init() {}
+
+    public func get(_ key: String) -> CacheLookup {
+        gets.append(key)
+        onGet?(key)
+        guard available else { return .unavailable }
+        return values[key].map(CacheLookup.hit) ?? .miss
+    }
+
+    public func set(_ key: String, to value: [UInt8], expiry: Duration) -> Bool {
+        guard available, !refusesWrites else { return false }
+        values[key] = value
+        expiries[key] = expiry
+        return true
+    }
+
+    public func delete(_ key: String) -> CacheRemoval {
+        guard available else { return .unavailable }
+        return values.removeValue(forKey: key) == nil ? .absent : .removed
+    }
+
+    public func acquireLock(for key: String, token: String, expiry: Duration) -> LockAttempt {
+        lockAttempts += 1
+        guard available else { return .unavailable }
+        if locks[key + ":lock"] != nil { return .heldElsewhere }
+        locks[key + ":lock"] = token
+        return .acquired
+    }
+
+    public func releaseLock(for key: String, token: String) {
+        if locks[key + ":lock"] == token { locks[key + ":lock"] = nil }
+    }
+
+    public func unavailabilityReason() -> String? {
+        available ? nil : "in-memory cache switched off"
+    }
+}
