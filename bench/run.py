@@ -1,17 +1,27 @@
 #!/usr/bin/env python3
-"""`make bench`: fibcache against the ceiling, measured side by side in one run.
+"""`make bench`: fibcache beside what a user would run instead, measured side by side in one run.
 
-Starts Redis, the release fibcache and nginx (loopback, free ports, a temp dir),
-plus a second nginx that answers the identical body itself (`return 200`, no
-upstream: the ceiling of this stack on this machine). Measures the hit path with
-wrk at 32 and 256 connections, cold requests for growing n against GMP's own
-in-process time, and fibcache's peak RSS. Prints a table, writes
-bench/results/latest.json and, if matplotlib is available, latest.png.
+One nginx (1 worker, access_log off: nginx at its best) serves five paths to the same warm value:
+
+  ceiling             nginx answers the identical body itself (`return 200`): the top of this stack
+  nginx fastcgi_cache nginx's own cache in front of fibcache: what users pick instead
+  fibcache kept       the shipped site: FastCGI connections kept (upstream keepalive, fastcgi_keep_conn)
+  fibcache plain      a plain `fastcgi_pass`, a connection per request (how most operators write it)
+  C reference plain   bench/reference/responder.c: libfcgi + hiredis, 4 threads, GET/SET EX, plain
+
+wrk drives each at 32, 256 and 1,024 connections, in interleaved rounds (median of ROUNDS); each run
+also counts non-2xx answers, socket errors and the lines nginx wrote to its error log, and reads the
+RSS of fibcache and of the C reference. Then cold requests for growing n against GMP's in-process time.
+Prints the table, writes bench/results/latest.json and, with matplotlib, latest.png.
+
+BENCH_SERVER_CPUS / BENCH_LOAD_CPUS (taskset lists, e.g. 0-11 and 12-15) pin the servers and wrk to
+separate cores, so that a many-core host measures the servers rather than wrk's share of their cores.
 """
 import http.client
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,20 +34,34 @@ sys.path.insert(0, str(ROOT / "Tests" / "Support"))
 import stack as processes  # noqa: E402  (the process management the tests use)
 
 RESULTS = ROOT / "bench" / "results"
-# As deployed (in-process copy, kept FastCGI connections), every hit asking Redis, nginx alone.
-CONFIGS = ("fibcache", "fibcache redis-only", "ceiling")
+CONFIGS = ("ceiling", "nginx fastcgi_cache", "fibcache kept", "fibcache plain", "C reference plain")
+CONNECTIONS = tuple(int(c) for c in os.environ.get("BENCH_CONNECTIONS", "32,256,1024").split(","))
 WARM_N = 40
-DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
-# Rounds of the hit-path runs, interleaved (fibcache, redis-only, ceiling, again...):
-# a hiccup of this shared machine spoils one run's p99, not the median of three.
+DURATION = int(os.environ.get("BENCH_SECONDS", "5"))
+# Interleaved (every configuration, then again...): a hiccup of this shared machine spoils one
+# run, not the median.
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 COLD = [(40, "recursive"), (40, "fast"), (1_000, "fast"), (10_000, "fast"), (100_000, "fast"),
         (1_000_000, "fast"), (1_000, "iterative"), (10_000, "iterative"), (100_000, "iterative")]
+SERVER_CPUS = os.environ.get("BENCH_SERVER_CPUS")
+LOAD_CPUS = os.environ.get("BENCH_LOAD_CPUS")
+
+
+def pinned(cpus):
+    return ["taskset", "-c", cpus] if cpus else []
+
+
+def fibonacci(n):
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
 
 
 def wrk(port, path, connections):
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{DURATION}s", "--latency", "--timeout", "10s",
-                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([*pinned(LOAD_CPUS), "wrk", "-t2", f"-c{connections}", f"-d{DURATION}s", "--latency",
+                          "--timeout", "10s", f"http://127.0.0.1:{port}{path}"],
+                         capture_output=True, text=True, check=True, timeout=DURATION + 60).stdout
 
     def ms(text):
         value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
@@ -45,7 +69,7 @@ def wrk(port, path, connections):
 
     latency = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: (.*)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "connections": connections,
         "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
@@ -53,15 +77,17 @@ def wrk(port, path, connections):
         "p99_ms": ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
         "max_ms": ms(latency.group(3)),
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-        "socket_errors": errors.group(1) if errors else "",
+        "socket_errors": sum(map(int, errors.groups())) if errors else 0,
     }
 
 
 def median_run(samples):
-    """Medians over rounds of throughput and percentiles; the worst max; every round kept."""
+    """Medians over rounds of throughput and percentiles; the worst max; failures summed; rounds kept."""
     result = {key: statistics.median(s[key] for s in samples) for key in ("requests_per_second", "p50_ms", "p99_ms")}
     result.update(connections=samples[0]["connections"], max_ms=max(s["max_ms"] for s in samples),
-                  non_2xx=sum(s["non_2xx"] for s in samples), rounds=samples)
+                  non_2xx=sum(s["non_2xx"] for s in samples), socket_errors=sum(s["socket_errors"] for s in samples),
+                  nginx_errors=sum(s["nginx_errors"] for s in samples),
+                  rss_kib=max(s["rss_kib"] for s in samples), rounds=samples)
     return result
 
 
@@ -77,103 +103,184 @@ def timed_get(port, path):
     return elapsed, response.getheader("X-Cache"), len(body)
 
 
-def start_ceiling(directory, body):
-    """A second nginx, in the same frame, answering the identical body without any upstream."""
-    port = processes.free_port()
-    directory.mkdir()
-    site = directory / "ceiling.site"
-    site.write_text("server {\n    listen 127.0.0.1:%d;\n    location / {\n        default_type application/json;\n"
-                    "        return 200 '%s';\n    }\n}\n" % (port, body.decode()))
-    conf = subprocess.run([str(ROOT / "scripts" / "render-nginx-conf"), "--site", str(site), str(directory)],
-                          check=True, capture_output=True, text=True).stdout
-    (directory / "nginx.conf").write_text(conf)
-    subprocess.run([processes.NGINX, "-p", str(directory), "-c", str(directory / "nginx.conf"),
-                    "-e", str(directory / "nginx-error.log")], check=True)
-    processes.wait_until(lambda: (directory / "nginx.pid").exists(), what="ceiling nginx")
-    return port, int((directory / "nginx.pid").read_text())
-
-
-def rss_kib(pid, field):
+def rss_kib(pid, field="VmRSS"):
     return int(re.search(rf"{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text()).group(1))
 
 
+def line_count(path):
+    return len(path.read_text(errors="replace").splitlines()) if path.exists() else 0
+
+
+def other_servers(run_dir, ports, body, fibcache_socket, reference_socket):
+    """The benchmark's servers beside the shipped site, in the same nginx."""
+    fastcgi = "include /etc/nginx/fastcgi_params;"
+    return f"""
+# The benchmark's other paths to the same value (scripts/render-nginx-conf --extra).
+upstream fibcache_plain {{
+    server unix:{fibcache_socket};
+}}
+upstream c_reference {{
+    server unix:{reference_socket};
+}}
+fastcgi_cache_path {run_dir}/nginx-cache levels=1:2 keys_zone=bench:10m inactive=1d use_temp_path=off;
+
+server {{
+    listen 127.0.0.1:{ports["ceiling"]};
+    location / {{
+        default_type application/json;
+        return 200 '{body}';
+    }}
+}}
+server {{
+    listen 127.0.0.1:{ports["nginx fastcgi_cache"]};
+    location /api/ {{
+        {fastcgi}
+        fastcgi_pass fibcache;
+        fastcgi_keep_conn on;
+        fastcgi_cache bench;
+        fastcgi_cache_key $request_uri;
+        fastcgi_cache_valid 200 1d;
+        fastcgi_cache_lock on;
+    }}
+}}
+server {{
+    listen 127.0.0.1:{ports["fibcache plain"]};
+    location /api/ {{
+        {fastcgi}
+        fastcgi_pass fibcache_plain;
+    }}
+}}
+server {{
+    listen 127.0.0.1:{ports["C reference plain"]};
+    location /api/ {{
+        {fastcgi}
+        fastcgi_pass c_reference;
+    }}
+}}
+"""
+
+
+def build_reference(directory):
+    binary = directory / "responder"
+    subprocess.run(["cc", "-O2", "-o", str(binary), str(ROOT / "bench" / "reference" / "responder.c"),
+                    "-lfcgi", "-lhiredis", "-lgmp", "-lpthread"], check=True)
+    return binary
+
+
 def main():
+    # wrk, nginx and fibcache each hold 1,024+ sockets at the top concurrency.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     binary = ROOT / ".build" / "release" / "fibcache"
     compute_bench = ROOT / ".build" / "release" / "ComputeBenchmark"
     sizes = sorted({n for n, _ in COLD})
     gmp = json.loads(subprocess.run([str(compute_bench), *map(str, sizes)], check=True,
                                     capture_output=True, text=True).stdout)
+    body = '{"fibonacci": %d}' % fibonacci(WARM_N)
+    path = f"/api/fibonacci/number/{WARM_N}/"
     with tempfile.TemporaryDirectory(prefix="fibcache-bench-") as tmp:
-        stack = processes.Stack(Path(tmp) / "stack", fibcache_args=["--workers", "64", "--log-level", "warning"],
-                                binary=binary)
-        (Path(tmp) / "stack").mkdir()
-        stack.start()
-        # The same without the in-process copy: every hit is a Redis round trip.
-        redis_only = processes.Stack(Path(tmp) / "redis-only", binary=binary,
-                                     fibcache_args=["--workers", "64", "--log-level", "warning", "--local-cache-mb", "0"])
-        (Path(tmp) / "redis-only").mkdir()
-        redis_only.start()
-        ceiling_pid = None
+        tmp = Path(tmp)
+        run_dir = tmp / "stack"
+        run_dir.mkdir()
+        reference_binary = build_reference(tmp)
+        reference_socket = tmp / "reference.sock"
+        ports = {name: processes.free_port() for name in CONFIGS if name != "fibcache kept"}
+        extra = tmp / "bench-servers.conf"
+        stack = processes.Stack(run_dir, binary=binary, launcher=pinned(SERVER_CPUS),
+                                fibcache_args=["--log-level", "warning"],  # the shipped defaults
+                                render_args=["--no-access-log", "--extra", str(extra)])
+        extra.write_text(other_servers(run_dir.resolve(), ports, body, stack.socket, reference_socket))
+        reference = None
         try:
-            path = f"/api/fibonacci/number/{WARM_N}/"
-            body = stack.get(path)[2]
-            assert stack.get(path)[1]["x-cache"] == "HIT"
-            redis_only.get(path)
-            assert redis_only.get(path)[1]["x-cache"] == "HIT"
-            ceiling_port, ceiling_pid = start_ceiling(Path(tmp) / "ceiling", body)
-            ports = {"fibcache": stack.http_port, "fibcache redis-only": redis_only.http_port, "ceiling": ceiling_port}
+            stack.start()
+            reference = subprocess.Popen([*pinned(SERVER_CPUS), str(reference_binary), str(reference_socket),
+                                          str(stack.redis.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            processes.wait_until(reference_socket.exists, what="C reference socket")
+            ports["fibcache kept"] = stack.http_port
+            assert stack.get(path)[2].decode() == body
+            for name in CONFIGS:  # warm: every path answers the same bytes, from its cache
+                for _ in range(2):
+                    answer = http.client.HTTPConnection("127.0.0.1", ports[name], timeout=10)
+                    answer.request("GET", path)
+                    assert answer.getresponse().read().decode() == body, name
+                    answer.close()
+            error_log = run_dir / "nginx-error.log"
             hit = {}
-            for connections in (32, 256):
+            for connections in CONNECTIONS:
                 runs = {name: [] for name in CONFIGS}
                 for _ in range(ROUNDS):
                     for name in CONFIGS:
-                        runs[name].append(wrk(ports[name], path, connections))
+                        before = line_count(error_log)
+                        sample = wrk(ports[name], path, connections)
+                        sample["nginx_errors"] = line_count(error_log) - before
+                        server = reference.pid if name.startswith("C reference") else stack.fibcache.pid
+                        sample["rss_kib"] = 0 if name == "ceiling" else rss_kib(server)
+                        runs[name].append(sample)
                 hit[connections] = {name: median_run(samples) for name, samples in runs.items()}
-            peak_rss = rss_kib(stack.fibcache.pid, "VmHWM")
-            cold = []
-            for n, algorithm in COLD:
-                key = f"fibonacci_{n}"
-                samples = []
-                for _ in range(5 if n < 1_000_000 or algorithm == "fast" else 1):
-                    stack.request("DELETE", f"/api/fibonacci/number/{n}/")  # Redis and the in-process copy
-                    elapsed, cache, size = timed_get(stack.http_port, f"/api/fibonacci/number/{n}/?algorithm={algorithm}")
-                    assert cache == "MISS"
-                    samples.append(elapsed)
-                warm = statistics.median(timed_get(stack.http_port, f"/api/fibonacci/number/{n}/")[0] for _ in range(5))
-                baseline = gmp[str(n)].get(algorithm)
-                cold.append({"n": n, "algorithm": algorithm, "cold_ms": statistics.median(samples) * 1000,
-                             "warm_ms": warm * 1000, "body_bytes": size,
-                             "gmp_in_process_ms": baseline * 1000 if baseline else None,
-                             # The target's yardstick: GMP's compute + conversion plus the transfer,
-                             # which is what a warm request of the same bytes costs end to end.
-                             "overhead_ratio": statistics.median(samples) / (baseline + warm) if baseline else None})
+            peak_rss = {"fibcache": rss_kib(stack.fibcache.pid, "VmHWM"), "C reference": rss_kib(reference.pid, "VmHWM")}
+            # Stopped first: requests still queued in its backlog would store values the cold
+            # requests below have just deleted.
+            processes.stop_process(reference)
+            cold = cold_requests(stack, gmp)
         finally:
-            if ceiling_pid:
-                os.kill(ceiling_pid, 15)
+            if reference:
+                processes.stop_process(reference)
             stack.stop()
-            redis_only.stop()
 
-    results = {"machine": {"cores": os.cpu_count()}, "duration_s": DURATION, "rounds": ROUNDS, "warm_n": WARM_N,
+    results = {"machine": {"cores": os.cpu_count(), "server_cpus": SERVER_CPUS, "load_cpus": LOAD_CPUS},
+               "duration_s": DURATION, "rounds": ROUNDS, "warm_n": WARM_N, "access_log": "off",
                "hit": {str(c): v for c, v in hit.items()}, "cold": cold, "peak_rss_kib": peak_rss}
-    for c, v in hit.items():
-        v["ratio_to_ceiling"] = v["fibcache"]["requests_per_second"] / v["ceiling"]["requests_per_second"]
-        v["ratio_redis_only_to_ceiling"] = v["fibcache redis-only"]["requests_per_second"] / v["ceiling"]["requests_per_second"]
+    for v in hit.values():
+        rps = {name: v[name]["requests_per_second"] for name in CONFIGS}
+        v["ratios"] = {
+            "kept_to_fastcgi_cache": rps["fibcache kept"] / rps["nginx fastcgi_cache"],
+            "kept_p99_to_ceiling_p99": v["fibcache kept"]["p99_ms"] / v["ceiling"]["p99_ms"],
+            "plain_to_c_reference": rps["fibcache plain"] / rps["C reference plain"],
+            "kept_to_ceiling": rps["fibcache kept"] / rps["ceiling"],
+        }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
     chart(results)
 
 
+def cold_requests(stack, gmp):
+    cold = []
+    for n, algorithm in COLD:
+        samples = []
+        for _ in range(5 if n < 1_000_000 or algorithm == "fast" else 1):
+            stack.request("DELETE", f"/api/fibonacci/number/{n}/")  # Redis and the in-process copy
+            elapsed, cache, size = timed_get(stack.http_port, f"/api/fibonacci/number/{n}/?algorithm={algorithm}")
+            assert cache == "MISS", f"n={n} {algorithm}: X-Cache {cache} after DELETE"
+            samples.append(elapsed)
+        warm = statistics.median(timed_get(stack.http_port, f"/api/fibonacci/number/{n}/")[0] for _ in range(5))
+        baseline = gmp[str(n)].get(algorithm)
+        cold.append({"n": n, "algorithm": algorithm, "cold_ms": statistics.median(samples) * 1000,
+                     "warm_ms": warm * 1000, "body_bytes": size,
+                     "gmp_in_process_ms": baseline * 1000 if baseline else None,
+                     # GMP's compute + conversion plus the transfer, which is what a warm
+                     # request of the same bytes costs end to end.
+                     "overhead_ratio": statistics.median(samples) / (baseline + warm) if baseline else None})
+    return cold
+
+
 def print_table(r):
-    print(f"\nhit path (n={r['warm_n']}, {r['duration_s']} s each, median of {r['rounds']} interleaved rounds, same run)")
-    print(f"{'config':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    print(f"\nhit path (n={r['warm_n']}, wrk -t2 {r['duration_s']} s, median of {r['rounds']} interleaved rounds, "
+          f"one nginx worker, access_log off)")
+    print(f"{'path through the same nginx':<26}{'conns':>6}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>9}"
+          f"{'non2xx':>7}{'sock':>6}{'nginx':>6}{'RSS MiB':>8}")
     for c, v in r["hit"].items():
         for name in CONFIGS:
             x = v[name]
-            print(f"{name + ' c=' + c:<28}{x['requests_per_second']:>10.0f}{x['p50_ms']:>9.2f}{x['p99_ms']:>9.2f}{x['max_ms']:>9.2f}")
-        print(f"{'  ratio fibcache/ceiling':<28}{v['ratio_to_ceiling']:>10.2f}")
-        print(f"{'  ratio redis-only/ceiling':<28}{v['ratio_redis_only_to_ceiling']:>10.2f}")
-    print(f"\npeak RSS of fibcache under the hit load: {r['peak_rss_kib'] / 1024:.1f} MiB")
+            rss = f"{x['rss_kib'] / 1024:.1f}" if x["rss_kib"] else "-"
+            print(f"{name:<26}{c:>6}{x['requests_per_second']:>9.0f}{x['p50_ms']:>8.2f}{x['p99_ms']:>8.2f}"
+                  f"{x['max_ms']:>9.1f}{x['non_2xx']:>7}{x['socket_errors']:>6}{x['nginx_errors']:>6}{rss:>8}")
+        q = v["ratios"]
+        print(f"  kept/fastcgi_cache {q['kept_to_fastcgi_cache']:.2f}   kept p99/ceiling p99 "
+              f"{q['kept_p99_to_ceiling_p99']:.2f}   plain/C reference {q['plain_to_c_reference']:.2f}   "
+              f"kept/ceiling {q['kept_to_ceiling']:.2f}")
+    peak = r["peak_rss_kib"]
+    print(f"\npeak RSS: fibcache {peak['fibcache'] / 1024:.1f} MiB, C reference {peak['C reference'] / 1024:.1f} MiB")
     print(f"\n{'cold request':<22}{'cold ms':>10}{'warm ms':>9}{'GMP ms':>9}{'cold/(GMP+warm)':>17}")
     for x in r["cold"]:
         gmp = f"{x['gmp_in_process_ms']:.2f}" if x["gmp_in_process_ms"] else "-"
@@ -189,25 +296,19 @@ def chart(r):
     except ImportError:
         print("\n(no matplotlib: skipping bench/results/latest.png; pip install matplotlib)")
         return
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.4))
-    labels, p50, p99, rps = [], [], [], []
-    for c, v in r["hit"].items():
-        for name in CONFIGS:
-            labels.append(f"{name.replace(' ', chr(10))}\nc={c}")
-            p50.append(v[name]["p50_ms"])
-            p99.append(v[name]["p99_ms"])
-            rps.append(v[name]["requests_per_second"])
-    xs = range(len(labels))
-    left.bar([x - 0.2 for x in xs], p50, 0.4, label="p50")
-    left.bar([x + 0.2 for x in xs], p99, 0.4, label="p99")
-    left.set_xticks(list(xs), labels)
-    left.set_ylabel("latency (ms)")
-    left.set_title("hit path latency")
-    left.legend()
-    right.bar(list(xs), rps, color="tab:green")
-    right.set_xticks(list(xs), labels)
-    right.set_ylabel("requests/s")
-    right.set_title("hit path throughput")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.6))
+    concurrencies = list(r["hit"])
+    width = 0.8 / len(CONFIGS)
+    for i, name in enumerate(CONFIGS):
+        xs = [j + (i - (len(CONFIGS) - 1) / 2) * width for j in range(len(concurrencies))]
+        right.bar(xs, [r["hit"][c][name]["requests_per_second"] for c in concurrencies], width, label=name)
+        left.bar(xs, [r["hit"][c][name]["p99_ms"] for c in concurrencies], width, label=name)
+    for axis, title, unit in ((left, "hit path p99 latency", "p99 (ms)"), (right, "hit path throughput", "requests/s")):
+        axis.set_xticks(range(len(concurrencies)), [f"{c} connections" for c in concurrencies])
+        axis.set_ylabel(unit)
+        axis.set_title(title)
+    left.set_yscale("log")
+    right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(RESULTS / "latest.png", dpi=110)
     print(f"\nchart: {RESULTS / 'latest.png'}")

@@ -19,4 +19,28 @@ static inline int cfastcgi_accept(int listen_fd) {
     return accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 }
 
+// epoll, for the connections nobody is serving: struct epoll_event is packed on
+// x86-64, which Swift does not import faithfully, so the calls stay in C.
+#include <sys/epoll.h>
+
+// Watches fd for one readable event (EPOLLONESHOT: the one worker woken owns it
+// until it re-arms it). `add` registers a new fd, otherwise an existing one is re-armed.
+static inline int cfastcgi_epoll_arm(int epoll_fd, int fd, int add) {
+    struct epoll_event event = { .events = EPOLLIN | EPOLLONESHOT, .data = { .fd = fd } };
+    return epoll_ctl(epoll_fd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event);
+}
+
+// Watches fd for readability until removed, waking every waiter (the shutdown eventfd).
+static inline int cfastcgi_epoll_watch(int epoll_fd, int fd) {
+    struct epoll_event event = { .events = EPOLLIN, .data = { .fd = fd } };
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event);
+}
+
+// Waits for one ready fd; returns it (>= 0), or -1 with errno set.
+static inline int cfastcgi_epoll_next(int epoll_fd) {
+    struct epoll_event event;
+    int ready = epoll_wait(epoll_fd, &event, 1, -1);
+    return ready == 1 ? event.data.fd : -1;
+}
+
 #endif

@@ -2,9 +2,9 @@
 enum Route: Equatable {
     /// `/api/fibonacci/number/<n>/` (the trailing slash optional); `n` unparsed.
     case fibonacci(n: Substring)
-    /// Liveness: 200 while the process serves, whatever Redis does.
+    /// Liveness: 200 while the process serves, whatever the cache store does.
     case health
-    /// Readiness: 200 when Redis answers, 503 with the reason otherwise.
+    /// Readiness: 200 when the cache store answers, 503 with the reason otherwise.
     case readiness
     /// Counters and workers as JSON (`?full` adds per-worker detail), like php-fpm's status page.
     case status

@@ -7,6 +7,8 @@ import FibonacciCache
 import Logging
 import Redis
 
+import Glibc
+
 /// The command line. Every option also reads `FIBCACHE_<NAME>` (see EnvironmentFallback).
 struct FibcacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,8 +32,11 @@ struct FibcacheCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Permissions of a unix socket fibcache creates, in octal. (FIBCACHE_SOCKET_MODE)", valueName: "mode"))
     var socketMode: String = "660"
 
-    @Option(help: ArgumentHelp("Worker threads, each serving one request at a time with its own Redis connection; more than the FastCGI connections nginx keeps open (upstream keepalive x nginx workers), since a worker waits on the connection it keeps. (FIBCACHE_WORKERS)", valueName: "count"))
-    var workers: Int = 64
+    @Option(help: ArgumentHelp(
+        "Worker threads: how many requests are served at once, each worker with its own Redis connection. (FIBCACHE_WORKERS)",
+        discussion: "Connections nginx keeps open between requests hold no worker. Default: 8 per core, at least 16.",
+        valueName: "count"))
+    var workers: Int = FibcacheCommand.defaultWorkers
 
     @Option(help: ArgumentHelp(
         "Redis to cache in: redis://[[user]:password@]host[:port][/db] or unix:///path/to/redis.sock?db=N. (FIBCACHE_REDIS_URL)",
@@ -77,6 +82,13 @@ struct FibcacheCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. (FIBCACHE_LOG_LEVEL)", valueName: "level"))
     var logLevel: Logger.Level = .info
+
+    /// 8 per core, at least 16: enough for hits (microseconds each) to keep being served
+    /// beside slow computations, few enough that a burst does not make dozens of
+    /// threads runnable on a few cores (p99 measured better with 16 than 64 on 2 cores).
+    static var defaultWorkers: Int {
+        min(256, max(16, 8 * sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
 
     /// Builds the configuration, refusing any bad value before anything starts.
     func makeConfiguration(environment: [String: String] = ProcessEnvironment.current()) throws(ValidationError) -> Configuration {

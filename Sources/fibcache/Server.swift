@@ -29,6 +29,12 @@ struct Server {
         if configuration.capMallocArenas {
             _ = cmalloc_limit_arenas(Int32(max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         }
+        // Idle kept connections hold no thread but do hold a file each.
+        let files = FileDescriptorLimit.raiseToHardLimit()
+        if let files, files.limit < 4096 {
+            logger.notice("few open files allowed: fewer FastCGI connections can be kept; raise LimitNOFILE",
+                          metadata: ["limit": "\(files.limit)"])
+        }
 
         let socket: ListeningSocket
         do {

@@ -60,39 +60,53 @@ import Testing
         }
     }
 
-    @Test func idleKeptConnectionGivesWayToANewOne() throws {
-        // One worker, idle on a connection nginx keeps: a new connection must not
-        // wait for nginx to close the kept one.
-        try withEchoServer(workers: 1) { path, _ in
-            let kept = try FastCGITestClient(unixPath: path)
-            defer { kept.close() }
-            #expect(kept.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/kept"], keepConnection: true)?.contains("/kept") == true)
+    @Test func idleKeptConnectionsHoldNoWorker() throws {
+        // One worker, fifty connections nginx keeps between requests: a new connection
+        // is served at once, and none of the kept ones was closed to make room.
+        try withEchoServer(workers: 1) { path, server in
+            var kept: [FastCGITestClient] = []
+            defer { kept.forEach { $0.close() } }
+            for i in 0..<50 {
+                let client = try FastCGITestClient(unixPath: path)
+                kept.append(client)
+                #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/k\(i)"], keepConnection: true)?.contains("/k\(i)") == true)
+            }
+            #expect(server.busy == 0)
             let fresh = try FastCGITestClient(unixPath: path)
             defer { fresh.close() }
             let start = Date()
             #expect(fresh.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/fresh"])?.contains("/fresh") == true)
-            #expect(Date().timeIntervalSince(start) < 2)
-            #expect(kept.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/again"], keepConnection: true) == nil,
-                    "the kept connection was closed to serve the new one")
+            #expect(Date().timeIntervalSince(start) < 1)
+            for (i, client) in kept.enumerated() {
+                #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/again\(i)"], keepConnection: true)?.contains("/again\(i)") == true,
+                        "kept connection \(i) still open and served")
+            }
         }
     }
 
-    @Test func keptConnectionStaysWhileAFreeWorkerCanTakeTheNewOne() throws {
-        // Closing a kept connection races with nginx reusing it: a worker idle on one
-        // must leave a new connection to a free worker when there is one.
-        try withEchoServer(workers: 2) { path, server in
-            let kept = try FastCGITestClient(unixPath: path)
-            defer { kept.close() }
-            for round in 0..<20 {
-                #expect(kept.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/kept\(round)"], keepConnection: true)?.contains("/kept\(round)") == true,
-                        "the kept connection is still open in round \(round)")
-                // The other worker back to waiting (libfcgi lingers over each close a while).
-                let deadline = Date().addingTimeInterval(5)
-                while server.free < 1 && Date() < deadline { usleep(1_000) }
-                let fresh = try FastCGITestClient(unixPath: path)
-                #expect(fresh.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/fresh"])?.contains("/fresh") == true)
-                fresh.close()
-            }
+    @Test func aConnectionNotKeptIsClosedAfterItsResponse() throws {
+        try withEchoServer(workers: 2) { path, _ in
+            let client = try FastCGITestClient(unixPath: path)
+            defer { client.close() }
+            let start = Date()
+            #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/once"], keepConnection: false)?.contains("/once") == true)
+            #expect(client.isClosedByServer())
+            #expect(Date().timeIntervalSince(start) < 1, "closed at once, not after a linger")
+        }
+    }
+
+    @Test func aStalledRequestHoldsItsWorkerOnlyUntilTheTimeout() throws {
+        try withEchoServer(workers: 1, ioTimeout: .milliseconds(300)) { path, _ in
+            let stalled = try FastCGITestClient(unixPath: path)
+            defer { stalled.close() }
+            stalled.send(FastCGITestClient.beginRequest(keepConnection: true))  // and then nothing
+            usleep(50_000)
+            let client = try FastCGITestClient(unixPath: path)
+            defer { client.close() }
+            let start = Date()
+            #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/after"])?.contains("/after") == true)
+            let waited = Date().timeIntervalSince(start)
+            #expect(waited < 3)
         }
     }
 
@@ -118,6 +132,19 @@ import Testing
             defer { client.close() }
             #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/ok"])?.contains("/ok") == true)
         }
+    }
+
+    @Test func shutdownIsPromptWithIdleKeptConnections() throws {
+        let path = temporarySocketPath()
+        let server = try startEchoServer(path: path, workers: 4)
+        let kept = try (0..<10).map { _ in try FastCGITestClient(unixPath: path) }
+        defer { kept.forEach { $0.close() } }
+        for client in kept { _ = client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/k"], keepConnection: true) }
+        let start = ContinuousClock.now
+        server.beginShutdown()
+        #expect(server.waitForWorkers(timeout: .seconds(2)))
+        #expect(ContinuousClock.now - start < .milliseconds(500))
+        server.socket.close()
     }
 
     @Test func shutdownReleasesIdleWorkersPromptly() throws {

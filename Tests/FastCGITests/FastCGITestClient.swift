@@ -47,8 +47,18 @@ struct FastCGITestClient {
 
     /// The records of one request: BEGIN_REQUEST (responder), PARAMS, empty STDIN.
     static func records(_ params: [String: String], keepConnection: Bool) -> [UInt8] {
-        record(type: 1, [0, 1, keepConnection ? 1 : 0, 0, 0, 0, 0, 0])
+        beginRequest(keepConnection: keepConnection)
             + record(type: 4, Self.params(params)) + record(type: 4, []) + record(type: 5, [])
+    }
+
+    static func beginRequest(keepConnection: Bool) -> [UInt8] {
+        record(type: 1, [0, 1, keepConnection ? 1 : 0, 0, 0, 0, 0, 0])
+    }
+
+    /// Whether the server has closed the connection (end of stream within the read timeout).
+    func isClosedByServer() -> Bool {
+        var byte: UInt8 = 0
+        return Foundation.read(fd, &byte, 1) == 0
     }
 
     /// Reads one response's STDOUT up to END_REQUEST; nil if the connection closed first.

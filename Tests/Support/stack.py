@@ -48,16 +48,17 @@ def stop_process(proc, timeout=10.0):
 
 
 class Redis:
-    def __init__(self, directory, port=None, extra=()):
+    def __init__(self, directory, port=None, extra=(), launcher=()):
         self.directory = Path(directory)
         self.port = port or free_port()
         self.extra = list(extra)
+        self.launcher = list(launcher)
         self.proc = None
 
     def start(self):
         self.directory.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
+            [*self.launcher, "redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
              "--save", "", "--appendonly", "no", "--logfile", str(self.directory / "redis.log"), *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: self.ping(), what="redis-server up")
@@ -92,12 +93,14 @@ class Stack:
     """redis-server + fibcache + nginx in one temporary directory."""
 
     def __init__(self, directory, fibcache_args=(), with_redis=True, redis_extra=(), instances=1, binary=None,
-                 render_args=()):
+                 render_args=(), launcher=()):
         self.dir = Path(directory)
         self.binary = Path(binary or BINARY)
         # Extra options for scripts/render-nginx-conf (e.g. --no-access-log).
         self.render_args = list(render_args)
-        self.redis = Redis(self.dir / "redis", extra=redis_extra)
+        # A command the servers are started under (e.g. taskset -c 0-11, for the bench).
+        self.launcher = list(launcher)
+        self.redis = Redis(self.dir / "redis", extra=redis_extra, launcher=launcher)
         self.with_redis = with_redis
         self.fibcache_args = list(fibcache_args)
         # `instances` fibcache processes on one Redis, behind one nginx upstream.
@@ -123,7 +126,7 @@ class Stack:
                                    f"127.0.0.1:{self.http_port}", *map(str, self.sockets)],
                                   check=True, capture_output=True, text=True).stdout
         conf.write_text(rendered)
-        subprocess.run([NGINX, "-p", str(self.dir), "-c", str(conf), "-e", str(self.dir / "nginx-error.log")],
+        subprocess.run([*self.launcher, NGINX, "-p", str(self.dir), "-c", str(conf), "-e", str(self.dir / "nginx-error.log")],
                        check=True, capture_output=True)
         wait_until(lambda: (self.dir / "nginx.pid").exists(), what="nginx pid file")
         self.nginx_pid = int((self.dir / "nginx.pid").read_text())
@@ -133,7 +136,7 @@ class Stack:
     def start_fibcache(self, sock, log_path):
         log = open(log_path, "ab")
         proc = subprocess.Popen(
-            [str(self.binary), "--listen", str(sock), "--redis-url", f"redis://127.0.0.1:{self.redis.port}/1",
+            [*self.launcher, str(self.binary), "--listen", str(sock), "--redis-url", f"redis://127.0.0.1:{self.redis.port}/1",
              "--workers", "8", *self.fibcache_args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.fibcaches.append(proc)

@@ -28,12 +28,26 @@ end
 """
 
 
-def wrk_during(box, path, action, seconds=8, script=None):
-    """Bounded load (wrk, 8 connections) with `action` run in its middle; returns (requests, failures)."""
+# The issue's mixed traffic: 3 requests in 4 for the cached n = 40, 1 in 4 a cold F(20,000-70,000).
+MIXED_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  if counter % 4 == 0 then
+    return wrk.format("GET", "/api/fibonacci/number/" .. math.random(20000, 70000) .. "/")
+  end
+  return wrk.format("GET", "/api/fibonacci/number/40/")
+end
+"""
+
+
+def wrk_during(box, path, action, seconds=8, script=None, connections=8):
+    """Bounded load (wrk) with `action` run after a third of it; returns (requests, failures, output)."""
     if script:
         box.sh(f"cat > /tmp/load.lua <<'EOF'\n{script}\nEOF")
     out = box.out(f"""
-        wrk -t2 -c8 -d{seconds}s --timeout 5s {"-s /tmp/load.lua" if script else ""} {URL}/{path} > /tmp/wrk.txt 2>&1 &
+        ulimit -n 8192
+        wrk -t2 -c{connections} -d{seconds}s --timeout 5s {"-s /tmp/load.lua" if script else ""} {URL}/{path} > /tmp/wrk.txt 2>&1 &
         sleep {seconds // 3}
         {action}
         wait
@@ -114,6 +128,20 @@ def test_restart_during_load_loses_nothing(installed):
     requests, failures, out = wrk_during(installed, "30/", "systemctl restart fibcache")
     print(f"restart fibcache under load: {requests} requests, {failures} failures")
     assert requests > 100, out
+    assert failures == 0, out
+
+
+def test_512_connections_of_mixed_traffic_through_restarts_fail_nothing(installed):
+    """Connections are not threads: nginx keeps what it likes, fibcache closes none of them to
+    make room, and restarts of fibcache and of Redis in the middle of the load lose nothing."""
+    installed.sh("truncate -s 0 /var/log/nginx/error.log")
+    requests, failures, out = wrk_during(
+        installed, "40/", "systemctl restart fibcache; sleep 3; systemctl restart redis-server",
+        seconds=12, script=MIXED_LUA, connections=512)
+    nginx_errors = installed.out("wc -l < /var/log/nginx/error.log")
+    print(f"512 connections, mixed, restarts of fibcache and Redis: {requests} requests, {failures} failures, "
+          f"{nginx_errors} nginx error lines (retried on a new connection)")
+    assert requests > 5_000, out
     assert failures == 0, out
 
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import Testing
 @testable import fibcache
 
@@ -21,6 +22,7 @@ import Testing
     }
 
     @Test func defaultsAreTheArticles() throws {
+        #expect(try configuration(["--listen", "/tmp/x.sock"]).workers == max(16, 8 * sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let config = try configuration(["--listen", "/tmp/x.sock"])
         #expect(config.redis.url.description == "redis://127.0.0.1:6379/1")
         #expect(config.cachePolicy.timeToLive == .seconds(86_400))
