@@ -33,6 +33,10 @@ public final class FastCGIServer: Sendable {
     private let busyWorkers = Atomic<Int>(0)
     private let logger: Logger
 
+    /// How long a worker that accepted a connection waits for its request before
+    /// leaving it to the idle set: nginx sends it with the connect, well within this.
+    private static let newRequestWait: Duration = .milliseconds(5)
+
     public init(socket: ListeningSocket, workers: Int, ioTimeout: Duration = .seconds(10), logger: Logger) throws(SystemError) {
         precondition(workers > 0, "a server needs at least one worker")
         let initialized = FCGX_Init()  // once, before any worker: installs libfcgi's signal setup
@@ -95,10 +99,14 @@ public final class FastCGIServer: Sendable {
             case .shutdown:
                 return
             case .listener:
+                // Stopping: what waits stays in the backlog for the next process
+                // (systemd holds the socket), rather than be accepted and dropped.
+                guard !stopping.load(ordering: .acquiring) else { return }
                 guard let connection = acceptOneConnection() else { continue }
-                // nginx writes its request right after connecting: when it is already
-                // here, serve it now rather than through another trip round the set.
-                if hasDataWaiting(connection) {
+                // nginx writes its request right after connecting: serve it now rather
+                // than through another trip round the set (which a restart could
+                // leave unserved). Only a peer slower than that goes into the set.
+                if requestArrives(on: connection, within: Self.newRequestWait) {
                     serveOneRequest(on: connection, watched: false, request: request, handler: handler)
                 } else {
                     watchOrClose(connection)
@@ -180,9 +188,9 @@ public final class FastCGIServer: Sendable {
         return connection
     }
 
-    private func hasDataWaiting(_ connection: Int32) -> Bool {
+    private func requestArrives(on connection: Int32, within wait: Duration) -> Bool {
         var ready = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
-        return poll(&ready, 1, 0) == 1
+        return poll(&ready, 1, Int32(wait.milliseconds)) == 1
     }
 
     private func acceptConnection() -> Int32? {

@@ -90,8 +90,12 @@ public final class RedisCacheStore: CacheStore {
         if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end
         """
 
-    public func releaseLock(for key: String, token: String) {
-        _ = run(["EVAL", Self.releaseScript, "1", key + Self.lockSuffix, token], isWrite: true)
+    @discardableResult
+    public func releaseLock(for key: String, token: String) -> Bool {
+        if case .integer? = run(["EVAL", Self.releaseScript, "1", key + Self.lockSuffix, token], isWrite: true) {
+            return true
+        }
+        return false
     }
 
     public func unavailabilityReason() -> String? {

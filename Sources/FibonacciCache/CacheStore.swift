@@ -15,8 +15,10 @@ public protocol CacheStore: AnyObject {
     /// Where the lock lives (a key beside `key`, say) is the store's business.
     func acquireLock(for key: String, token: String, expiry: Duration) -> LockAttempt
     /// Releases the lock on `key` only if `token` still holds it (delete if equal):
-    /// it may have expired and been taken by another process meanwhile.
-    func releaseLock(for key: String, token: String)
+    /// it may have expired and been taken by another process meanwhile. False when
+    /// the store could not be asked, so the lock may still be there.
+    @discardableResult
+    func releaseLock(for key: String, token: String) -> Bool
     /// nil when the store answers; otherwise why not (for `/readyz`).
     func unavailabilityReason() -> String?
 }

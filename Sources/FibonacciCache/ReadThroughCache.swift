@@ -17,6 +17,12 @@ public final class ReadThroughCache: Sendable {
     private let clock: any BlockingClock
     private let logger: Logger
     private let flights = SingleFlight<Int, Answer>()
+    /// Locks this process took and could not release (the store went away meanwhile),
+    /// by key. Such a lock outlives a store restart (Redis saves it) and would make the
+    /// next request for n wait `lockWait` for a holder that is done: this process
+    /// takes it back instead. Bounded: the oldest are forgotten (they expire anyway).
+    private let abandonedLocks = LockedValue<[String: String]>([:])
+    private static let abandonedLocksKept = 1024
 
     /// What was served and how.
     public struct Answer: Sendable {
@@ -101,11 +107,11 @@ public final class ReadThroughCache: Sendable {
         guard storeAnswered else { return computed(compute, outcome: .bypass) }
         let start = clock.now
         let token = String(UInt64.random(in: 1...UInt64.max), radix: 16)
-        switch store.acquireLock(for: key, token: token, expiry: stampede.lockTimeToLive) {
+        switch acquireLock(for: key, token: token, store: store) {
         case .acquired:
             var answer = computed(compute, outcome: .miss)
             store.set(key, to: answer.digits, expiry: policy.timeToLive)
-            store.releaseLock(for: key, token: token)
+            if !store.releaseLock(for: key, token: token) { rememberAbandoned(key: key, token: token) }
             answer.cacheTime = clock.now - start - answer.computeTime
             return answer
         case .unavailable:
@@ -130,6 +136,23 @@ public final class ReadThroughCache: Sendable {
             store.set(key, to: answer.digits, expiry: policy.timeToLive)
             answer.cacheTime = clock.now - start - answer.computeTime
             return answer
+        }
+    }
+
+    /// The cross-process lock; one this process abandoned earlier is taken back first
+    /// (only the leader of n's flight gets here, so no request of ours holds it).
+    private func acquireLock(for key: String, token: String, store: CacheStore) -> LockAttempt {
+        let attempt = store.acquireLock(for: key, token: token, expiry: stampede.lockTimeToLive)
+        guard attempt == .heldElsewhere,
+              let abandoned = abandonedLocks.withLock({ $0.removeValue(forKey: key) }),
+              store.releaseLock(for: key, token: abandoned) else { return attempt }
+        return store.acquireLock(for: key, token: token, expiry: stampede.lockTimeToLive)
+    }
+
+    private func rememberAbandoned(key: String, token: String) {
+        abandonedLocks.withLock { locks in
+            if locks.count >= Self.abandonedLocksKept, let any = locks.keys.first { locks[any] = nil }
+            locks[key] = token
         }
     }
 

@@ -155,6 +155,33 @@ private let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandle
         #expect(clock.slept.count == 1, "no waiting on a store that cannot answer")
     }
 
+    /// The store went away while this process held n's lock, so the lock stayed (and a
+    /// restarted Redis restores it): the next request for n must not wait `lockWait` for it.
+    @Test func aLockThisProcessCouldNotReleaseIsTakenBack() {
+        let store = InMemoryCache()
+        let readThrough = cache()
+        let first = readThrough.value(for: 33, store: store) {
+            store.available = false  // Redis goes down mid-computation: no SET, no release
+            return Array("3524578".utf8)
+        }
+        #expect(first.outcome == .miss)
+        #expect(store.locks["fibonacci_33:lock"] != nil, "left behind")
+        store.available = true
+        let second = readThrough.value(for: 33, store: store, compute: fibonacci(33))
+        #expect(second.outcome == .miss && second.computedHere)
+        #expect(clock.slept.isEmpty, "no wait for a holder that is this process, done")
+        #expect(store.locks.isEmpty, "released after storing")
+        #expect(store.values["fibonacci_33"] == Array("3524578".utf8))
+    }
+
+    @Test func anotherProcesssLockIsNotTakenBack() {
+        let store = InMemoryCache()
+        store.locks["fibonacci_34:lock"] = "another-process"
+        _ = cache().value(for: 34, store: store, compute: fibonacci(34))
+        #expect(store.locks["fibonacci_34:lock"] == "another-process")
+        #expect(clock.slept.count == 60, "waited the whole lock wait")
+    }
+
     @Test func withoutTheStoreNoLockIsNeeded() {
         let store = InMemoryCache()
         store.available = false

@@ -140,9 +140,13 @@ def test_512_connections_of_mixed_traffic_through_restarts_fail_nothing(installe
         seconds=12, script=MIXED_LUA, connections=512)
     nginx_errors = installed.out("wc -l < /var/log/nginx/error.log")
     print(f"512 connections, mixed, restarts of fibcache and Redis: {requests} requests, {failures} failures, "
-          f"{nginx_errors} nginx error lines (retried on a new connection)")
+          f"{nginx_errors} nginx error lines (requests nginx retried on a new connection)")
+    # What nginx logged, by kind, and the statuses it answered: the first things to read on a failure.
+    kinds = installed.out("cut -c21- /var/log/nginx/error.log | sed -E 's/[0-9]+#[0-9]+: \\*[0-9]+ //; "
+                          "s/, client: .*//' | sort | uniq -c | sort -rn | head")
+    statuses = installed.out("tail -n 200000 /var/log/nginx/access.log | awk '{print $9}' | sort | uniq -c")
     assert requests > 5_000, out
-    assert failures == 0, out
+    assert failures == 0, f"{out}\nnginx errors:\n{kinds}\nstatuses:\n{statuses}"
 
 
 def test_kill_9_is_restarted_within_2s(installed):

@@ -43,8 +43,10 @@ public final class InMemoryCache: CacheStore {
         return .acquired
     }
 
-    public func releaseLock(for key: String, token: String) {
+    public func releaseLock(for key: String, token: String) -> Bool {
+        guard available else { return false }
         if locks[key + ":lock"] == token { locks[key + ":lock"] = nil }
+        return true
     }
 
     public func unavailabilityReason() -> String? {
