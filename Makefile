@@ -61,7 +61,8 @@ install:
 uninstall:
 	scripts/install uninstall
 
-## Speed and memory, fibcache beside the nginx ceiling, in one run (see BENCHMARKS.md).
+## Speed and memory in one run: fibcache (kept and plain) beside the nginx ceiling, nginx's
+## fastcgi_cache and a C libfcgi responder, at 32/256/1024 connections (see BENCHMARKS.md).
 bench:
 	scripts/install-deps faults
 	$(SWIFT) build -c release --product fibcache

@@ -16,6 +16,8 @@ Prints the table, writes bench/results/latest.json and, with matplotlib, latest.
 
 BENCH_SERVER_CPUS / BENCH_LOAD_CPUS (taskset lists, e.g. 0-11 and 12-15) pin the servers and wrk to
 separate cores, so that a many-core host measures the servers rather than wrk's share of their cores.
+BENCH_BASELINE=/path/to/an/older/fibcache adds that build, kept (keepalive 32) and plain, to the same
+run: a before/after measured side by side.
 """
 import http.client
 import json
@@ -43,6 +45,9 @@ DURATION = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 COLD = [(40, "recursive"), (40, "fast"), (1_000, "fast"), (10_000, "fast"), (100_000, "fast"),
         (1_000_000, "fast"), (1_000, "iterative"), (10_000, "iterative"), (100_000, "iterative")]
+BASELINE = os.environ.get("BENCH_BASELINE")
+if BASELINE:
+    CONFIGS += ("baseline kept", "baseline plain")
 SERVER_CPUS = os.environ.get("BENCH_SERVER_CPUS")
 LOAD_CPUS = os.environ.get("BENCH_LOAD_CPUS")
 
@@ -109,6 +114,35 @@ def rss_kib(pid, field="VmRSS"):
 
 def line_count(path):
     return len(path.read_text(errors="replace").splitlines()) if path.exists() else 0
+
+
+def baseline_servers(ports, baseline_socket):
+    """An older build, as it was deployed (keepalive 32), and plain."""
+    fastcgi = "include /etc/nginx/fastcgi_params;"
+    return f"""
+upstream baseline_kept {{
+    server unix:{baseline_socket};
+    keepalive 32;
+}}
+upstream baseline_plain {{
+    server unix:{baseline_socket};
+}}
+server {{
+    listen 127.0.0.1:{ports["baseline kept"]};
+    location /api/ {{
+        {fastcgi}
+        fastcgi_pass baseline_kept;
+        fastcgi_keep_conn on;
+    }}
+}}
+server {{
+    listen 127.0.0.1:{ports["baseline plain"]};
+    location /api/ {{
+        {fastcgi}
+        fastcgi_pass baseline_plain;
+    }}
+}}
+"""
 
 
 def other_servers(run_dir, ports, body, fibcache_socket, reference_socket):
@@ -189,10 +223,16 @@ def main():
         stack = processes.Stack(run_dir, binary=binary, launcher=pinned(SERVER_CPUS),
                                 fibcache_args=["--log-level", "warning"],  # the shipped defaults
                                 render_args=["--no-access-log", "--extra", str(extra)])
-        extra.write_text(other_servers(run_dir.resolve(), ports, body, stack.socket, reference_socket))
-        reference = None
+        extra.write_text(other_servers(run_dir.resolve(), ports, body, stack.socket, reference_socket)
+                         + (baseline_servers(ports, tmp / "baseline.sock") if BASELINE else ""))
+        reference = baseline = None
         try:
             stack.start()
+            if BASELINE:  # its own defaults (then 64 workers), the same Redis
+                baseline = subprocess.Popen([*pinned(SERVER_CPUS), BASELINE, "--listen", str(tmp / "baseline.sock"),
+                                             "--redis-url", f"redis://127.0.0.1:{stack.redis.port}/1",
+                                             "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                processes.wait_until((tmp / "baseline.sock").exists, what="baseline socket")
             reference = subprocess.Popen([*pinned(SERVER_CPUS), str(reference_binary), str(reference_socket),
                                           str(stack.redis.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             processes.wait_until(reference_socket.exists, what="C reference socket")
@@ -213,7 +253,8 @@ def main():
                         before = line_count(error_log)
                         sample = wrk(ports[name], path, connections)
                         sample["nginx_errors"] = line_count(error_log) - before
-                        server = reference.pid if name.startswith("C reference") else stack.fibcache.pid
+                        server = (reference.pid if name.startswith("C reference")
+                                  else baseline.pid if name.startswith("baseline") else stack.fibcache.pid)
                         sample["rss_kib"] = 0 if name == "ceiling" else rss_kib(server)
                         runs[name].append(sample)
                 hit[connections] = {name: median_run(samples) for name, samples in runs.items()}
@@ -223,8 +264,9 @@ def main():
             processes.stop_process(reference)
             cold = cold_requests(stack, gmp)
         finally:
-            if reference:
-                processes.stop_process(reference)
+            for process in (reference, baseline):
+                if process:
+                    processes.stop_process(process)
             stack.stop()
 
     results = {"machine": {"cores": os.cpu_count(), "server_cpus": SERVER_CPUS, "load_cpus": LOAD_CPUS},
@@ -238,6 +280,9 @@ def main():
             "plain_to_c_reference": rps["fibcache plain"] / rps["C reference plain"],
             "kept_to_ceiling": rps["fibcache kept"] / rps["ceiling"],
         }
+        if BASELINE:
+            v["ratios"]["kept_to_baseline_kept"] = rps["fibcache kept"] / rps["baseline kept"]
+            v["ratios"]["plain_to_baseline_plain"] = rps["fibcache plain"] / rps["baseline plain"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
@@ -279,6 +324,8 @@ def print_table(r):
         print(f"  kept/fastcgi_cache {q['kept_to_fastcgi_cache']:.2f}   kept p99/ceiling p99 "
               f"{q['kept_p99_to_ceiling_p99']:.2f}   plain/C reference {q['plain_to_c_reference']:.2f}   "
               f"kept/ceiling {q['kept_to_ceiling']:.2f}")
+        if "kept_to_baseline_kept" in q:
+            print(f"  kept/baseline kept {q['kept_to_baseline_kept']:.2f}   plain/baseline plain {q['plain_to_baseline_plain']:.2f}")
     peak = r["peak_rss_kib"]
     print(f"\npeak RSS: fibcache {peak['fibcache'] / 1024:.1f} MiB, C reference {peak['C reference'] / 1024:.1f} MiB")
     print(f"\n{'cold request':<22}{'cold ms':>10}{'warm ms':>9}{'GMP ms':>9}{'cold/(GMP+warm)':>17}")
