@@ -3,7 +3,7 @@ import Glibc
 /// A plain pthread mutex: a waiter sleeps in the kernel at once.
 ///
 /// Why not `Synchronization.Mutex`: on Linux it spins before sleeping (and uses a
-/// priority-inheritance futex). With 64 workers on two cores, a lock holder is
+/// priority-inheritance futex). With dozens of workers on two cores, a lock holder is
 /// often preempted, and the spinning waiters burn the CPU it needs: measured on
 /// the hit path, 18 % of fibcache's CPU went to `Mutex._lockSlow`.
 ///
