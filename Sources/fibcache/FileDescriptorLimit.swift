@@ -6,13 +6,14 @@ import Glibc
 /// (fibcache.service sets `LimitNOFILE=` itself: there the two are equal.)
 enum FileDescriptorLimit {
     /// The soft limit after trying; nil if it could not even be read.
-    static func raiseToHardLimit() -> (limit: UInt, raised: Bool)? {
+    static func raiseToHardLimit() -> UInt? {
         var limits = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0 else { return nil }
-        guard limits.rlim_cur < limits.rlim_max else { return (UInt(limits.rlim_cur), false) }
+        guard limits.rlim_cur < limits.rlim_max else { return UInt(limits.rlim_cur) }
         var raised = limits
         raised.rlim_cur = limits.rlim_max
-        guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 else { return (UInt(limits.rlim_cur), false) }
-        return (UInt(raised.rlim_cur), true)
+        // Refused where setrlimit is filtered (fibcache.service): the unit's limit stands.
+        guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 else { return UInt(limits.rlim_cur) }
+        return UInt(raised.rlim_cur)
     }
 }

@@ -30,10 +30,9 @@ struct Server {
             _ = cmalloc_limit_arenas(Int32(max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         }
         // Idle kept connections hold no thread but do hold a file each.
-        let files = FileDescriptorLimit.raiseToHardLimit()
-        if let files, files.limit < 4096 {
+        if let files = FileDescriptorLimit.raiseToHardLimit(), files < 4096 {
             logger.notice("few open files allowed: fewer FastCGI connections can be kept; raise LimitNOFILE",
-                          metadata: ["limit": "\(files.limit)"])
+                          metadata: ["limit": "\(files)"])
         }
 
         let socket: ListeningSocket
