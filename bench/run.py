@@ -220,8 +220,8 @@ def main():
         reference_socket = tmp / "reference.sock"
         ports = {name: processes.free_port() for name in CONFIGS if name != "fibcache kept"}
         extra = tmp / "bench-servers.conf"
-        stack = processes.Stack(run_dir, binary=binary, launcher=pinned(SERVER_CPUS),
-                                fibcache_args=["--log-level", "warning"],  # the shipped defaults
+        stack = processes.Stack(run_dir, binary=binary, launcher=pinned(SERVER_CPUS), workers=None,  # as shipped
+                                fibcache_args=["--log-level", "warning"],
                                 render_args=["--no-access-log", "--extra", str(extra)])
         extra.write_text(other_servers(run_dir.resolve(), ports, body, stack.socket, reference_socket)
                          + (baseline_servers(ports, tmp / "baseline.sock") if BASELINE else ""))

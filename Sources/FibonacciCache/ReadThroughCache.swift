@@ -86,9 +86,9 @@ public final class ReadThroughCache: Sendable {
             }
         }
 
-        // 6. Keep it in the process, unless it would take over a quarter of the
-        //    copy: F(10⁶) must not flush the hot set.
-        if let local, answer.digits.count <= local.capacity / 4 {
+        // 6. Keep it in the process (the flight's leader does, for all who waited), unless
+        //    it would take over a quarter of the copy: F(10⁶) must not flush the hot set.
+        if let local, !answer.shared, answer.digits.count <= local.capacity / 4 {
             local.insert(answer.digits, for: n, now: start)
         }
         return answer

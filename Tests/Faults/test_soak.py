@@ -39,7 +39,7 @@ def wrk(stack, seconds, connections=16):
 def release_stack(tmp_path):
     assert RELEASE.exists(), "make test-faults builds the release binary first"
     # As shipped: in-process copy, kept connections, the default workers (8 per core, at least 16).
-    stack = Stack(tmp_path, fibcache_args=["--workers", str(min(256, max(16, 8 * os.cpu_count())))], binary=RELEASE)
+    stack = Stack(tmp_path, workers=None, binary=RELEASE)
     try:
         yield stack.start()
     finally:

@@ -93,8 +93,10 @@ class Stack:
     """redis-server + fibcache + nginx in one temporary directory."""
 
     def __init__(self, directory, fibcache_args=(), with_redis=True, redis_extra=(), instances=1, binary=None,
-                 render_args=(), launcher=()):
+                 render_args=(), launcher=(), workers=8):
         self.dir = Path(directory)
+        # fibcache's --workers; None: its shipped default (8 per core, at least 16).
+        self.workers = workers
         self.binary = Path(binary or BINARY)
         # Extra options for scripts/render-nginx-conf (e.g. --no-access-log).
         self.render_args = list(render_args)
@@ -137,7 +139,7 @@ class Stack:
         log = open(log_path, "ab")
         proc = subprocess.Popen(
             [*self.launcher, str(self.binary), "--listen", str(sock), "--redis-url", f"redis://127.0.0.1:{self.redis.port}/1",
-             "--workers", "8", *self.fibcache_args],
+             *(["--workers", str(self.workers)] if self.workers else []), *self.fibcache_args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.fibcaches.append(proc)
         self.logs.append(log)

@@ -1,14 +1,13 @@
-import Synchronization
 import SystemSupport
 
 /// A clock that moves only when told to, or when someone sleeps on it: the
 /// sleeper's time passes at once, so a test of a 5-second wait takes none.
 public final class ManualClock: BlockingClock {
-    private let instant: Mutex<ContinuousClock.Instant>
-    private let sleeps = Mutex<[Duration]>([])
+    private let instant: LockedValue<ContinuousClock.Instant>
+    private let sleeps = LockedValue<[Duration]>([])
 
     public init(start: ContinuousClock.Instant = .now) {
-        instant = Mutex(start)
+        instant = LockedValue(start)
     }
 
     public var now: ContinuousClock.Instant { instant.withLock { $0 } }
