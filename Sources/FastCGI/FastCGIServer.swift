@@ -9,7 +9,8 @@ import SystemSupport
 /// Connections are not threads. Idle workers wait together on `IdleConnections`
 /// (one epoll set holding the listening socket and every connection between
 /// requests); the kernel hands each ready fd to exactly one of them. A worker
-/// woken for the listening socket accepts what waits and adds it to the set; a
+/// woken for the listening socket accepts one connection and serves its request
+/// (or, if it is slow to come, adds it to the set); a
 /// worker woken for a connection lets libfcgi read that one request, answers it,
 /// and puts the connection back into the set if nginx keeps it
 /// (`fastcgi_keep_conn`) or closes it. So nginx may keep as many connections as
@@ -20,7 +21,7 @@ import SystemSupport
 /// closes over (a Redis connection, say), so the request path takes no locks.
 /// Accepted connections get receive/send timeouts: a peer that stalls in the
 /// middle of a request holds its worker for `ioTimeout` at most; one that sends
-/// nothing holds none.
+/// nothing holds none (beyond the 5 ms the accepting worker waits for it).
 public final class FastCGIServer: Sendable {
     public typealias Handler = (borrowing FastCGIRequest) -> Void
 
