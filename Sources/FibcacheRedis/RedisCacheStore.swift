@@ -77,9 +77,17 @@ public final class RedisCacheStore: CacheStore {
     }
 
     public func acquireLock(for key: String, token: String, expiry: Duration) -> LockAttempt {
-        switch run(["SET", key + Self.lockSuffix, token, "NX", "PX", String(Self.milliseconds(expiry))], isWrite: true) {
+        let lock = key + Self.lockSuffix
+        switch run(["SET", lock, token, "NX", "PX", String(Self.milliseconds(expiry))], isWrite: true) {
         case .status?: return .acquired
-        case .null?: return .heldElsewhere
+        case .null?:
+            // A command resent on a new connection (the first one died) may find the
+            // lock its first sending took: that holder is us, and waiting for it would
+            // wait `lockWait` for nothing.
+            if case .string(let holder)? = run(["GET", lock], isWrite: false), holder == Array(token.utf8) {
+                return .acquired
+            }
+            return .heldElsewhere
         default: return .unavailable
         }
     }

@@ -74,7 +74,7 @@ public struct FibonacciService: Sendable {
     /// The request path of the article's view.
     func fibonacci(_ query: FibonacciQuery, store: CacheStore) -> HTTPResponse {
         let start = clock.now
-        let answer = cache.value(for: query.n, store: store) {
+        let answer = cache.value(for: query.n, cheap: query.n <= query.algorithm.cheapLimit, store: store) {
             Fibonacci.decimalDigits(of: query.n, using: query.algorithm)
         }
         if answer.computedHere { statistics.computed(duration: answer.computeTime) }

@@ -50,7 +50,11 @@ public final class ReadThroughCache: Sendable {
     }
 
     /// F(n)'s digits, from the cache or from `compute`.
-    public func value(for n: Int, store: CacheStore, compute: () -> [UInt8]) -> Answer {
+    ///
+    /// - Parameter cheap: computing costs about what the cross-process lock does (two
+    ///   store round trips); such a miss skips the lock and the wait for another
+    ///   process: nothing to save, and a lock left behind could only delay it.
+    public func value(for n: Int, cheap: Bool = false, store: CacheStore, compute: () -> [UInt8]) -> Answer {
         let start = clock.now
 
         // 1. The in-process copy saves the store's round trip.
@@ -72,7 +76,8 @@ public final class ReadThroughCache: Sendable {
             let lookupTime = clock.now - start
             // 3. Produce it once, however many requests for n arrive meanwhile.
             let (produced, shared) = flights.run(n) {
-                produce(key: key, n: n, storeAnswered: lookup != .unavailable, store: store, compute: compute)
+                produce(key: key, n: n, storeAnswered: lookup != .unavailable, cheap: cheap, store: store,
+                        compute: compute)
             }
             answer = produced
             if shared {
@@ -102,19 +107,22 @@ public final class ReadThroughCache: Sendable {
 
     /// 4–5. On the leader of a flight: take the cross-process lock, compute and
     /// store; or wait for the process holding the lock; or, without a store, just compute.
-    private func produce(key: String, n: Int, storeAnswered: Bool, store: CacheStore,
+    private func produce(key: String, n: Int, storeAnswered: Bool, cheap: Bool, store: CacheStore,
                          compute: () -> [UInt8]) -> Answer {
         guard storeAnswered else { return computed(compute, outcome: .bypass) }
         let start = clock.now
+        if cheap { return computedAndStored(key: key, since: start, store: store, compute: compute) }
         let token = String(UInt64.random(in: 1...UInt64.max), radix: 16)
         switch acquireLock(for: key, token: token, store: store) {
         case .acquired:
-            var answer = computed(compute, outcome: .miss)
-            store.set(key, to: answer.digits, expiry: policy.timeToLive)
+            var answer = computedAndStored(key: key, since: start, store: store, compute: compute)
             if !store.releaseLock(for: key, token: token) { rememberAbandoned(key: key, token: token) }
             answer.cacheTime = clock.now - start - answer.computeTime
             return answer
         case .unavailable:
+            // The store may have taken the lock and failed only to say so (a reply that
+            // timed out): if so, it is ours to take back, not a stranger's to wait for.
+            rememberAbandoned(key: key, token: token)
             return computed(compute, outcome: .bypass)
         case .heldElsewhere:
             let deadline = start + stampede.lockWait
@@ -132,11 +140,17 @@ public final class ReadThroughCache: Sendable {
             // The holder is slow or gone: compute (and store) here rather than wait on.
             logger.notice("waited for another process to compute; computing here",
                           metadata: ["n": "\(n)", "waited_ms": "\((clock.now - start).millisecondsText)"])
-            var answer = computed(compute, outcome: .miss)
-            store.set(key, to: answer.digits, expiry: policy.timeToLive)
-            answer.cacheTime = clock.now - start - answer.computeTime
-            return answer
+            return computedAndStored(key: key, since: start, store: store, compute: compute)
         }
+    }
+
+    /// A miss computed here and stored for everyone; the cache's time counts from `start`.
+    private func computedAndStored(key: String, since start: ContinuousClock.Instant, store: CacheStore,
+                                   compute: () -> [UInt8]) -> Answer {
+        var answer = computed(compute, outcome: .miss)
+        store.set(key, to: answer.digits, expiry: policy.timeToLive)
+        answer.cacheTime = clock.now - start - answer.computeTime
+        return answer
     }
 
     /// The cross-process lock; one this process abandoned earlier is taken back first

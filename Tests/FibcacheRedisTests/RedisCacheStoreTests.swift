@@ -59,9 +59,9 @@ final class ScriptedConnector {
     }
 
     @Test func commandsUseRedisTermsAndTheLockKeySuffix() throws {
-        let connection = ScriptedConnection([.success(.status("OK")), .success(.null), .success(.status("OK")),
-                                             .success(.integer(1)), .success(.string(Array("42".utf8))),
-                                             .success(.integer(1))])
+        let connection = ScriptedConnection([.success(.status("OK")), .success(.null), .success(.string(Array("t1".utf8))),
+                                             .success(.status("OK")), .success(.integer(1)),
+                                             .success(.string(Array("42".utf8))), .success(.integer(1))])
         let redis = store(ScriptedConnector([.success(connection)]))
         #expect(redis.acquireLock(for: "fibonacci_9", token: "t1", expiry: .seconds(30)) == .acquired)
         #expect(redis.acquireLock(for: "fibonacci_9", token: "t2", expiry: .milliseconds(1500)) == .heldElsewhere)
@@ -72,10 +72,22 @@ final class ScriptedConnector {
         let sent = connection.commands
         #expect(sent[0] == ["SET", "fibonacci_9:lock", "t1", "NX", "PX", "30000"])
         #expect(sent[1] == ["SET", "fibonacci_9:lock", "t2", "NX", "PX", "1500"])
-        #expect(sent[2] == ["SET", "fibonacci_9", "34", "PX", "86400000"])
-        #expect(sent[3].first == "EVAL" && sent[3].suffix(3) == ["1", "fibonacci_9:lock", "t1"])
-        #expect(sent[4] == ["GET", "fibonacci_9"])
-        #expect(sent[5] == ["DEL", "fibonacci_9"])
+        #expect(sent[2] == ["GET", "fibonacci_9:lock"], "who holds it: t1, not us")
+        #expect(sent[3] == ["SET", "fibonacci_9", "34", "PX", "86400000"])
+        #expect(sent[4].first == "EVAL" && sent[4].suffix(3) == ["1", "fibonacci_9:lock", "t1"])
+        #expect(sent[5] == ["GET", "fibonacci_9"])
+        #expect(sent[6] == ["DEL", "fibonacci_9"])
+    }
+
+    /// The lock command's first sending died with its connection after Redis took the
+    /// lock; resent on a new connection it finds the lock taken — by this very token.
+    @Test func aResentLockCommandRecognisesItsOwnLock() {
+        let stale = ScriptedConnection([.success(.null), .failure(.connectionLost("reset by peer"))])
+        let fresh = ScriptedConnection([.success(.null), .success(.string(Array("t1".utf8)))])
+        let redis = store(ScriptedConnector([.success(stale), .success(fresh)]))
+        _ = redis.get("fibonacci_9")
+        #expect(redis.acquireLock(for: "fibonacci_9", token: "t1", expiry: .seconds(30)) == .acquired)
+        #expect(fresh.commands.last == ["GET", "fibonacci_9:lock"])
     }
 
     @Test func backoffDoublesUpToItsCap() {

@@ -174,6 +174,33 @@ private let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandle
         #expect(store.values["fibonacci_33"] == Array("3524578".utf8))
     }
 
+    /// The store took the lock but its reply was lost (a timeout): the request went
+    /// on uncached, and the lock, if it was taken, is this process's to take back.
+    @Test func aLockWhoseReplyWasLostIsTakenBack() {
+        let store = InMemoryCache()
+        store.losesLockReplies = true
+        let readThrough = cache()
+        #expect(readThrough.value(for: 35, store: store, compute: fibonacci(35)).outcome == .bypass)
+        #expect(store.locks["fibonacci_35:lock"] != nil, "taken, though the reply said otherwise")
+        store.losesLockReplies = false
+        let second = readThrough.value(for: 35, store: store, compute: fibonacci(35))
+        #expect(second.outcome == .miss && second.computedHere)
+        #expect(clock.slept.isEmpty, "no wait for a lock that is this process's own")
+        #expect(store.locks.isEmpty)
+    }
+
+    /// Computing F(40) costs less than the lock's round trips: a cheap miss neither
+    /// takes the lock nor waits for anyone's (a lock left behind cannot delay it).
+    @Test func aCheapMissTakesNoLockAndWaitsForNoOne() {
+        let store = InMemoryCache()
+        store.locks["fibonacci_40:lock"] = "another-process"
+        let answer = cache().value(for: 40, cheap: true, store: store, compute: fibonacci(40))
+        #expect(answer.outcome == .miss && answer.computedHere)
+        #expect(store.lockAttempts == 0)
+        #expect(clock.slept.isEmpty)
+        #expect(store.values["fibonacci_40"] == Array("102334155".utf8))
+    }
+
     @Test func anotherProcesssLockIsNotTakenBack() {
         let store = InMemoryCache()
         store.locks["fibonacci_34:lock"] = "another-process"

@@ -150,8 +150,11 @@ def test_512_connections_of_mixed_traffic_through_restarts_fail_nothing(installe
     kinds = installed.out("cut -c21- /var/log/nginx/error.log | sed -E 's/[0-9]+#[0-9]+: \\*[0-9]+ //; "
                           "s/, client: .*//' | sort | uniq -c | sort -rn | head")
     statuses = installed.out("tail -n 200000 /var/log/nginx/access.log | awk '{print $9}' | sort | uniq -c")
+    notices = installed.out("journalctl -u fibcache --since '-1min' -o cat | grep -v '^Started\\|^Stopp' | "
+                            "sed -E 's/ [a-z_]+=.*//' | sort | uniq -c | sort -rn | head")
+    print(f"fibcache logged:\n{notices}")
     assert requests > 5_000, out
-    assert failures == 0, f"{out}\nnginx errors:\n{kinds}\nstatuses:\n{statuses}"
+    assert failures == 0, f"{out}\nnginx errors:\n{kinds}\nstatuses:\n{statuses}\nfibcache logged:\n{notices}"
     assert steady_errors == "0", f"nginx errors under steady load:\n{kinds}"
 
 

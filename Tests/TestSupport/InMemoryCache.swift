@@ -9,6 +9,8 @@ public final class InMemoryCache: CacheStore {
     public var locks: [String: String] = [:]
     public var available = true
     public var refusesWrites = false
+    /// Locks are taken but reported `.unavailable`, like a reply that timed out.
+    public var losesLockReplies = false
     /// Called on every `get`, after it is counted (a test's hook into a poll loop).
     public var onGet: ((String) -> Void)?
     public private(set) var gets: [String] = []
@@ -40,7 +42,7 @@ public final class InMemoryCache: CacheStore {
         guard available else { return .unavailable }
         if locks[key + ":lock"] != nil { return .heldElsewhere }
         locks[key + ":lock"] = token
-        return .acquired
+        return losesLockReplies ? .unavailable : .acquired
     }
 
     public func releaseLock(for key: String, token: String) -> Bool {
