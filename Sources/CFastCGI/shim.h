@@ -43,4 +43,17 @@ static inline int cfastcgi_epoll_next(int epoll_fd) {
     return ready == 1 ? event.data.fd : -1;
 }
 
+// Whether the peer has closed (or shut down its side of) a connection, without
+// reading from it: POLLRDHUP is Linux's, hidden from Swift without _GNU_SOURCE.
+#include <poll.h>
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000
+#endif
+
+static inline int cfastcgi_peer_closed(int fd) {
+    struct pollfd connection = { .fd = fd, .events = POLLRDHUP, .revents = 0 };
+    if (poll(&connection, 1, 0) != 1) return 0;
+    return (connection.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
 #endif

@@ -16,6 +16,14 @@ public struct FastCGIRequest: ~Copyable {
         return String(cString: value)
     }
 
+    /// Whether the web server has closed this request's connection: nginx does so
+    /// when its client hangs up, for nobody will read the answer. Safe to call from
+    /// any thread while the request is being handled (the connection stays open until then).
+    public var peerHasGone: @Sendable () -> Bool {
+        let fd = raw.pointee.ipcFd
+        return { cfastcgi_peer_closed(fd) != 0 }
+    }
+
     /// Reads and discards the request body, up to `limit` bytes. A handler that
     /// answers without reading the body (405 to a POST, say) calls this so the
     /// web server is not left writing into a connection nobody reads.

@@ -9,6 +9,9 @@ struct FibonacciQuery: Equatable {
     init(segment: Substring, query: QueryString, limits: ServiceLimits) throws(APIError) {
         algorithm = try FibonacciQuery.algorithm(query["algorithm"])
         n = try FibonacciQuery.number(segment, limits: limits)
+        if algorithm == .iterative && n > limits.maxIterativeN {
+            throw APIError(status: 400, message: "the iterative algorithm is limited to n <= \(limits.maxIterativeN) (--max-iterative-n); use algorithm=fast for larger n")
+        }
         if algorithm == .recursive && n > limits.maxRecursiveN {
             throw APIError(status: 400, message: "the recursive algorithm is limited to n <= \(limits.maxRecursiveN) (--max-recursive-n); use algorithm=fast or algorithm=iterative for larger n")
         }

@@ -17,6 +17,8 @@ public struct FibonacciService: Sendable {
     public let slowRequestThreshold: Duration?
     let clock: any BlockingClock
     let logger: Logger
+    /// Refused misses come in floods: logged once per interval.
+    let rejectionLog: RateLimitedLog
 
     public init(limits: ServiceLimits = ServiceLimits(), cache: ReadThroughCache,
                 statistics: ServiceStatistics = ServiceStatistics(workerCount: 1),
@@ -28,21 +30,25 @@ public struct FibonacciService: Sendable {
         self.slowRequestThreshold = slowRequestThreshold
         self.clock = clock
         self.logger = logger
+        self.rejectionLog = RateLimitedLog(interval: .seconds(10), clock: clock)
     }
 
     /// Answers one request on worker `worker` (an index into `statistics.workers`).
-    public func respond(to request: HTTPRequest, store: CacheStore, worker: Int = 0) -> HTTPResponse {
+    /// - Parameter clientHasGone: whether the client hung up (its computation may stop).
+    public func respond(to request: HTTPRequest, store: CacheStore, worker: Int = 0,
+                        clientHasGone: @escaping @Sendable () -> Bool = { false }) -> HTTPResponse {
         let activity = statistics.workers[worker]
         let start = clock.now
         activity.began(request, at: start)
-        let response = route(request, store: store)
+        let response = route(request, store: store, clientHasGone: clientHasGone)
         let duration = clock.now - start
         activity.ended(duration: duration)
         statistics.requestFinished(duration: duration)
         return response
     }
 
-    private func route(_ request: HTTPRequest, store: CacheStore) -> HTTPResponse {
+    private func route(_ request: HTTPRequest, store: CacheStore,
+                       clientHasGone: @escaping @Sendable () -> Bool) -> HTTPResponse {
         let route = Route(path: request.path)
         if let allowed = route.allowedMethods, !allowed.contains(request.method) {
             return APIError(status: 405, message: "method \(APIError.echo(request.method)) not allowed; use \(allowed.dropLast().joined(separator: ", ")) or \(allowed.last!)",
@@ -58,7 +64,7 @@ public struct FibonacciService: Sendable {
         case .fibonacci(let segment):
             do {
                 let query = try FibonacciQuery(segment: segment, query: QueryString(request.query), limits: limits)
-                return fibonacci(query, store: store)
+                return fibonacci(query, store: store, clientHasGone: clientHasGone)
             } catch {
                 return error.response
             }
@@ -72,12 +78,25 @@ public struct FibonacciService: Sendable {
     }
 
     /// The request path of the article's view.
-    func fibonacci(_ query: FibonacciQuery, store: CacheStore) -> HTTPResponse {
+    func fibonacci(_ query: FibonacciQuery, store: CacheStore,
+                   clientHasGone: @escaping @Sendable () -> Bool = { false }) -> HTTPResponse {
         let start = clock.now
-        let answer = cache.value(for: query.n, cheap: query.n <= query.algorithm.cheapLimit, store: store) {
-            Fibonacci.decimalDigits(of: query.n, using: query.algorithm)
+        var cpuTime = Duration.zero
+        let answer: ReadThroughCache.Answer
+        do {
+            // The cheap `fast` computation of n shares its flight and lock with nobody
+            // else's: it must never wait behind an `iterative` or `recursive` one.
+            answer = try cache.value(for: query.n, variant: query.algorithm == .fast ? "" : query.algorithm.rawValue,
+                                     cheap: query.n <= query.algorithm.cheapLimit, store: store,
+                                     hasGone: clientHasGone) { shouldStop in
+                let cpuStart = ThreadCPUClock.now
+                defer { cpuTime = ThreadCPUClock.now - cpuStart }
+                return Fibonacci.decimalDigits(of: query.n, using: query.algorithm, stoppingIf: shouldStop)
+            }
+        } catch {
+            return refused(query, because: error)
         }
-        if answer.computedHere { statistics.computed(duration: answer.computeTime) }
+        if answer.computedHere { statistics.computed(duration: answer.computeTime, cpuTime: cpuTime) }
         statistics.responded(answer.outcome)
         let timing = ServerTiming(cache: answer.cacheTime, compute: answer.computeTime, outcome: answer.outcome,
                                   algorithm: answer.shared ? "shared" : answer.computedHere ? query.algorithm.rawValue : nil,
@@ -92,6 +111,27 @@ public struct FibonacciService: Sendable {
             ],
             body: JSON.fibonacci(digits: answer.digits))
     }
+
+    /// A miss the computations had no room for (or that nobody waits for any more):
+    /// 503 with `Retry-After`, and one log line per interval, however many there are.
+    private func refused(_ query: FibonacciQuery, because failure: MissFailure) -> HTTPResponse {
+        switch failure {
+        case .busy:
+            rejectionLog.record { suppressed in
+                logger.warning("computations at their limit: refusing misses with 503", metadata: [
+                    "n": "\(query.n)", "algorithm": "\(query.algorithm)", "refused_since_last_log": "\(suppressed)",
+                ])
+            }
+            return APIError(status: 503, message: "busy computing other values; retry in \(Self.retryAfterSeconds) s (cached values are served meanwhile)",
+                            extraHeaders: [("Retry-After", "\(Self.retryAfterSeconds)"), ("Cache-Control", "no-store")]).response
+        case .abandoned:
+            // Nobody reads this: the client hung up and its computation stopped.
+            return APIError(status: 503, message: "the computation stopped: the client had gone",
+                            extraHeaders: [("Cache-Control", "no-store")]).response
+        }
+    }
+
+    static let retryAfterSeconds = 1
 
     private func logIfSlow(_ query: FibonacciQuery, timing: ServerTiming, total: Duration) {
         guard let slowRequestThreshold, total >= slowRequestThreshold else { return }

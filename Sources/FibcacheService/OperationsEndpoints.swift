@@ -31,9 +31,17 @@ extension FibonacciService {
             #""bypasses": \#(s.bypasses.load(ordering: .relaxed))"#,
             #""redis_errors": \#(s.redisErrors.load(ordering: .relaxed))"#,
             #""computations": \#(s.computations.load(ordering: .relaxed))"#,
+            // CPU time: summed wall time would count every wait for a core as work.
             #""compute_seconds": \#(Duration.nanoseconds(s.computeNanoseconds.load(ordering: .relaxed)).secondsText)"#,
             #""slow_requests": \#(s.slowRequests.load(ordering: .relaxed))"#,
         ]
+        if let admission = cache.admission {
+            let counts = admission.counts
+            fields.append(#""computations_admission": {"running": \#(counts.running), "waiting": \#(counts.waiting), "#
+                          + #""rejected": \#(counts.rejected), "abandoned": \#(counts.abandoned), "#
+                          + #""max_running": \#(admission.limits.running), "max_waiting": \#(admission.limits.waiting), "#
+                          + #""max_miss_workers": \#(admission.limits.missWorkers)}"#)
+        }
         if let localCache = cache.local {
             let (entries, bytes) = localCache.usage
             fields.append(#""local_cache": {"entries": \#(entries), "bytes": \#(bytes), "capacity_bytes": \#(localCache.capacity)}"#)
@@ -53,8 +61,9 @@ extension FibonacciService {
     }
 
     func metrics() -> HTTPResponse {
-        HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                     body: statistics.registry.emitToBuffer())
+        if let admission = cache.admission { statistics.observe(admission.counts) }
+        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                            body: statistics.registry.emitToBuffer())
     }
 
     private func json(_ status: Int, _ body: String) -> HTTPResponse {

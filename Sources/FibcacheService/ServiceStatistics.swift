@@ -31,6 +31,13 @@ public final class ServiceStatistics: Sendable {
     private let slowRequestCounter: CoreMetrics.Counter
     private let requestTimer: CoreMetrics.Timer
     private let computeTimer: CoreMetrics.Timer
+    private let computeCPUCounter: CoreMetrics.FloatingPointCounter
+    private let runningGauge: CoreMetrics.Gauge
+    private let waitingGauge: CoreMetrics.Gauge
+    private let rejectedCounter: CoreMetrics.Counter
+    private let abandonedCounter: CoreMetrics.Counter
+    /// The admission's totals at the last scrape: the counters grow by the difference.
+    private let admissionSeen = Mutex((rejected: 0, abandoned: 0))
 
     public init(workerCount: Int) {
         var now = timespec()
@@ -58,6 +65,11 @@ public final class ServiceStatistics: Sendable {
         slowRequestCounter = CoreMetrics.Counter(label: "fibcache_slow_requests_total", factory: factory)
         requestTimer = CoreMetrics.Timer(label: "fibcache_request_duration_seconds", factory: factory)
         computeTimer = CoreMetrics.Timer(label: "fibcache_compute_duration_seconds", factory: factory)
+        computeCPUCounter = CoreMetrics.FloatingPointCounter(label: "fibcache_compute_cpu_seconds_total", factory: factory)
+        runningGauge = CoreMetrics.Gauge(label: "fibcache_computations_running", factory: factory)
+        waitingGauge = CoreMetrics.Gauge(label: "fibcache_computations_waiting", factory: factory)
+        rejectedCounter = CoreMetrics.Counter(label: "fibcache_computations_rejected_total", factory: factory)
+        abandonedCounter = CoreMetrics.Counter(label: "fibcache_computations_abandoned_total", factory: factory)
     }
 
     public var uptime: Duration { ContinuousClock.now - startInstant }
@@ -76,11 +88,26 @@ public final class ServiceStatistics: Sendable {
         responseCounters[outcome]?.increment()
     }
 
-    func computed(duration: Duration) {
+    /// A computation ran here: `duration` is its wall time (the histogram: what the
+    /// requester waited), `cpuTime` what it cost (`compute_seconds`).
+    func computed(duration: Duration, cpuTime: Duration) {
         computations.add(1, ordering: .relaxed)
-        computeNanoseconds.add(Int(duration.nanoseconds), ordering: .relaxed)
+        computeNanoseconds.add(Int(cpuTime.nanoseconds), ordering: .relaxed)
         computationCounter.increment()
+        computeCPUCounter.increment(by: Double(cpuTime.nanoseconds) / 1e9)
         computeTimer.recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// Brings the admission's gauges and counters up to date (at each scrape).
+    func observe(_ admission: ComputationAdmission.Counts) {
+        runningGauge.record(admission.running)
+        waitingGauge.record(admission.waiting)
+        let (rejected, abandoned) = admissionSeen.withLock { seen in
+            defer { seen = (admission.rejected, admission.abandoned) }
+            return (admission.rejected - seen.rejected, admission.abandoned - seen.abandoned)
+        }
+        if rejected > 0 { rejectedCounter.increment(by: rejected) }
+        if abandoned > 0 { abandonedCounter.increment(by: abandoned) }
     }
 
     /// The cache store failed a command or a connection (counted as

@@ -4,6 +4,6 @@ public enum CacheOutcome: String, Sendable {
     case hit = "HIT"
     /// The store answered but had no (valid) value: computed and stored.
     case miss = "MISS"
-    /// The store was unavailable: computed and not stored.
+    /// The store was unavailable or refused the value: computed and not stored.
     case bypass = "BYPASS"
 }

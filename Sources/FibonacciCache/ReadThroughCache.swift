@@ -10,19 +10,27 @@ import SystemSupport
 /// thread). Time comes from the injected clock, so the policy is tested without
 /// sleeping.
 public final class ReadThroughCache: Sendable {
+    /// Produces a missing value; returns nil when it stopped because `shouldStop`
+    /// said so (everyone who asked has gone). May ignore `shouldStop` if it is quick.
+    public typealias Computation = (_ shouldStop: () -> Bool) -> [UInt8]?
+
     public let policy: CachePolicy
     public let stampede: StampedeProtection
     /// The in-process copy in front of the store (`--local-cache-mb`), if enabled.
     public let local: LocalValueCache?
+    /// Bounds on the computations; nil: unbounded.
+    public let admission: ComputationAdmission?
     private let clock: any BlockingClock
     private let logger: Logger
-    private let flights = SingleFlight<Int, Answer>()
+    private let flights = SingleFlight<String, Result<Answer, MissFailure>>()
     /// Locks this process took and could not release (the store went away meanwhile),
     /// by key. Such a lock outlives a store restart (Redis saves it) and would make the
     /// next request for n wait `lockWait` for a holder that is done: this process
     /// takes it back instead. Bounded: the oldest are forgotten (they expire anyway).
     private let abandonedLocks = LockedValue<[String: String]>([:])
     private static let abandonedLocksKept = 1024
+    /// How often a computation asks whether anyone still waits for it.
+    static let presenceCheckInterval = Duration.milliseconds(10)
 
     /// What was served and how.
     public struct Answer: Sendable {
@@ -41,20 +49,30 @@ public final class ReadThroughCache: Sendable {
     }
 
     public init(policy: CachePolicy = CachePolicy(), stampede: StampedeProtection = StampedeProtection(),
-                local: LocalValueCache? = nil, clock: any BlockingClock = SystemClock(), logger: Logger) {
+                local: LocalValueCache? = nil, admission: ComputationAdmission? = nil,
+                clock: any BlockingClock = SystemClock(), logger: Logger) {
         self.policy = policy
         self.stampede = stampede
         self.local = local
+        self.admission = admission
         self.clock = clock
         self.logger = logger
     }
 
     /// F(n)'s digits, from the cache or from `compute`.
     ///
-    /// - Parameter cheap: computing costs about what the cross-process lock does (two
-    ///   store round trips); such a miss skips the lock and the wait for another
-    ///   process: nothing to save, and a lock left behind could only delay it.
-    public func value(for n: Int, cheap: Bool = false, store: CacheStore, compute: () -> [UInt8]) -> Answer {
+    /// - Parameters:
+    ///   - variant: tells apart computations of the same n that differ in cost (the
+    ///     algorithm): a request never waits for another variant's computation.
+    ///   - cheap: computing costs about what the cross-process lock does (two store
+    ///     round trips). Such a miss is not admitted (it costs what a hit does), skips
+    ///     the lock and waits for no other process: a lock left behind cannot delay it.
+    ///   - hasGone: whether the requester has gone (its client hung up); once every
+    ///     requester of a computation has, the computation stops.
+    /// - Throws: `MissFailure` when a miss could not be computed.
+    public func value(for n: Int, variant: String = "", cheap: Bool = false, store: CacheStore,
+                      hasGone: @escaping @Sendable () -> Bool = { false },
+                      compute: Computation) throws(MissFailure) -> Answer {
         let start = clock.now
 
         // 1. The in-process copy saves the store's round trip.
@@ -74,12 +92,23 @@ public final class ReadThroughCache: Sendable {
                 logger.warning("ignoring a malformed cached value", metadata: ["key": "\(key)"])
             }
             let lookupTime = clock.now - start
-            // 3. Produce it once, however many requests for n arrive meanwhile.
-            let (produced, shared) = flights.run(n) {
-                produce(key: key, n: n, storeAnswered: lookup != .unavailable, cheap: cheap, store: store,
-                        compute: compute)
+            let miss = Miss(n: n, key: key, lockKey: variant.isEmpty ? key : "\(key):\(variant)",
+                            storeAnswered: lookup != .unavailable, cheap: cheap)
+            // 3. Produce it once, however many requests for it arrive meanwhile; a miss
+            //    that is not cheap takes its place on the bounded miss path first.
+            func produceOnce() throws(MissFailure) -> (value: Result<Answer, MissFailure>, shared: Bool) {
+                try admitted(miss) {
+                    flights.run(miss.lockKey, hasGone: hasGone) { flight in
+                        produce(miss, store: store, flight: flight, compute: compute)
+                    }
+                }
             }
-            answer = produced
+            var (produced, shared) = try produceOnce()
+            if shared, case .failure(.abandoned) = produced, !hasGone() {
+                // Joined just as everyone else left: this requester is still here.
+                (produced, shared) = try produceOnce()
+            }
+            answer = try produced.get()
             if shared {
                 // The leader's costs are not this request's: it only waited.
                 answer.shared = true
@@ -99,6 +128,22 @@ public final class ReadThroughCache: Sendable {
         return answer
     }
 
+    /// A value to produce: which, under which keys, and how.
+    private struct Miss {
+        var n: Int
+        var key: String
+        /// The flight's and the cross-process lock's key: the value's, or the variant's.
+        var lockKey: String
+        var storeAnswered: Bool
+        var cheap: Bool
+    }
+
+    private func admitted<T>(_ miss: Miss, _ body: () -> T) throws(MissFailure) -> T {
+        guard let admission, !miss.cheap else { return body() }
+        guard let result = admission.onMissPath(joining: flights.isRunning(miss.lockKey), body) else { throw .busy }
+        return result
+    }
+
     /// Forgets F(n) in the store and in this process (the `DELETE` endpoint).
     public func evict(_ n: Int, store: CacheStore) -> (store: CacheRemoval, local: Bool) {
         let local = local?.remove(n) ?? false
@@ -107,50 +152,63 @@ public final class ReadThroughCache: Sendable {
 
     /// 4–5. On the leader of a flight: take the cross-process lock, compute and
     /// store; or wait for the process holding the lock; or, without a store, just compute.
-    private func produce(key: String, n: Int, storeAnswered: Bool, cheap: Bool, store: CacheStore,
-                         compute: () -> [UInt8]) -> Answer {
-        guard storeAnswered else { return computed(compute, outcome: .bypass) }
+    private func produce(_ miss: Miss, store: CacheStore, flight: SingleFlight<String, Result<Answer, MissFailure>>.Flight,
+                         compute: Computation) -> Result<Answer, MissFailure> {
+        func run(_ outcome: CacheOutcome) -> Result<Answer, MissFailure> {
+            computed(miss, outcome: outcome, flight: flight, compute: compute)
+        }
+        guard miss.storeAnswered else { return run(.bypass) }
         let start = clock.now
-        if cheap { return computedAndStored(key: key, since: start, store: store, compute: compute) }
+        if miss.cheap { return stored(run(.miss), key: miss.key, since: start, store: store) }
         let token = String(UInt64.random(in: 1...UInt64.max), radix: 16)
-        switch acquireLock(for: key, token: token, store: store) {
+        switch acquireLock(for: miss.lockKey, token: token, store: store) {
         case .acquired:
-            var answer = computedAndStored(key: key, since: start, store: store, compute: compute)
-            if !store.releaseLock(for: key, token: token) { rememberAbandoned(key: key, token: token) }
-            answer.cacheTime = clock.now - start - answer.computeTime
-            return answer
+            var result = stored(run(.miss), key: miss.key, since: start, store: store)
+            if !store.releaseLock(for: miss.lockKey, token: token) { rememberAbandoned(key: miss.lockKey, token: token) }
+            if case .success(var answer) = result {
+                answer.cacheTime = clock.now - start - answer.computeTime
+                result = .success(answer)
+            }
+            return result
         case .unavailable:
             // The store may have taken the lock and failed only to say so (a reply that
             // timed out): if so, it is ours to take back, not a stranger's to wait for.
-            rememberAbandoned(key: key, token: token)
-            return computed(compute, outcome: .bypass)
+            rememberAbandoned(key: miss.lockKey, token: token)
+            return run(.bypass)
         case .heldElsewhere:
             let deadline = start + stampede.lockWait
             while clock.now < deadline {
+                if flight.everyoneHasGone {
+                    admission?.abandoned()
+                    return .failure(.abandoned)
+                }
                 clock.sleep(for: stampede.pollInterval)
-                switch store.get(key) {
-                case .hit(let digits) where CachedValue.isPlausible(digits, for: n):
-                    return Answer(digits: digits, outcome: .hit, cacheTime: clock.now - start)
+                switch store.get(miss.key) {
+                case .hit(let digits) where CachedValue.isPlausible(digits, for: miss.n):
+                    return .success(Answer(digits: digits, outcome: .hit, cacheTime: clock.now - start))
                 case .unavailable:
-                    return computed(compute, outcome: .bypass)
+                    return run(.bypass)
                 case .hit, .miss:
                     continue
                 }
             }
             // The holder is slow or gone: compute (and store) here rather than wait on.
             logger.notice("waited for another process to compute; computing here",
-                          metadata: ["n": "\(n)", "waited_ms": "\((clock.now - start).millisecondsText)"])
-            return computedAndStored(key: key, since: start, store: store, compute: compute)
+                          metadata: ["n": "\(miss.n)", "waited_ms": "\((clock.now - start).millisecondsText)"])
+            return stored(run(.miss), key: miss.key, since: start, store: store)
         }
     }
 
-    /// A miss computed here and stored for everyone; the cache's time counts from `start`.
-    private func computedAndStored(key: String, since start: ContinuousClock.Instant, store: CacheStore,
-                                   compute: () -> [UInt8]) -> Answer {
-        var answer = computed(compute, outcome: .miss)
-        store.set(key, to: answer.digits, expiry: policy.timeToLive)
-        answer.cacheTime = clock.now - start - answer.computeTime
-        return answer
+    /// A value computed here, stored for everyone (a store that refuses it makes
+    /// the answer a bypass: not cached); the cache's time counts from `start`.
+    private func stored(_ result: Result<Answer, MissFailure>, key: String, since start: ContinuousClock.Instant,
+                        store: CacheStore) -> Result<Answer, MissFailure> {
+        result.map { computed in
+            var answer = computed
+            if !store.set(key, to: answer.digits, expiry: policy.timeToLive) { answer.outcome = .bypass }
+            answer.cacheTime = clock.now - start - answer.computeTime
+            return answer
+        }
     }
 
     /// The cross-process lock; one this process abandoned earlier is taken back first
@@ -170,9 +228,29 @@ public final class ReadThroughCache: Sendable {
         }
     }
 
-    private func computed(_ compute: () -> [UInt8], outcome: CacheOutcome) -> Answer {
-        let start = clock.now
-        let digits = compute()
-        return Answer(digits: digits, outcome: outcome, computedHere: true, computeTime: clock.now - start)
+    /// Runs the computation in a slot of the admission (a cheap one needs none),
+    /// stopping it once every requester of the flight has gone.
+    private func computed(_ miss: Miss, outcome: CacheOutcome, flight: SingleFlight<String, Result<Answer, MissFailure>>.Flight,
+                          compute: Computation) -> Result<Answer, MissFailure> {
+        var nextCheck = clock.now + Self.presenceCheckInterval
+        func shouldStop() -> Bool {
+            let now = clock.now
+            guard now >= nextCheck else { return false }
+            nextCheck = now + Self.presenceCheckInterval
+            return flight.everyoneHasGone
+        }
+        func run() -> (digits: [UInt8]?, time: Duration) {
+            let start = clock.now
+            let digits = compute(shouldStop)
+            return (digits, clock.now - start)
+        }
+        let ran: (digits: [UInt8]?, time: Duration)?
+        if let admission, !miss.cheap { ran = admission.inSlot(run) } else { ran = run() }
+        guard let ran else { return .failure(.busy) }
+        guard let digits = ran.digits else {
+            admission?.abandoned()
+            return .failure(.abandoned)
+        }
+        return .success(Answer(digits: digits, outcome: outcome, computedHere: true, computeTime: ran.time))
     }
 }

@@ -3,26 +3,51 @@ import SystemSupport
 /// Concurrent calls for the same key run the work once: the first caller (the
 /// leader) runs it, the others wait for its result. This is what keeps a burst
 /// of cold requests for one n from computing it once per worker.
+///
+/// Each caller says how to tell that it has gone (its client hung up), so that the
+/// leader's work can stop once nobody is left to answer.
 public final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    private let flights = LockedValue<[Key: Latch<Value>]>([:])
+    /// One run of the work and everyone waiting for it.
+    public final class Flight: Sendable {
+        fileprivate let latch = Latch<Value>()
+        private let requesters = LockedValue<[@Sendable () -> Bool]>([])
+
+        fileprivate func join(_ hasGone: @escaping @Sendable () -> Bool) {
+            requesters.withLock { $0.append(hasGone) }
+        }
+
+        /// True once every caller, leader and followers, has gone.
+        public var everyoneHasGone: Bool {
+            // Asked outside the lock: a check may be a system call.
+            requesters.withLock { $0 }.allSatisfy { $0() }
+        }
+    }
+
+    private let flights = LockedValue<[Key: Flight]>([:])
 
     public init() {}
 
     /// The value, and whether it was another caller's (true for followers).
-    public func run(_ key: Key, _ work: () -> Value) -> (value: Value, shared: Bool) {
-        let (latch, isLeader) = flights.withLock { flights -> (Latch<Value>, Bool) in
+    /// - Parameter hasGone: whether this caller has gone; `{ false }` waits to the end.
+    public func run(_ key: Key, hasGone: @escaping @Sendable () -> Bool = { false },
+                    _ work: (Flight) -> Value) -> (value: Value, shared: Bool) {
+        let (flight, isLeader) = flights.withLock { flights -> (Flight, Bool) in
             if let running = flights[key] { return (running, false) }
-            let latch = Latch<Value>()
-            flights[key] = latch
-            return (latch, true)
+            let flight = Flight()
+            flights[key] = flight
+            return (flight, true)
         }
-        guard isLeader else { return (latch.wait(), true) }
-        let value = work()
+        flight.join(hasGone)
+        guard isLeader else { return (flight.latch.wait(), true) }
+        let value = work(flight)
         // Later arrivals start afresh (and will usually find the value in the cache).
         flights.withLock { _ = $0.removeValue(forKey: key) }
-        latch.fulfil(value)
+        flight.latch.fulfil(value)
         return (value, false)
     }
 
     public var inFlight: Int { flights.withLock { $0.count } }
+
+    /// Whether work for `key` is running now (it may end a moment later).
+    public func isRunning(_ key: Key) -> Bool { flights.withLock { $0[key] != nil } }
 }

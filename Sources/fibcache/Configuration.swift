@@ -16,6 +16,7 @@ struct Configuration: Sendable {
     var redis: RedisCacheStore.Settings
     var cachePolicy: CachePolicy
     var limits: ServiceLimits
+    var admission: ComputationAdmission.Limits
     var slowRequestThreshold: Duration
     /// 0: no in-process copy in front of Redis.
     var localCacheBytes: Int

@@ -65,6 +65,24 @@ struct FibcacheCommand: ParsableCommand {
         valueName: "n"))
     var maxRecursiveN: Int = ServiceLimits.defaultMaxRecursiveN
 
+    @Option(help: ArgumentHelp(
+        "Largest n for ?algorithm=iterative, the article's O(n²) loop (F(100000) ≈ 30 ms, F(10⁶) ≈ 2 s). (FIBCACHE_MAX_ITERATIVE_N)",
+        valueName: "n"))
+    var maxIterativeN: Int = ServiceLimits.defaultMaxIterativeN
+
+    @Option(help: ArgumentHelp(
+        "Computations running at once (misses that are not cheap); default: one per core. (FIBCACHE_MAX_COMPUTATIONS)",
+        valueName: "count"))
+    var maxComputations: Int?
+
+    @Option(help: ArgumentHelp(
+        "Misses that may wait for a computation slot besides those running; more get 503 at once (misses for a value being computed only wait for it). Default: twice --max-computations, within half the workers. (FIBCACHE_MAX_WAITING_COMPUTATIONS)",
+        valueName: "count"))
+    var maxWaitingComputations: Int?
+
+    @Option(help: ArgumentHelp("Longest wait for a computation slot before a miss gets 503 with Retry-After. (FIBCACHE_COMPUTATION_WAIT)", valueName: "duration"))
+    var computationWait: DurationArgument = DurationArgument(argument: "250ms")!
+
     @Option(help: ArgumentHelp("MiB of recently served values kept in the process in front of Redis (each expires with --ttl); 0 turns it off, so every hit asks Redis. (FIBCACHE_LOCAL_CACHE_MB)", valueName: "MiB"))
     var localCacheMb: Int = 4
 
@@ -110,9 +128,13 @@ struct FibcacheCommand: ParsableCommand {
         guard keyPrefix.utf8.count <= 256, !keyPrefix.contains(where: { $0.isWhitespace }) else {
             throw ValidationError("--key-prefix must be at most 256 bytes without whitespace")
         }
-        guard (0...100_000_000).contains(maxN) else {
-            throw ValidationError("--max-n must be from 0 to 100000000, got \(maxN)")
+        guard (0...ServiceLimits.maxNCeiling).contains(maxN) else {
+            throw ValidationError("--max-n must be from 0 to \(ServiceLimits.maxNCeiling) (F(10⁷) takes ~0.4 s even with the fast algorithm), got \(maxN)")
         }
+        guard (0...ServiceLimits.maxNCeiling).contains(maxIterativeN) else {
+            throw ValidationError("--max-iterative-n must be from 0 to \(ServiceLimits.maxNCeiling), got \(maxIterativeN)")
+        }
+        let admission = try admissionLimits()
         guard (0...Fibonacci.recursiveLimit).contains(maxRecursiveN) else {
             throw ValidationError("--max-recursive-n must be from 0 to \(Fibonacci.recursiveLimit) (F(\(Fibonacci.recursiveLimit + 1)) overflows 64 bits), got \(maxRecursiveN)")
         }
@@ -126,7 +148,8 @@ struct FibcacheCommand: ParsableCommand {
             redis: RedisCacheStore.Settings(url: url, connectTimeout: redisConnectTimeout.duration,
                                             commandTimeout: redisCommandTimeout.duration),
             cachePolicy: CachePolicy(keyspace: CacheKeyspace(prefix: keyPrefix), timeToLive: .seconds(ttl)),
-            limits: ServiceLimits(maxN: maxN, maxRecursiveN: maxRecursiveN),
+            limits: ServiceLimits(maxN: maxN, maxIterativeN: maxIterativeN, maxRecursiveN: maxRecursiveN),
+            admission: admission,
             slowRequestThreshold: slowRequestThreshold.duration,
             localCacheBytes: localCacheMb << 20,
             stampede: StampedeProtection(lockTimeToLive: lockTimeout.duration, lockWait: lockWait.duration),
@@ -135,6 +158,22 @@ struct FibcacheCommand: ParsableCommand {
             logsToJournal: environment["JOURNAL_STREAM"] != nil,
             notifySocket: environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 },
             capMallocArenas: environment["MALLOC_ARENA_MAX"] == nil)
+    }
+
+    /// One computation per core by default; the waiting ones within half the workers,
+    /// so that at least half of them are always free for hits.
+    private func admissionLimits() throws(ValidationError) -> ComputationAdmission.Limits {
+        let missWorkers = ComputationAdmission.Limits.missWorkers(outOf: workers)
+        let running = maxComputations ?? min(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))), max(1, workers / 2))
+        let waiting = maxWaitingComputations ?? max(0, min(2 * running, workers / 2 - running))
+        guard running >= 1, waiting >= 0 else {
+            throw ValidationError("--max-computations must be at least 1 and --max-waiting-computations at least 0")
+        }
+        guard running + waiting <= missWorkers else {
+            throw ValidationError("--max-computations + --max-waiting-computations (\(running + waiting)) must leave a quarter of the --workers (\(workers)) for hits: at most \(missWorkers)")
+        }
+        return ComputationAdmission.Limits(running: running, waiting: waiting, missWorkers: missWorkers,
+                                           slotWait: computationWait.duration)
     }
 
     func validate() throws {

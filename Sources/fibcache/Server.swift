@@ -48,7 +48,8 @@ struct Server {
             ? LocalValueCache(capacity: configuration.localCacheBytes, timeToLive: configuration.cachePolicy.timeToLive)
             : nil
         let cache = ReadThroughCache(policy: configuration.cachePolicy, stampede: configuration.stampede,
-                                     local: localCopy, logger: logger)
+                                     local: localCopy, admission: ComputationAdmission(limits: configuration.admission),
+                                     logger: logger)
         let service = FibonacciService(limits: configuration.limits, cache: cache, statistics: statistics,
                                        slowRequestThreshold: configuration.slowRequestThreshold, logger: logger)
         // The cache store is Redis: the one place the executable names the adapter.
@@ -61,7 +62,8 @@ struct Server {
             let store = RedisCacheStore(settings: redisSettings, health: health)
             return { request in
                 let httpRequest = HTTPRequest(fastCGI: request)
-                let response = service.respond(to: httpRequest, store: store, worker: worker)
+                let response = service.respond(to: httpRequest, store: store, worker: worker,
+                                               clientHasGone: request.peerHasGone)
                 if httpRequest.method != "GET" && httpRequest.method != "HEAD" {
                     request.discardBody()  // answered without reading it (405)
                 }
@@ -72,7 +74,8 @@ struct Server {
         logger.info("fibcache started", metadata: [
             "listen": "\(configuration.listen)", "workers": "\(configuration.workers)",
             "redis": "\(configuration.redis.url)", "ttl": "\(configuration.cachePolicy.timeToLive.components.seconds)",
-            "max-n": "\(configuration.limits.maxN)",
+            "max-n": "\(configuration.limits.maxN)", "max-computations": "\(configuration.admission.running)",
+            "max-waiting-computations": "\(configuration.admission.waiting)",
         ])
         notifier.notify("READY=1\nSTATUS=serving on \(configuration.listen)")
 

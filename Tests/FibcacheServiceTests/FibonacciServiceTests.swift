@@ -1,3 +1,4 @@
+import Fibonacci
 import FibonacciCache
 import Logging
 import SystemSupport
@@ -59,7 +60,7 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let cache = InMemoryCache()
         cache.refusesWrites = true
         let response = get("/api/fibonacci/number/10/", cache: cache)
-        #expect(response.header("X-Cache") == "MISS")
+        #expect(response.header("X-Cache") == "BYPASS", "computed, and not cached: what BYPASS says")
         #expect(body(response) == #"{"fibonacci": 55}"#)
     }
 
@@ -108,6 +109,42 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         #expect(response.status == 400)
         #expect(body(response).contains("n <= 30 (--max-recursive-n)"))
         #expect(get("/api/fibonacci/number/30/", query: "algorithm=recursive").status == 200)
+    }
+
+    @Test func iterativeHasItsOwnCap() {
+        let capped = FibonacciService(limits: ServiceLimits(maxN: 100_000, maxIterativeN: 20_000, maxRecursiveN: 30),
+                                      cache: service.cache, logger: silent)
+        let response = capped.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/20001/",
+                                                      query: "algorithm=iterative"), store: InMemoryCache())
+        #expect(response.status == 400)
+        #expect(body(response).contains("n <= 20000 (--max-iterative-n)"))
+        #expect(capped.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/20001/"),
+                               store: InMemoryCache()).status == 200, "fast is not capped by it")
+    }
+
+    /// No computation slot: a clear 503 that says when to come back; hits still served.
+    @Test func aMissWithoutRoomIsA503WithRetryAfter() {
+        let clock = ManualClock()
+        let limits = ComputationAdmission.Limits(running: 1, waiting: 0)
+        let cache = ReadThroughCache(policy: CachePolicy(timeToLive: .seconds(600)),
+                                     admission: ComputationAdmission(limits: limits, clock: clock), clock: clock, logger: silent)
+        let busy = FibonacciService(cache: cache, clock: clock, logger: silent)
+        let store = InMemoryCache()
+        store.values["fibonacci_80000"] = Fibonacci.decimalDigits(of: 80_000, using: .fast)
+        var refused: HTTPResponse?
+        var hit: HTTPResponse?
+        // The second request arrives while the first computes (asked from inside it).
+        _ = try? cache.value(for: 90_000, store: store) { _ in
+            refused = busy.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/90001/"), store: store)
+            hit = busy.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/80000/"), store: store)
+            return Fibonacci.decimalDigits(of: 90_000, using: .fast)
+        }
+        #expect(refused?.status == 503)
+        #expect(refused?.header("Retry-After") == "1")
+        #expect(refused?.header("Content-Type") == "application/json")
+        #expect(refused.map(body)?.hasPrefix(#"{"error": "busy computing other values; retry in 1 s"#) == true)
+        #expect(hit?.status == 200 && hit?.header("X-Cache") == "HIT")
+        #expect(cache.admission?.counts.rejected == 1)
     }
 
     @Test func unknownAlgorithmIsABadRequest() {

@@ -1,3 +1,4 @@
+import Fibonacci
 import FibonacciCache
 import Foundation
 import Logging
@@ -90,6 +91,35 @@ import Testing
         #expect(text.contains("fibcache_computations_total 1"))
         #expect(text.contains("# TYPE fibcache_request_duration_seconds histogram"))
         #expect(text.contains("fibcache_compute_duration_seconds_count 1"))
+    }
+
+    /// Computations in flight, waiting, refused and abandoned, in `/status` and `/metrics`;
+    /// compute time is CPU time (an iterative F(100 000) burns ~30 ms of it).
+    @Test func admissionAndComputeCPUTimeAreReported() throws {
+        let limits = ComputationAdmission.Limits(running: 1, waiting: 0)
+        let cache = ReadThroughCache(admission: ComputationAdmission(limits: limits), logger: silent)
+        let service = FibonacciService(cache: cache, statistics: statistics, logger: silent)
+        let store = InMemoryCache()
+        func get(_ path: String, query: String = "") -> HTTPResponse {
+            service.respond(to: HTTPRequest(method: "GET", path: path, query: query), store: store)
+        }
+        // A refused miss: asked while another computation holds the only slot.
+        _ = try cache.value(for: 200_000, store: store) { _ in
+            #expect(get("/api/fibonacci/number/200001/").status == 503)
+            return Fibonacci.decimalDigits(of: 200_000, using: .fast)
+        }
+        #expect(get("/api/fibonacci/number/100000/", query: "algorithm=iterative").status == 200)
+        let status = try json(get("/status"))
+        let admission = try #require(status["computations_admission"] as? [String: Int])
+        #expect(admission == ["running": 0, "waiting": 0, "rejected": 1, "abandoned": 0, "max_running": 1, "max_waiting": 0,
+                             "max_miss_workers": 1])
+        let cpu = try #require(status["compute_seconds"] as? Double)
+        #expect(cpu > 0.001 && cpu < 5)
+        let metrics = String(decoding: get("/metrics").body, as: UTF8.self)
+        #expect(metrics.contains("fibcache_computations_rejected_total 1"))
+        #expect(metrics.contains("fibcache_computations_running 0"))
+        #expect(metrics.contains("fibcache_computations_waiting 0"))
+        #expect(metrics.contains("fibcache_compute_cpu_seconds_total"))
     }
 
     @Test func slowRequestsAreCountedAgainstTheThreshold() {

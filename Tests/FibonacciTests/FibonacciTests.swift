@@ -19,6 +19,26 @@ import Testing
         #expect(Fibonacci.recursiveLimit == 93)
     }
 
+    /// A computation nobody waits for stops at its next check, for the two slow algorithms.
+    @Test(arguments: [(FibonacciAlgorithm.iterative, 1_000_000), (.recursive, 60)])
+    func slowAlgorithmsStopWhenAsked(algorithm: FibonacciAlgorithm, n: Int) {
+        var checks = 0
+        let digits = Fibonacci.decimalDigits(of: n, using: algorithm, stoppingIf: {
+            checks += 1
+            return checks == 3
+        })
+        #expect(digits == nil)
+        #expect(checks == 3, "no question asked after the answer was yes")
+    }
+
+    @Test(arguments: [FibonacciAlgorithm.iterative, .recursive])
+    func aComputationNotStoppedIsExact(algorithm: FibonacciAlgorithm) {
+        var checks = 0
+        let digits = Fibonacci.decimalDigits(of: 40, using: algorithm, stoppingIf: { checks += 1; return false })
+        #expect(digits.map { String(decoding: $0, as: UTF8.self) } == "102334155")
+        if algorithm == .recursive { #expect(checks > 0, "F(40)'s subtrees from F(30) up ask") }
+    }
+
     @Test func theArticlesFortieth() {
         for algorithm in FibonacciAlgorithm.allCases {
             #expect(value(40, algorithm) == "102334155")

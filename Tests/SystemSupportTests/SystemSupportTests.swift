@@ -71,3 +71,38 @@ import Testing
         #expect(clock.now - start >= .milliseconds(20))
     }
 }
+
+@Suite struct RateLimitedLogTests {
+    /// A clock moved by hand (SystemSupport's own tests cannot use TestSupport's).
+    final class HandClock: BlockingClock, @unchecked Sendable {
+        var now = ContinuousClock.now
+        func sleep(for duration: Duration) { now += duration }
+    }
+
+    @Test func aFloodIsLoggedOncePerIntervalWithTheCountInBetween() {
+        let clock = HandClock()
+        let log = RateLimitedLog(interval: .seconds(10), clock: clock)
+        var lines: [Int] = []
+        for _ in 0..<500 { log.record { lines.append($0) } }
+        #expect(lines == [0], "the first logs at once, the other 499 are counted")
+        clock.sleep(for: .seconds(9))
+        log.record { lines.append($0) }
+        #expect(lines == [0])
+        clock.sleep(for: .seconds(1))
+        log.record { lines.append($0) }
+        #expect(lines == [0, 500], "the next line says how many were not logged")
+    }
+
+    @Test func threadCPUTimeCountsWorkNotSleep() {
+        let start = ThreadCPUClock.now
+        usleep(50_000)
+        let slept = ThreadCPUClock.now - start
+        var x: UInt64 = 1
+        let busyStart = ThreadCPUClock.now
+        for i in 0..<20_000_000 { x = x &* 6364136223846793005 &+ UInt64(i) }
+        let busy = ThreadCPUClock.now - busyStart
+        #expect(x != 0)
+        #expect(slept < .milliseconds(10), "50 ms asleep cost almost no CPU")
+        #expect(busy > .milliseconds(1))
+    }
+}

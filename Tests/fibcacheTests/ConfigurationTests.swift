@@ -32,6 +32,25 @@ import Testing
         #expect(config.redis.connectTimeout < .seconds(1) && config.redis.commandTimeout < .seconds(1))
         #expect(config.socketMode == 0o660)
         #expect(config.localCacheBytes == 4 << 20, "an in-process copy of 4 MiB by default")
+        #expect(config.limits.maxIterativeN == 100_000)
+        let cores = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        #expect(config.admission.running == min(cores, config.workers / 2), "one computation per core")
+        #expect(config.admission.running + config.admission.waiting <= config.workers / 2, "half the workers stay free for hits")
+        #expect(config.admission.slotWait == .milliseconds(250))
+    }
+
+    @Test func admissionFlagsAreAppliedAndLeaveWorkersForHits() throws {
+        let config = try configuration(["--listen", "/tmp/x.sock", "--workers", "10", "--max-computations", "3",
+                                        "--max-waiting-computations", "4", "--computation-wait", "1s",
+                                        "--max-iterative-n", "5000"])
+        #expect(config.admission == .init(running: 3, waiting: 4, missWorkers: 8, slotWait: .seconds(1)),
+                "a quarter of the 10 workers (2) left for hits")
+        #expect(config.limits.maxIterativeN == 5000)
+        #expect(throws: (any Error).self) {
+            try configuration(["--listen", "/tmp/x.sock", "--workers", "4", "--max-computations", "2",
+                               "--max-waiting-computations", "2"])
+        }
+        #expect(try configuration(["--listen", "/tmp/x.sock", "--workers", "1"]).admission.running == 1)
     }
 
     @Test func flagsAreApplied() throws {
@@ -46,6 +65,7 @@ import Testing
         #expect(config.cachePolicy.timeToLive == .seconds(60))
         #expect(config.cachePolicy.keyspace.key(for: 1) == ":1:fibonacci_1")
         #expect(config.limits == .init(maxN: 500, maxRecursiveN: 20))
+        #expect(config.admission.running + config.admission.waiting <= 2, "one of the 3 workers stays for hits")
         #expect(config.redis.connectTimeout == .milliseconds(50))
         #expect(config.redis.commandTimeout == .milliseconds(1500))
         #expect(config.logLevel == .debug)
@@ -56,6 +76,8 @@ import Testing
         ["--max-n", "-1"], ["--max-recursive-n", "94"], ["--redis-url", "http://x"], ["--listen", "9000"],
         ["--redis-connect-timeout", "5"], ["--redis-command-timeout", "-1s"], ["--socket-mode", "999"],
         ["--log-level", "loud"], ["--unknown"], ["--local-cache-mb", "-1"], ["--local-cache-mb", "5000"],
+        ["--max-n", "10000001"], ["--max-iterative-n", "-1"], ["--max-computations", "0"],
+        ["--max-waiting-computations", "-1"], ["--computation-wait", "soon"],
     ])
     func badValuesAreRefusedAtStartup(arguments: [String]) {
         #expect(throws: (any Error).self) { try configuration(["--listen", "/tmp/x.sock"] + arguments) }

@@ -1,0 +1,130 @@
+import SystemSupport
+
+/// What misses may take of the process, so that hits never wait behind them.
+///
+/// At most `running` computations run at once (about one per core: more would only
+/// share the same CPUs), and at most `running + waiting` misses would compute — running,
+/// or waiting for a slot or for another process's lock. A miss for a value already
+/// being computed here only waits for it (no CPU) and needs no slot. Whatever they
+/// do, at most `missWorkers` workers are on misses: the others are left for hits.
+/// A miss that finds no room is refused at once; one that waits longer than
+/// `slotWait` for a slot is refused then. Cheap misses (cheaper than the lock) are
+/// not admitted at all: they cost what a hit does.
+public final class ComputationAdmission: Sendable {
+    public struct Limits: Sendable, Equatable {
+        /// Computations running at once (`--max-computations`).
+        public var running: Int
+        /// Misses that would compute, waiting besides them (`--max-waiting-computations`).
+        public var waiting: Int
+        /// Workers that may be on misses at all, waiting for another request's value included.
+        public var missWorkers: Int
+        /// Longest wait for a free slot (`--computation-wait`).
+        public var slotWait: Duration
+        /// How often a waiting miss looks for a free slot.
+        public var pollInterval: Duration
+
+        public init(running: Int, waiting: Int, missWorkers: Int? = nil, slotWait: Duration = .milliseconds(250),
+                    pollInterval: Duration = .milliseconds(2)) {
+            precondition(running >= 1 && waiting >= 0)
+            self.running = running
+            self.waiting = waiting
+            self.missWorkers = max(missWorkers ?? (running + waiting), running + waiting)
+            self.slotWait = slotWait
+            self.pollInterval = pollInterval
+        }
+
+        /// The workers left for hits when `workers` serve: a quarter, at least one.
+        public static func missWorkers(outOf workers: Int) -> Int {
+            max(1, workers - max(1, workers / 4))
+        }
+    }
+
+    /// Counts for `/status` and `/metrics`.
+    public struct Counts: Sendable, Equatable {
+        public var running = 0
+        /// On the miss path without a slot: waiting for one, or for another request's value.
+        public var waiting = 0
+        public var rejected = 0
+        public var abandoned = 0
+    }
+
+    public let limits: Limits
+    private let clock: any BlockingClock
+    private struct State {
+        var running = 0
+        /// Misses that would compute: running, waiting for a slot or another process's lock.
+        var computing = 0
+        /// Workers on misses: the above, and those waiting for another request's value.
+        var onPath = 0
+        var rejected = 0
+        var abandoned = 0
+    }
+    private let state = LockedValue(State())
+
+    public init(limits: Limits, clock: any BlockingClock = SystemClock()) {
+        self.limits = limits
+        self.clock = clock
+    }
+
+    public var counts: Counts {
+        state.withLock { state in
+            Counts(running: state.running, waiting: state.onPath - state.running,
+                   rejected: state.rejected, abandoned: state.abandoned)
+        }
+    }
+
+    /// Runs `body` on the miss path, or returns nil (counted as rejected) when there
+    /// is no room. `joining`: a computation of this value is already running here,
+    /// so this miss will most likely only wait for it.
+    func onMissPath<T>(joining: Bool, _ body: () -> T) -> T? {
+        let entered = state.withLock { state -> Bool in
+            guard state.onPath < limits.missWorkers,
+                  joining || state.computing < limits.running + limits.waiting else { return false }
+            state.onPath += 1
+            if !joining { state.computing += 1 }
+            return true
+        }
+        guard entered else {
+            rejected()
+            return nil
+        }
+        defer {
+            state.withLock { state in
+                state.onPath -= 1
+                if !joining { state.computing -= 1 }
+            }
+        }
+        return body()
+    }
+
+    /// Runs `body` in a computation slot, waiting at most `slotWait` for one; nil
+    /// (counted as rejected) when none came free in time.
+    func inSlot<T>(_ body: () -> T) -> T? {
+        let deadline = clock.now + limits.slotWait
+        while !takeSlot() {
+            guard clock.now < deadline else {
+                rejected()
+                return nil
+            }
+            clock.sleep(for: limits.pollInterval)
+        }
+        defer { state.withLock { $0.running -= 1 } }
+        return body()
+    }
+
+    func abandoned() {
+        state.withLock { $0.abandoned += 1 }
+    }
+
+    private func takeSlot() -> Bool {
+        state.withLock { state in
+            guard state.running < limits.running else { return false }
+            state.running += 1
+            return true
+        }
+    }
+
+    private func rejected() {
+        state.withLock { $0.rejected += 1 }
+    }
+}
