@@ -5,9 +5,12 @@ import CFastCGI
 /// read from it is copied out.
 public struct FastCGIRequest: ~Copyable {
     private let raw: UnsafeMutablePointer<FCGX_Request>
+    /// Armed while the body is read or the response written.
+    private let deadline: RequestDeadlines.Slot?
 
-    init(_ raw: UnsafeMutablePointer<FCGX_Request>) {
+    init(_ raw: UnsafeMutablePointer<FCGX_Request>, deadline: RequestDeadlines.Slot? = nil) {
         self.raw = raw
+        self.deadline = deadline
     }
 
     /// A CGI/FastCGI parameter (`REQUEST_METHOD`, `DOCUMENT_URI`, `QUERY_STRING`, ...).
@@ -28,6 +31,7 @@ public struct FastCGIRequest: ~Copyable {
     /// answers without reading the body (405 to a POST, say) calls this so the
     /// web server is not left writing into a connection nobody reads.
     public func discardBody(limit: Int = 1 << 20) {
+        deadline?.arm(raw.pointee.ipcFd)
         var scratch = [CChar](repeating: 0, count: 8192)
         var total = 0
         while total < limit {
@@ -44,6 +48,7 @@ public struct FastCGIRequest: ~Copyable {
     /// (HEAD). Returns false when the web server went away mid-write.
     @discardableResult
     public func respond(status: Int, headers: [(name: String, value: String)], body: [UInt8], includeBody: Bool = true) -> Bool {
+        deadline?.arm(raw.pointee.ipcFd)
         var head = "Status: \(status) \(HTTPStatus.reasonPhrase(status))\r\n"
         for header in headers {
             head += "\(header.name): \(header.value)\r\n"

@@ -19,15 +19,17 @@ import SystemSupport
 ///
 /// Each worker owns one `FCGX_Request` and whatever per-worker state its handler
 /// closes over (a Redis connection, say), so the request path takes no locks.
-/// Accepted connections get receive/send timeouts: a peer that stalls in the
-/// middle of a request holds its worker for `ioTimeout` at most; one that sends
-/// nothing holds none (beyond the 5 ms the accepting worker waits for it).
+/// Reading a request and writing its response have a deadline (`requestDeadline`,
+/// `RequestDeadlines`): a peer that stalls or trickles holds its worker that long
+/// at most; one that sends nothing holds none (beyond the 5 ms the accepting
+/// worker waits for it). Each read and write is also bounded by `ioTimeout`.
 public final class FastCGIServer: Sendable {
     public typealias Handler = (borrowing FastCGIRequest) -> Void
 
     public let socket: ListeningSocket
     public let workerCount: Int
     private let ioTimeout: Duration
+    private let deadlines: RequestDeadlines
     private let idle: IdleConnections
     private let stopping = Atomic<Bool>(false)
     private let liveWorkers = Atomic<Int>(0)
@@ -38,13 +40,15 @@ public final class FastCGIServer: Sendable {
     /// leaving it to the idle set: nginx sends it with the connect, well within this.
     private static let newRequestWait: Duration = .milliseconds(5)
 
-    public init(socket: ListeningSocket, workers: Int, ioTimeout: Duration = .seconds(10), logger: Logger) throws(SystemError) {
+    public init(socket: ListeningSocket, workers: Int, ioTimeout: Duration = .seconds(10),
+                requestDeadline: Duration = .seconds(5), logger: Logger) throws(SystemError) {
         precondition(workers > 0, "a server needs at least one worker")
         let initialized = FCGX_Init()  // once, before any worker: installs libfcgi's signal setup
         guard initialized == 0 else { throw SystemError("FCGX_Init", errno: initialized) }
         self.socket = socket
         self.workerCount = workers
         self.ioTimeout = ioTimeout
+        self.deadlines = RequestDeadlines(workers: workers, limit: requestDeadline)
         self.idle = try IdleConnections(listening: socket.fd)
         self.logger = logger
     }
@@ -53,6 +57,8 @@ public final class FastCGIServer: Sendable {
     public var busy: Int { busyWorkers.load(ordering: .relaxed) }
     /// Workers that have not exited yet.
     public var live: Int { liveWorkers.load(ordering: .relaxed) }
+    /// Connections cut because reading a request or writing its response passed the deadline.
+    public var lateConnectionsCut: Int { deadlines.cutCount }
 
     /// Starts the workers. `makeHandler(i)` runs on worker i's own thread, so the
     /// state it creates is confined to that thread.
@@ -61,7 +67,7 @@ public final class FastCGIServer: Sendable {
             liveWorkers.add(1, ordering: .relaxed)
             do {
                 try WorkerThread.spawn { [self] in
-                    serve(handler: makeHandler(index))
+                    serve(handler: makeHandler(index), deadline: deadlines.slots[index])
                     liveWorkers.subtract(1, ordering: .releasing)
                 }
             } catch {
@@ -70,7 +76,20 @@ public final class FastCGIServer: Sendable {
                 throw error
             }
         }
+        let lateLog = RateLimitedLog(interval: .seconds(10))
+        try WorkerThread.spawn { [self] in
+            deadlines.watch(every: Self.deadlineCheckInterval,
+                            until: { stopping.load(ordering: .acquiring) && live == 0 }) { cut in
+                lateLog.record { suppressed in
+                    logger.warning("closed FastCGI connections too slow to send a request or take its response",
+                                   metadata: ["connections": "\(cut + suppressed)", "total": "\(lateConnectionsCut)"])
+                }
+            }
+        }
     }
+
+    /// How often the watchdog looks for requests past their deadline.
+    private static let deadlineCheckInterval: Duration = .milliseconds(50)
 
     /// Stops accepting: idle workers exit now, busy ones after their current request.
     public func beginShutdown() {
@@ -88,7 +107,7 @@ public final class FastCGIServer: Sendable {
         return true
     }
 
-    private func serve(handler: Handler) {
+    private func serve(handler: Handler, deadline: RequestDeadlines.Slot) {
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         // No listening socket for libfcgi: we accept ourselves. If libfcgi drops a
         // bad connection and tries to accept again, accept(-1) fails at once and
@@ -108,20 +127,23 @@ public final class FastCGIServer: Sendable {
                 // than through another trip round the set (which a restart could
                 // leave unserved). Only a peer slower than that goes into the set.
                 if requestArrives(on: connection, within: Self.newRequestWait) {
-                    serveOneRequest(on: connection, watched: false, request: request, handler: handler)
+                    serveOneRequest(on: connection, watched: false, request: request, deadline: deadline, handler: handler)
                 } else {
                     watchOrClose(connection)
                 }
             case .connection(let fd):
-                serveOneRequest(on: fd, watched: true, request: request, handler: handler)
+                serveOneRequest(on: fd, watched: true, request: request, deadline: deadline, handler: handler)
             }
         }
     }
 
     /// One request from `fd`, which has data to read; then the connection goes back
     /// to the idle set (kept by nginx) or is closed. `watched`: already in the set.
+    // Not inlined into serve(): Swift 6.3's optimizer crashes ("Cannot initialize a
+    // nonCopyable type with a guaranteed value") inlining the FastCGIRequest built here.
+    @inline(never)
     private func serveOneRequest(on fd: Int32, watched: Bool, request: UnsafeMutablePointer<FCGX_Request>,
-                                 handler: Handler) {
+                                 deadline: RequestDeadlines.Slot, handler: Handler) {
         request.pointee.ipcFd = fd
         // FCGX_Accept_r begins by finishing the previous request, which would close
         // ipcFd unless marked kept; the BEGIN_REQUEST record it then reads sets the
@@ -133,18 +155,23 @@ public final class FastCGIServer: Sendable {
         request.pointee.detached = 1
         // Parses BEGIN_REQUEST and PARAMS; on a malformed or closed connection
         // libfcgi closes it and returns an error: nothing to answer.
-        guard FCGX_Accept_r(request) == 0 else {
+        deadline.arm(fd)
+        let accepted = FCGX_Accept_r(request)
+        deadline.disarm()
+        guard accepted == 0 else {
             request.pointee.ipcFd = -1
             return
         }
         busyWorkers.add(1, ordering: .relaxed)
-        handler(FastCGIRequest(request))
+        // The handler computes without a deadline; its writes (and any body read) re-arm it.
+        handler(FastCGIRequest(request, deadline: deadline))
         let kept = request.pointee.keepConnection != 0
         // libfcgi flushes the response and frees the request; the connection stays
         // open (or libfcgi closed it after an I/O error), and we decide its fate.
         request.pointee.keepConnection = 1
         request.pointee.detached = 1
         FCGX_Finish_r(request)
+        deadline.disarm()
         busyWorkers.subtract(1, ordering: .relaxed)
         let open = request.pointee.ipcFd >= 0
         request.pointee.ipcFd = -1

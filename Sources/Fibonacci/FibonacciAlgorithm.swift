@@ -10,14 +10,15 @@ public enum FibonacciAlgorithm: String, CaseIterable, Sendable {
 }
 
 extension FibonacciAlgorithm {
-    /// The largest n this algorithm computes in about 0.2 ms on one core here
-    /// (`ComputeBenchmark`: fast F(50 000) 0.18 ms, iterative F(3 000) ≈ 0.1 ms):
-    /// about what two round trips to a cache cost, so not worth coordinating.
+    /// The largest n this algorithm computes in about a millisecond on one core here
+    /// (`ComputeBenchmark`: fast F(100 000) 0.5 ms, F(300 000) 3.3 ms; iterative
+    /// F(10 000) 0.5 ms, F(30 000) 3 ms; recursive F(27) ≈ 635 000 calls): a few
+    /// hits' worth of work, not worth coordinating or queueing.
     public var cheapLimit: Int {
         switch self {
-        case .fast: 50_000
-        case .iterative: 3_000
-        case .recursive: 20
+        case .fast: 150_000
+        case .iterative: 15_000
+        case .recursive: 27
         }
     }
 }

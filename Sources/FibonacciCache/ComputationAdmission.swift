@@ -8,8 +8,8 @@ import SystemSupport
 /// being computed here only waits for it (no CPU) and needs no slot. Whatever they
 /// do, at most `missWorkers` workers are on misses: the others are left for hits.
 /// A miss that finds no room is refused at once; one that waits longer than
-/// `slotWait` for a slot is refused then. Cheap misses (cheaper than the lock) are
-/// not admitted at all: they cost what a hit does.
+/// `slotWait` for a slot is refused then. Cheap misses (about a millisecond) are
+/// not admitted at all: they cost a few hits' worth.
 public final class ComputationAdmission: Sendable {
     public struct Limits: Sendable, Equatable {
         /// Computations running at once (`--max-computations`).

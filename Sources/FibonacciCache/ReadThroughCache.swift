@@ -64,9 +64,9 @@ public final class ReadThroughCache: Sendable {
     /// - Parameters:
     ///   - variant: tells apart computations of the same n that differ in cost (the
     ///     algorithm): a request never waits for another variant's computation.
-    ///   - cheap: computing costs about what the cross-process lock does (two store
-    ///     round trips). Such a miss is not admitted (it costs what a hit does), skips
-    ///     the lock and waits for no other process: a lock left behind cannot delay it.
+    ///   - cheap: computing costs a few hits' worth (about a millisecond). Such a miss
+    ///     needs no admission, skips the cross-process lock (whose two round trips
+    ///     would save little) and waits for no other process: a lock left behind cannot delay it.
     ///   - hasGone: whether the requester has gone (its client hung up); once every
     ///     requester of a computation has, the computation stops.
     /// - Throws: `MissFailure` when a miss could not be computed.

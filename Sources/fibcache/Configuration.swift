@@ -21,6 +21,8 @@ struct Configuration: Sendable {
     /// 0: no in-process copy in front of Redis.
     var localCacheBytes: Int
     var stampede: StampedeProtection
+    /// Reading a request and writing its response, together (`--request-io-deadline`).
+    var requestIODeadline: Duration
     var shutdownTimeout: Duration
     var logLevel: Logger.Level
     /// What the supervisor tells through the environment:

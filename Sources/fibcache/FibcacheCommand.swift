@@ -95,6 +95,11 @@ struct FibcacheCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Requests slower than this are logged with their details (the slow-request log). (FIBCACHE_SLOW_REQUEST_THRESHOLD)", valueName: "duration"))
     var slowRequestThreshold: DurationArgument = DurationArgument(argument: "1s")!
 
+    @Option(help: ArgumentHelp(
+        "Longest time reading a request and writing its response may take, computation not counted; a slower FastCGI peer is disconnected. (FIBCACHE_REQUEST_IO_DEADLINE)",
+        valueName: "duration"))
+    var requestIoDeadline: DurationArgument = DurationArgument(argument: "5s")!
+
     @Option(help: ArgumentHelp("On SIGTERM, how long requests in flight may take to finish. (FIBCACHE_SHUTDOWN_TIMEOUT)", valueName: "duration"))
     var shutdownTimeout: DurationArgument = DurationArgument(argument: "4s")!
 
@@ -153,6 +158,7 @@ struct FibcacheCommand: ParsableCommand {
             slowRequestThreshold: slowRequestThreshold.duration,
             localCacheBytes: localCacheMb << 20,
             stampede: StampedeProtection(lockTimeToLive: lockTimeout.duration, lockWait: lockWait.duration),
+            requestIODeadline: requestIoDeadline.duration,
             shutdownTimeout: shutdownTimeout.duration,
             logLevel: logLevel,
             logsToJournal: environment["JOURNAL_STREAM"] != nil,

@@ -42,7 +42,8 @@ struct Server {
             logger.critical("cannot listen", metadata: ["listen": "\(configuration.listen)", "error": "\(error)"])
             throw ExitCode(1)
         }
-        let server = try FastCGIServer(socket: socket, workers: configuration.workers, logger: logger)
+        let server = try FastCGIServer(socket: socket, workers: configuration.workers,
+                                       requestDeadline: configuration.requestIODeadline, logger: logger)
         let statistics = ServiceStatistics(workerCount: configuration.workers)
         let localCopy = configuration.localCacheBytes > 0
             ? LocalValueCache(capacity: configuration.localCacheBytes, timeToLive: configuration.cachePolicy.timeToLive)

@@ -11,9 +11,11 @@ import Testing
     }
 
     /// A server whose handler answers with the request's method and path.
-    private func startEchoServer(path: String, workers: Int, ioTimeout: Duration = .seconds(5)) throws -> FastCGIServer {
+    private func startEchoServer(path: String, workers: Int, ioTimeout: Duration = .seconds(5),
+                                 requestDeadline: Duration = .seconds(5)) throws -> FastCGIServer {
         let socket = try ListeningSocket(.unix(path: path), unixMode: 0o600)
-        let server = try FastCGIServer(socket: socket, workers: workers, ioTimeout: ioTimeout, logger: logger)
+        let server = try FastCGIServer(socket: socket, workers: workers, ioTimeout: ioTimeout,
+                                       requestDeadline: requestDeadline, logger: logger)
         try server.start { worker in
             return { request in
                 let body = "\(request.param("REQUEST_METHOD") ?? "-") \(request.param("DOCUMENT_URI") ?? "-") w\(worker)"
@@ -25,10 +27,10 @@ import Testing
 
     /// Runs `body` with an echo server on a fresh socket path, stopped afterwards
     /// even when the body fails.
-    private func withEchoServer(workers: Int, ioTimeout: Duration = .seconds(5),
+    private func withEchoServer(workers: Int, ioTimeout: Duration = .seconds(5), requestDeadline: Duration = .seconds(5),
                                 _ body: (_ path: String, _ server: FastCGIServer) throws -> Void) throws {
         let path = temporarySocketPath()
-        let server = try startEchoServer(path: path, workers: workers, ioTimeout: ioTimeout)
+        let server = try startEchoServer(path: path, workers: workers, ioTimeout: ioTimeout, requestDeadline: requestDeadline)
         defer { stop(server) }
         try body(path, server)
     }
@@ -110,6 +112,34 @@ import Testing
             #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/after"])?.contains("/after") == true)
             let waited = Date().timeIntervalSince(start)
             #expect(waited < 3)
+        }
+    }
+
+    /// A peer sending its request a byte every 100 ms passes every per-read timeout (5 s
+    /// here) and used to hold its worker for as long as it liked: the request's deadline
+    /// (500 ms) cuts it, and the one worker serves the next client.
+    @Test func aTricklingPeerIsCutAtTheRequestDeadline() throws {
+        try withEchoServer(workers: 1, requestDeadline: .milliseconds(500)) { path, server in
+            let trickler = try FastCGITestClient(unixPath: path)
+            defer { trickler.close() }
+            let records = FastCGITestClient.records(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/slow"], keepConnection: true)
+            let start = Date()
+            var sent = 0
+            var closedAfter: TimeInterval?
+            for byte in records where closedAfter == nil && Date().timeIntervalSince(start) < 3 {
+                trickler.send([byte])
+                sent += 1
+                usleep(100_000)
+                var peer = pollfd(fd: trickler.fd, events: Int16(POLLIN), revents: 0)
+                if poll(&peer, 1, 0) == 1 { closedAfter = Date().timeIntervalSince(start) }
+            }
+            #expect(sent < records.count, "cut before the whole request was sent")
+            #expect(trickler.isClosedByServer())
+            #expect((closedAfter ?? 99) < 1.5, "cut at the 500 ms deadline (checked every 50 ms)")
+            #expect(server.lateConnectionsCut == 1)
+            let client = try FastCGITestClient(unixPath: path)
+            defer { client.close() }
+            #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/after"])?.contains("/after") == true)
         }
     }
 

@@ -8,6 +8,7 @@ admission. The nginx limits are proven from 127.0.0.2 in test_client_limits."""
 import json
 import re
 import socket
+import struct
 import threading
 import time
 from pathlib import Path
@@ -177,3 +178,50 @@ def test_fast_never_waits_behind_recursive(attacked):
     assert code == 200 and body == b'{"fibonacci": 1134903170}'
     assert recursive_still_running, "the recursive one was still computing: this did not wait for it"
     assert elapsed < 0.5
+
+
+def test_a_trickling_fastcgi_peer_is_cut_at_the_request_deadline(tmp_path):
+    """A socket peer sending a request a byte every 3 s held a worker indefinitely (each
+    read was within the 10 s timeout): with 2 workers, a real request waited 26 s.
+    Now the request's deadline (--request-io-deadline, 5 s by default) frees them."""
+    stack = Stack(tmp_path, workers=2).start()
+    try:
+        stack.get(f"{API}/40/")
+        begin = struct.pack(">BBHHBB", 1, 1, 1, 8, 0, 0) + struct.pack(">HB5x", 1, 1)
+        tricklers = []
+        for _ in range(2):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(str(stack.socket))
+            s.sendall(begin + struct.pack(">BBHHBB", 1, 4, 1, 200, 0, 0))  # PARAMS: 200 bytes announced
+            tricklers.append(s)
+        stop = threading.Event()
+
+        def trickle():
+            while not stop.wait(3):
+                for s in tricklers:
+                    try:
+                        s.send(b"\x01")
+                    except OSError:
+                        pass
+        feeder = threading.Thread(target=trickle, daemon=True)
+        feeder.start()
+        time.sleep(0.2)  # both workers are now reading a trickle
+        start = time.monotonic()
+        code, headers, _ = stack.get(f"{API}/40/", timeout=60)
+        waited = time.monotonic() - start
+        stop.set()
+        cut = [s.recv(1, socket.MSG_DONTWAIT) if _readable(s) else None for s in tricklers]
+        for s in tricklers:
+            s.close()
+        print(f"2 workers held by trickling peers: a real request waited {waited:.1f} s")
+        assert code == 200 and headers["x-cache"] == "HIT"
+        assert waited < 7, "freed at the 5 s deadline"
+        assert cut == [b"", b""], "fibcache closed both trickling connections"
+        assert "too slow to send a request" in stack.log_text()
+    finally:
+        stack.stop()
+
+
+def _readable(s):
+    import select
+    return bool(select.select([s], [], [], 1)[0])

@@ -135,7 +135,7 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         var hit: HTTPResponse?
         // The second request arrives while the first computes (asked from inside it).
         _ = try? cache.value(for: 90_000, store: store) { _ in
-            refused = busy.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/90001/"), store: store)
+            refused = busy.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/200001/"), store: store)
             hit = busy.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/80000/"), store: store)
             return Fibonacci.decimalDigits(of: 90_000, using: .fast)
         }

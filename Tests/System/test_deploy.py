@@ -2,6 +2,7 @@
 restarts under load, kill -9, Redis restart, stop, journal, unit verification
 and security score, reboot, uninstall. Each test sets up what it checks, so none
 depends on another having run before it (only uninstall belongs at the end)."""
+import json
 import re
 import time
 
@@ -102,6 +103,80 @@ def test_operations_endpoints_on_loopback(installed):
     assert installed.out("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/readyz") == "200"
     assert '"requests": ' in installed.out("curl -s http://127.0.0.1/status")
     assert "fibcache_computations_total" in installed.out("curl -s http://127.0.0.1/metrics")
+
+
+def test_the_unit_bounds_the_process(installed):
+    """CPUWeight below nginx's and Redis' (100 when unset), memory and task limits, as
+    systemd applies them; where the box delegates the controllers, the cgroup has them too."""
+    show = lambda unit, prop: installed.out(f"systemctl show -p {prop} --value {unit}")
+    assert show("fibcache", "CPUWeight") == "50"
+    for other in ("nginx", "redis-server"):
+        assert show(other, "CPUWeight") in ("[not set]", "100", ""), "others keep the default weight"
+    assert show("fibcache", "MemoryHigh") == str(128 << 20)
+    assert show("fibcache", "MemoryMax") == str(256 << 20)
+    assert show("fibcache", "TasksMax") == "300"
+    curl_status(installed, 40)  # started
+    # cgroup v2, then v1 (CPUWeight 50 is cpu.shares 512 there); absent where the box
+    # is not given the controllers (this CI host: v1 without delegation).
+    unit = "system.slice/fibcache.service"
+    layouts = {f"/sys/fs/cgroup/{unit}/memory.max": str(256 << 20), f"/sys/fs/cgroup/{unit}/cpu.weight": "50",
+               f"/sys/fs/cgroup/{unit}/pids.max": "300",
+               f"/sys/fs/cgroup/memory/{unit}/memory.limit_in_bytes": str(256 << 20),
+               f"/sys/fs/cgroup/cpu/{unit}/cpu.shares": "512", f"/sys/fs/cgroup/pids/{unit}/pids.max": "300"}
+    enforced = {path: installed.out(f"cat {path} 2>/dev/null || true") for path in layouts}
+    enforced = {path: value for path, value in enforced.items() if value}
+    print(f"fibcache's cgroup limits: {enforced or 'controllers not delegated to the box'}")
+    for path, value in enforced.items():
+        assert value == layouts[path], path
+    threads = int(installed.out("ls /proc/$(systemctl show -p MainPID --value fibcache)/task | wc -l"))
+    assert threads < 300, "the shipped --workers default fits TasksMax"
+
+
+FLOOD_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", "/api/fibonacci/number/" .. (60000 + counter) .. "/?algorithm=iterative")
+end
+"""
+
+
+def test_a_flood_of_misses_keeps_hits_and_memory_within_the_unit(installed):
+    """Distinct iterative misses from 64 connections for 6 s: hits keep answering in well
+    under a second, fibcache stays far below its MemoryHigh, every unit stays up."""
+    curl_status(installed, 40)
+    probe = (f"for i in $(seq 1 40); do curl -s -o /dev/null -w 'hit %{{time_total}} %{{http_code}}\\n' {URL}/40/ "
+             ">> /tmp/hits; sleep 0.05; done; "
+             "awk '/VmRSS/ {print $2}' /proc/$(systemctl show -p MainPID --value fibcache)/status > /tmp/rss")
+    installed.sh("rm -f /tmp/hits /tmp/rss")
+    requests, _, out = wrk_during(installed, "", probe, seconds=6, script=FLOOD_LUA, connections=64)
+    hits = [line.split()[1:] for line in installed.out("cat /tmp/hits").splitlines()]
+    worst = max(float(seconds) for seconds, _ in hits)
+    rss_kib = int(installed.out("cat /tmp/rss"))
+    admission = json.loads(installed.out("curl -s http://127.0.0.1/status"))["computations_admission"]
+    print(f"flood of iterative misses: {requests} requests, {admission['rejected']} refused (503); "
+          f"{len(hits)} hits, worst {worst * 1000:.0f} ms; RSS {rss_kib // 1024} MiB")
+    assert len(hits) == 40 and all(code == "200" for _, code in hits), hits
+    assert worst < 1.0
+    assert rss_kib < 128 * 1024
+    assert installed.out("systemctl is-active nginx fibcache redis-server").split() == ["active"] * 3
+
+
+def test_nginx_limits_one_client_but_not_this_host(installed):
+    """The site's limit_req in the real Debian layout: a flood from one client (127.0.0.2:
+    loopback, but not this host's own address) gets 429 JSON with Retry-After."""
+    # One curl, 250 requests on one connection: far faster than 50 a second.
+    flood = "curl -s -i -w '\\n' {interface} 'http://127.0.0.1/api/fibonacci/number/40/?i=[1-250]' | tr -d '\\r'"
+    remote = installed.out(flood.format(interface="--interface 127.0.0.2"))
+    local = installed.out(flood.format(interface=""))
+    statuses = lambda out: [int(line.split()[1]) for line in out.splitlines() if line.startswith("HTTP/1.1 ")]
+    print(f"250 requests from 127.0.0.2: {statuses(remote).count(429)} limited; "
+          f"from 127.0.0.1: {statuses(local).count(429)} limited")
+    assert statuses(remote)[:100] == [200] * 100, "a burst of 100 passes"
+    assert 429 in statuses(remote), "then 50 a second"
+    limited = remote[remote.index("HTTP/1.1 429"):].split("HTTP/1.1 ")[1]
+    assert "Retry-After: 1" in limited and '{"error": "too many requests' in limited
+    assert statuses(local) == [200] * 250, "this host is not limited"
 
 
 def test_demo_page_and_loopback_only_eviction(installed):

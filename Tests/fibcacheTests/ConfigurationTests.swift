@@ -42,7 +42,8 @@ import Testing
     @Test func admissionFlagsAreAppliedAndLeaveWorkersForHits() throws {
         let config = try configuration(["--listen", "/tmp/x.sock", "--workers", "10", "--max-computations", "3",
                                         "--max-waiting-computations", "4", "--computation-wait", "1s",
-                                        "--max-iterative-n", "5000"])
+                                        "--max-iterative-n", "5000", "--request-io-deadline", "2s"])
+        #expect(config.requestIODeadline == .seconds(2))
         #expect(config.admission == .init(running: 3, waiting: 4, missWorkers: 8, slotWait: .seconds(1)),
                 "a quarter of the 10 workers (2) left for hits")
         #expect(config.limits.maxIterativeN == 5000)
