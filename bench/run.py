@@ -11,8 +11,9 @@ One nginx (1 worker, access_log off: nginx at its best) serves five paths to the
 
 wrk drives each at 32, 256 and 1,024 connections, in interleaved rounds (median of ROUNDS); each run
 also counts non-2xx answers, socket errors and the lines nginx wrote to its error log, and reads the
-RSS of fibcache and of the C reference. Then cold requests for growing n against GMP's in-process time.
-Prints the table, writes bench/results/latest.json and, with matplotlib, latest.png.
+RSS of fibcache and of the C reference. Then hits alone and under four attacks (bench/attacks.py), and
+cold requests for growing n against GMP's in-process time. Prints the tables, writes
+bench/results/latest.json and, with matplotlib, latest.png. BENCH_SECTIONS (hits,attacks,cold) picks parts.
 
 BENCH_SERVER_CPUS / BENCH_LOAD_CPUS (taskset lists, e.g. 0-11 and 12-15) pin the servers and wrk to
 separate cores, so that a many-core host measures the servers rather than wrk's share of their cores.
@@ -34,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "Support"))
 import stack as processes  # noqa: E402  (the process management the tests use)
+from attacks import REAL_IP, hits_under_attacks, print_attacks  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CONFIGS = ("ceiling", "nginx fastcgi_cache", "fibcache kept", "fibcache plain", "C reference plain")
@@ -48,6 +50,11 @@ COLD = [(40, "recursive"), (40, "fast"), (1_000, "fast"), (10_000, "fast"), (100
 BASELINE = os.environ.get("BENCH_BASELINE")
 if BASELINE:
     CONFIGS += ("baseline kept", "baseline plain")
+# Which parts to run (all by default): the hit path, hits under attack, cold requests.
+ALL_SECTIONS = {"hits", "attacks", "cold"}
+SECTIONS = set(os.environ.get("BENCH_SECTIONS", ",".join(sorted(ALL_SECTIONS))).split(","))
+# A partial run must not replace the last full one.
+RESULT_NAME = "latest" if SECTIONS >= ALL_SECTIONS else "partial"
 SERVER_CPUS = os.environ.get("BENCH_SERVER_CPUS")
 LOAD_CPUS = os.environ.get("BENCH_LOAD_CPUS")
 
@@ -223,7 +230,7 @@ def main():
         stack = processes.Stack(run_dir, binary=binary, launcher=pinned(SERVER_CPUS), workers=None,  # as shipped
                                 fibcache_args=["--log-level", "warning"],
                                 render_args=["--no-access-log", "--extra", str(extra)])
-        extra.write_text(other_servers(run_dir.resolve(), ports, body, stack.socket, reference_socket)
+        extra.write_text(REAL_IP + other_servers(run_dir.resolve(), ports, body, stack.socket, reference_socket)
                          + (baseline_servers(ports, tmp / "baseline.sock") if BASELINE else ""))
         reference = baseline = None
         try:
@@ -246,7 +253,7 @@ def main():
                     answer.close()
             error_log = run_dir / "nginx-error.log"
             hit = {}
-            for connections in CONNECTIONS:
+            for connections in CONNECTIONS if "hits" in SECTIONS else ():
                 runs = {name: [] for name in CONFIGS}
                 for _ in range(ROUNDS):
                     for name in CONFIGS:
@@ -262,7 +269,8 @@ def main():
             # Stopped first: requests still queued in its backlog would store values the cold
             # requests below have just deleted.
             processes.stop_process(reference)
-            cold = cold_requests(stack, gmp)
+            attacks = hits_under_attacks(stack, wrk, ROUNDS, pinned(LOAD_CPUS)) if "attacks" in SECTIONS else None
+            cold = cold_requests(stack, gmp) if "cold" in SECTIONS else []
         finally:
             for process in (reference, baseline):
                 if process:
@@ -271,7 +279,8 @@ def main():
 
     results = {"machine": {"cores": os.cpu_count(), "server_cpus": SERVER_CPUS, "load_cpus": LOAD_CPUS},
                "duration_s": DURATION, "rounds": ROUNDS, "warm_n": WARM_N, "access_log": "off",
-               "hit": {str(c): v for c, v in hit.items()}, "cold": cold, "peak_rss_kib": peak_rss}
+               "hit": {str(c): v for c, v in hit.items()}, "attacks": attacks, "cold": cold,
+               "peak_rss_kib": peak_rss}
     for v in hit.values():
         rps = {name: v[name]["requests_per_second"] for name in CONFIGS}
         v["ratios"] = {
@@ -284,9 +293,12 @@ def main():
             v["ratios"]["kept_to_baseline_kept"] = rps["fibcache kept"] / rps["baseline kept"]
             v["ratios"]["plain_to_baseline_plain"] = rps["fibcache plain"] / rps["baseline plain"]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"{RESULT_NAME}.json").write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
-    chart(results)
+    if attacks:
+        print_attacks(attacks)
+    if hit:
+        chart(results)
 
 
 def cold_requests(stack, gmp):
@@ -357,8 +369,8 @@ def chart(r):
     left.set_yscale("log")
     right.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(RESULTS / "latest.png", dpi=110)
-    print(f"\nchart: {RESULTS / 'latest.png'}")
+    fig.savefig(RESULTS / f"{RESULT_NAME}.png", dpi=110)
+    print(f"\nchart: {RESULTS / (RESULT_NAME + '.png')}")
 
 
 if __name__ == "__main__":

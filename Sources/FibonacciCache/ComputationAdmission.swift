@@ -2,8 +2,8 @@ import SystemSupport
 
 /// What misses may take of the process, so that hits never wait behind them.
 ///
-/// At most `running` computations run at once (about one per core: more would only
-/// share the same CPUs), and at most `running + waiting` misses would compute — running,
+/// At most `running` computations run at once (about one per core, leaving one to
+/// hits, nginx and Redis: more would only share the same CPUs), and at most `running + waiting` misses would compute — running,
 /// or waiting for a slot or for another process's lock. A miss for a value already
 /// being computed here only waits for it (no CPU) and needs no slot. Whatever they
 /// do, at most `missWorkers` workers are on misses: the others are left for hits.

@@ -71,7 +71,7 @@ struct FibcacheCommand: ParsableCommand {
     var maxIterativeN: Int = ServiceLimits.defaultMaxIterativeN
 
     @Option(help: ArgumentHelp(
-        "Computations running at once (misses that are not cheap); default: one per core. (FIBCACHE_MAX_COMPUTATIONS)",
+        "Computations running at once (misses that are not cheap); default: one per core but one, at least 1. (FIBCACHE_MAX_COMPUTATIONS)",
         valueName: "count"))
     var maxComputations: Int?
 
@@ -166,11 +166,12 @@ struct FibcacheCommand: ParsableCommand {
             capMallocArenas: environment["MALLOC_ARENA_MAX"] == nil)
     }
 
-    /// One computation per core by default; the waiting ones within half the workers,
-    /// so that at least half of them are always free for hits.
+    /// One computation per core but one by default, so that a core stays for hits, nginx
+    /// and Redis (on 2 cores, hit p99 under the bench's attacks: 1.4-1.7x alone with one
+    /// computation, up to 2.4x with two); the waiting ones within half the workers.
     private func admissionLimits() throws(ValidationError) -> ComputationAdmission.Limits {
         let missWorkers = ComputationAdmission.Limits.missWorkers(outOf: workers)
-        let running = maxComputations ?? min(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))), max(1, workers / 2))
+        let running = maxComputations ?? min(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)) - 1), max(1, workers / 2))
         let waiting = maxWaitingComputations ?? max(0, min(2 * running, workers / 2 - running))
         guard running >= 1, waiting >= 0 else {
             throw ValidationError("--max-computations must be at least 1 and --max-waiting-computations at least 0")
