@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "FibonacciTests", dependencies: ["Fibonacci"]),
-        .testTarget(name: "FibonacciCacheTests", dependencies: ["FibonacciCache", "SystemSupport", "TestSupport"]),
+        .testTarget(name: "FibonacciCacheTests", dependencies: ["FibonacciCache", "Fibonacci", "SystemSupport", "TestSupport"]),
         .testTarget(name: "FibcacheRedisTests", dependencies: ["FibcacheRedis", "Redis", "SystemSupport", "TestSupport"]),
         .testTarget(name: "FibcacheServiceTests", dependencies: ["FibcacheService", "FibonacciCache", "Fibonacci", "SystemSupport", "TestSupport"]),
         .testTarget(name: "fibcacheTests", dependencies: ["fibcache"]),

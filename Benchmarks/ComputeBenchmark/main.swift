@@ -1,6 +1,6 @@
 // The in-process baseline for `make bench`: how long GMP takes to compute F(n)
 // and convert it to decimal, with no I/O — what a cold request cannot beat.
-// Prints one JSON object: {"<n>": {"fast": median_seconds, "iterative": ...}}.
+// Prints one JSON object: {"<n>": {"fast": median_seconds, "iterative": ..., "verify": ...}}.
 import Fibonacci
 
 let sizes = CommandLine.arguments.dropFirst().compactMap { Int($0) }
@@ -25,6 +25,10 @@ for n in sizes {
         let seconds = median(runs) { _ = Fibonacci.decimalDigits(of: n, using: algorithm) }
         fields.append("\"\(algorithm.rawValue)\": \(seconds)")
     }
+    // What checking a stored F(n) costs (every digit, modulo 2⁶¹ − 1), beside computing it.
+    let digits = Fibonacci.decimalDigits(of: n, using: .fast)
+    let verify = median(9) { precondition(FibonacciResidue.ofDecimal(digits) == FibonacciResidue.of(n)) }
+    fields.append("\"verify\": \(verify)")
     entries.append("\"\(n)\": {\(fields.joined(separator: ", "))}")
 }
 print("{\(entries.joined(separator: ", "))}")

@@ -54,10 +54,14 @@ public final class RedisCacheStore: CacheStore {
         }
     }
 
-    public func get(_ key: String) -> CacheLookup {
-        switch run(["GET", key], isWrite: false) {
-        case .string(let bytes)?: return .hit(bytes)
+    /// `GETRANGE key 0 maxBytes`, not `GET`: a value planted far larger than F(n)
+    /// (50 MB, say) costs no more than the right one, where `GET` would time out
+    /// on it every time and never repair it. Redis answers "" for a missing key.
+    public func get(_ key: String, atMost maxBytes: Int) -> CacheLookup {
+        switch run(["GETRANGE", key, "0", String(maxBytes)], isWrite: false) {
+        case .string(let bytes)?: return bytes.isEmpty ? .miss : .hit(bytes)
         case .null?: return .miss
+        case .error(let message)? where message.hasPrefix("WRONGTYPE"): return .unusable
         default: return .unavailable
         }
     }
@@ -148,6 +152,8 @@ public final class RedisCacheStore: CacheStore {
     }
 
     private func accept(_ reply: RedisReply, isWrite: Bool) -> RedisReply? {
+        // A key holding another type is bad data, not Redis in trouble: the caller repairs it.
+        if case .error(let message) = reply, message.hasPrefix("WRONGTYPE") { return reply }
         if case .error(let message) = reply {
             health.commandFailed(message)
             return nil

@@ -34,6 +34,8 @@ extension FibonacciService {
             // CPU time: summed wall time would count every wait for a core as work.
             #""compute_seconds": \#(Duration.nanoseconds(s.computeNanoseconds.load(ordering: .relaxed)).secondsText)"#,
             #""slow_requests": \#(s.slowRequests.load(ordering: .relaxed))"#,
+            // Read from the store and not served: failed verification, or another type of data.
+            #""cache_values_rejected": \#(cache.rejectedValueCount)"#,
         ]
         if let admission = cache.admission {
             let counts = admission.counts
@@ -61,7 +63,7 @@ extension FibonacciService {
     }
 
     func metrics() -> HTTPResponse {
-        if let admission = cache.admission { statistics.observe(admission.counts) }
+        statistics.observe(cache.admission?.counts, rejectedValues: cache.rejectedValueCount)
         return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                             body: statistics.registry.emitToBuffer())
     }

@@ -36,8 +36,9 @@ public final class ServiceStatistics: Sendable {
     private let waitingGauge: CoreMetrics.Gauge
     private let rejectedCounter: CoreMetrics.Counter
     private let abandonedCounter: CoreMetrics.Counter
-    /// The admission's totals at the last scrape: the counters grow by the difference.
-    private let admissionSeen = Mutex((rejected: 0, abandoned: 0))
+    private let rejectedValueCounter: CoreMetrics.Counter
+    /// Totals at the last scrape (refused, abandoned, values rejected): the counters grow by the difference.
+    private let cacheSeen = Mutex((0, 0, 0))
 
     public init(workerCount: Int) {
         var now = timespec()
@@ -70,6 +71,7 @@ public final class ServiceStatistics: Sendable {
         waitingGauge = CoreMetrics.Gauge(label: "fibcache_computations_waiting", factory: factory)
         rejectedCounter = CoreMetrics.Counter(label: "fibcache_computations_rejected_total", factory: factory)
         abandonedCounter = CoreMetrics.Counter(label: "fibcache_computations_abandoned_total", factory: factory)
+        rejectedValueCounter = CoreMetrics.Counter(label: "fibcache_cache_values_rejected_total", factory: factory)
     }
 
     public var uptime: Duration { ContinuousClock.now - startInstant }
@@ -98,16 +100,21 @@ public final class ServiceStatistics: Sendable {
         computeTimer.recordNanoseconds(duration.nanoseconds)
     }
 
-    /// Brings the admission's gauges and counters up to date (at each scrape).
-    func observe(_ admission: ComputationAdmission.Counts) {
-        runningGauge.record(admission.running)
-        waitingGauge.record(admission.waiting)
-        let (rejected, abandoned) = admissionSeen.withLock { seen in
-            defer { seen = (admission.rejected, admission.abandoned) }
-            return (admission.rejected - seen.rejected, admission.abandoned - seen.abandoned)
+    /// Brings the cache's gauges and counters up to date (at each scrape): the
+    /// admission's, and the values read from the store that failed verification.
+    func observe(_ admission: ComputationAdmission.Counts?, rejectedValues: Int) {
+        if let admission {
+            runningGauge.record(admission.running)
+            waitingGauge.record(admission.waiting)
+        }
+        let totals = (admission?.rejected ?? 0, admission?.abandoned ?? 0, rejectedValues)
+        let (rejected, abandoned, badValues) = cacheSeen.withLock { seen in
+            defer { seen = totals }
+            return (totals.0 - seen.0, totals.1 - seen.1, totals.2 - seen.2)
         }
         if rejected > 0 { rejectedCounter.increment(by: rejected) }
         if abandoned > 0 { abandonedCounter.increment(by: abandoned) }
+        if badValues > 0 { rejectedValueCounter.increment(by: badValues) }
     }
 
     /// The cache store failed a command or a connection (counted as

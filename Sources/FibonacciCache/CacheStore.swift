@@ -4,7 +4,10 @@
 /// (implementations need not be thread-safe). Redis is one adapter
 /// (`FibcacheRedis`); a protocol-compatible Valkey needs none of its own.
 public protocol CacheStore: AnyObject {
-    func get(_ key: String) -> CacheLookup
+    /// The value under `key`, at most `maxBytes` + 1 bytes of it: a value longer than
+    /// any the caller can accept is cut there (it fails verification and is repaired)
+    /// rather than transferred whole.
+    func get(_ key: String, atMost maxBytes: Int) -> CacheLookup
     /// Stores `value` under `key` for `expiry`; false if the store refused or failed.
     @discardableResult
     func set(_ key: String, to value: [UInt8], expiry: Duration) -> Bool
@@ -24,8 +27,12 @@ public protocol CacheStore: AnyObject {
 }
 
 public enum CacheLookup: Equatable, Sendable {
+    /// Bytes stored under the key: the caller verifies them before serving them.
     case hit([UInt8])
     case miss
+    /// The key holds something that is not a value (another type of data):
+    /// to be recomputed and overwritten, like a value that fails verification.
+    case unusable
     /// The store could not be asked (down, timed out, refusing): serve uncached.
     case unavailable
 }

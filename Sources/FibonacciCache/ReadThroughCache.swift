@@ -1,4 +1,6 @@
+import Fibonacci
 import Logging
+import Synchronization
 import SystemSupport
 
 /// The whole caching policy, top to bottom: the in-process copy, then the
@@ -29,6 +31,10 @@ public final class ReadThroughCache: Sendable {
     /// takes it back instead. Bounded: the oldest are forgotten (they expire anyway).
     private let abandonedLocks = LockedValue<[String: String]>([:])
     private static let abandonedLocksKept = 1024
+    /// Values read from the store that failed verification, since start (`/status`).
+    public var rejectedValueCount: Int { rejectedValues.load(ordering: .relaxed) }
+    private let rejectedValues = Atomic<Int>(0)
+    private let rejectionLog: RateLimitedLog
     /// How often a computation asks whether anyone still waits for it.
     static let presenceCheckInterval = Duration.milliseconds(10)
 
@@ -57,6 +63,7 @@ public final class ReadThroughCache: Sendable {
         self.admission = admission
         self.clock = clock
         self.logger = logger
+        self.rejectionLog = RateLimitedLog(interval: .seconds(60), clock: clock)
     }
 
     /// F(n)'s digits, from the cache or from `compute`.
@@ -80,17 +87,16 @@ public final class ReadThroughCache: Sendable {
             return Answer(digits: digits, outcome: .hit, fromLocalCopy: true, cacheTime: clock.now - start)
         }
 
-        // 2. The shared store: a plausible value is a hit, whichever algorithm computed it.
+        // 2. The shared store: a verified value is a hit, whichever algorithm computed it.
+        //    Anything else under the key is rejected, recomputed and overwritten.
         let key = policy.keyspace.key(for: n)
-        let lookup = store.get(key)
+        let lookup = store.get(key, atMost: Fibonacci.expectedDigitCount(of: n))
         var answer: Answer
         switch lookup {
-        case .hit(let digits) where CachedValue.isPlausible(digits, for: n):
+        case .hit(let digits) where CachedValue.isVerified(digits, for: n):
             answer = Answer(digits: digits, outcome: .hit, cacheTime: clock.now - start)
-        case .hit, .miss, .unavailable:
-            if case .hit = lookup {
-                logger.warning("ignoring a malformed cached value", metadata: ["key": "\(key)"])
-            }
+        case .hit, .unusable, .miss, .unavailable:
+            if lookup != .miss && lookup != .unavailable { rejected(lookup, key: key) }
             let lookupTime = clock.now - start
             let miss = Miss(n: n, key: key, lockKey: variant.isEmpty ? key : "\(key):\(variant)",
                             storeAnswered: lookup != .unavailable, cheap: cheap)
@@ -183,12 +189,12 @@ public final class ReadThroughCache: Sendable {
                     return .failure(.abandoned)
                 }
                 clock.sleep(for: stampede.pollInterval)
-                switch store.get(miss.key) {
-                case .hit(let digits) where CachedValue.isPlausible(digits, for: miss.n):
+                switch store.get(miss.key, atMost: Fibonacci.expectedDigitCount(of: miss.n)) {
+                case .hit(let digits) where CachedValue.isVerified(digits, for: miss.n):
                     return .success(Answer(digits: digits, outcome: .hit, cacheTime: clock.now - start))
                 case .unavailable:
                     return run(.bypass)
-                case .hit, .miss:
+                case .hit, .miss, .unusable:
                     continue
                 }
             }
@@ -208,6 +214,18 @@ public final class ReadThroughCache: Sendable {
             if !store.set(key, to: answer.digits, expiry: policy.timeToLive) { answer.outcome = .bypass }
             answer.cacheTime = clock.now - start - answer.computeTime
             return answer
+        }
+    }
+
+    /// A value that failed verification (or a key of another type): counted, and
+    /// logged at most once per key per interval however often it is asked for.
+    private func rejected(_ lookup: CacheLookup, key: String) {
+        rejectedValues.add(1, ordering: .relaxed)
+        rejectionLog.record(key) { suppressed in
+            let what = if case .hit(let bytes) = lookup { "\(bytes.count) bytes that are not its value" } else { "another type of data" }
+            logger.warning("the cache held a wrong value: recomputing and overwriting it", metadata: [
+                "key": "\(key)", "found": "\(what)", "again_since_last_log": "\(suppressed)",
+            ])
         }
     }
 

@@ -156,6 +156,8 @@ def test_concurrent_misses_do_not_delay_hits(attacked):
     assert not probe.failures, probe.failures[:5]
     assert probe.worst < HIT_BOUND
     assert max(peak) < 128, "within the unit's MemoryMax with room to spare"
+    refusals_logged = stack.log_text().count("computations at their limit")
+    assert 1 <= refusals_logged <= 2, f"{codes.count(503)} refusals, logged once per 10 s, not once each"
     # Back to normal: a new miss is computed at once.
     code, headers, _ = stack.get(f"{API}/500000/?algorithm=iterative", timeout=30)
     assert code == 200 and headers["x-cache"] == "MISS"

@@ -47,6 +47,11 @@ final class ScriptedConnector {
     }
 }
 
+extension RedisCacheStore {
+    /// Most tests do not care about the size bound.
+    func get(_ key: String) -> CacheLookup { get(key, atMost: 100) }
+}
+
 @Suite struct RedisCacheStoreTests {
     let clock = ManualClock()
     let health = RedisHealth(target: "redis://test:6379/1", logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
@@ -75,7 +80,7 @@ final class ScriptedConnector {
         #expect(sent[2] == ["GET", "fibonacci_9:lock"], "who holds it: t1, not us")
         #expect(sent[3] == ["SET", "fibonacci_9", "34", "PX", "86400000"])
         #expect(sent[4].first == "EVAL" && sent[4].suffix(3) == ["1", "fibonacci_9:lock", "t1"])
-        #expect(sent[5] == ["GET", "fibonacci_9"])
+        #expect(sent[5] == ["GETRANGE", "fibonacci_9", "0", "100"])
         #expect(sent[6] == ["DEL", "fibonacci_9"])
     }
 
@@ -88,6 +93,21 @@ final class ScriptedConnector {
         _ = redis.get("fibonacci_9")
         #expect(redis.acquireLock(for: "fibonacci_9", token: "t1", expiry: .seconds(30)) == .acquired)
         #expect(fresh.commands.last == ["GET", "fibonacci_9:lock"])
+    }
+
+    /// Bad data is not Redis in trouble: a key of another type is `unusable` (repaired by
+    /// the caller), an empty answer a miss, and neither marks Redis as refusing commands.
+    @Test func aKeyOfAnotherTypeIsUnusableNotARefusal() {
+        let connection = ScriptedConnection([
+            .success(.error("WRONGTYPE Operation against a key holding the wrong kind of value")),
+            .success(.string([])), .success(.string(Array("832040".utf8))),
+        ])
+        let redis = store(ScriptedConnector([.success(connection)]))
+        #expect(redis.get("fibonacci_115", atMost: 24) == .unusable)
+        #expect(health.lastProblem == nil, "not logged as Redis refusing commands")
+        #expect(redis.get("fibonacci_116", atMost: 25) == .miss, "GETRANGE answers \"\" for a missing key")
+        #expect(redis.get("fibonacci_30", atMost: 6) == .hit(Array("832040".utf8)))
+        #expect(connection.commands[0] == ["GETRANGE", "fibonacci_115", "0", "24"], "one byte more than F(n) has, at most")
     }
 
     @Test func backoffDoublesUpToItsCap() {
@@ -128,7 +148,7 @@ final class ScriptedConnector {
         #expect(redis.get("fibonacci_5") == .miss)
         #expect(redis.get("fibonacci_5") == .hit(Array("5".utf8)), "answered on the new connection")
         #expect(connector.attempts == 2)
-        #expect(fresh.commands == [["GET", "fibonacci_5"]])
+        #expect(fresh.commands == [["GETRANGE", "fibonacci_5", "0", "100"]])
         #expect(health.lastProblem == nil, "a retry that worked is no outage")
     }
 

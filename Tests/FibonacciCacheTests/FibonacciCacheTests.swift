@@ -19,7 +19,7 @@ import FibonacciCache
 
 @Suite struct CachedValueTests {
     private func plausible(_ text: String, _ n: Int) -> Bool {
-        CachedValue.isPlausible(Array(text.utf8), for: n)
+        CachedValue.isVerified(Array(text.utf8), for: n)
     }
 
     @Test func acceptsCanonicalValues() {
@@ -43,5 +43,18 @@ import FibonacciCache
     @Test func rejectsValuesOfTheWrongSize() {
         #expect(!plausible("63245986", 40))  // F(39): one digit short
         #expect(!plausible("1023341550", 40))
+    }
+
+    /// The poisonings: a wrong value of the right size is caught by its digits.
+    @Test func rejectsAnyAlteredDigitOfTheRightSize() {
+        #expect(!plausible("7", 5))  // `SET fibonacci_5 7`
+        #expect(!plausible("102334156", 40))
+        let f300 = Array("222232244629420445529739893461909967206666939096499764990979600".utf8)
+        #expect(plausible(String(decoding: f300, as: UTF8.self), 300))
+        for position in [0, 31, 62] {  // first, middle, last digit, each changed
+            var altered = f300
+            altered[position] = altered[position] == UInt8(ascii: "9") ? UInt8(ascii: "8") : altered[position] + 1
+            #expect(!plausible(String(decoding: altered, as: UTF8.self), 300), "digit \(position)")
+        }
     }
 }

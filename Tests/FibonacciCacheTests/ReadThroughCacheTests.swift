@@ -1,3 +1,4 @@
+import Fibonacci
 import Foundation
 import Logging
 import Synchronization
@@ -211,6 +212,34 @@ extension ReadThroughCache {
         #expect(store.lockAttempts == 0)
         #expect(clock.slept.isEmpty)
         #expect(store.values["fibonacci_40"] == Array("102334155".utf8))
+    }
+
+    /// The issue's poisonings, each served correctly, rewritten in the store, counted,
+    /// and never copied into the process.
+    @Test(arguments: [
+        ("fibonacci_5", 5, "7"),  // SET fibonacci_5 7
+        ("fibonacci_300", 300, "222232244629420445529739893461909967206666939096499764990979601"),  // last digit
+        ("fibonacci_120", 120, String(repeating: "9", count: 50_000_000 / 1000)),  // far too long
+    ])
+    func aPoisonedValueIsRecomputedAndRewritten(key: String, n: Int, poison: String) {
+        let store = InMemoryCache()
+        store.values[key] = Array(poison.utf8)
+        let readThrough = cache(local: LocalValueCache(capacity: 1 << 20, timeToLive: .seconds(600)))
+        let answer = readThrough.value(for: n, store: store, compute: { Fibonacci.decimalDigits(of: n, using: .fast) })
+        #expect(answer.outcome == .miss && answer.computedHere)
+        #expect(answer.digits == Fibonacci.decimalDigits(of: n, using: .fast))
+        #expect(store.values[key] == answer.digits, "overwritten")
+        #expect(readThrough.rejectedValueCount == 1)
+        #expect(readThrough.value(for: n, store: store, compute: { Issue.record("computed"); return [] }).fromLocalCopy)
+    }
+
+    @Test func aKeyOfAnotherTypeIsRepairedNotBypassedForever() {
+        let store = InMemoryCache()
+        store.wrongTypeKeys = ["fibonacci_115"]
+        let answer = cache().value(for: 115, store: store, compute: { Fibonacci.decimalDigits(of: 115, using: .fast) })
+        #expect(answer.outcome == .miss, "not a BYPASS")
+        #expect(store.wrongTypeKeys.isEmpty && store.values["fibonacci_115"] == answer.digits)
+        #expect(cache().value(for: 115, store: store, compute: { Issue.record("computed"); return [] }).outcome == .hit)
     }
 
     @Test func anotherProcesssLockIsNotTakenBack() {

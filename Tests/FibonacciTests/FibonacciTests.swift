@@ -39,6 +39,20 @@ import Testing
         if algorithm == .recursive { #expect(checks > 0, "F(40)'s subtrees from F(30) up ask") }
     }
 
+    /// Fast doubling modulo 2⁶¹ − 1 agrees with the exact values reduced the slow way.
+    @Test(arguments: [0, 1, 2, 3, 40, 93, 94, 300, 1_000, 4_096, 65_537, 100_000])
+    func residueByFastDoublingMatchesTheDigits(n: Int) {
+        let digits = Fibonacci.decimalDigits(of: n, using: .fast)
+        #expect(FibonacciResidue.of(n) == FibonacciResidue.ofDecimal(digits))
+        // The digits reduced one at a time, with plain 128-bit arithmetic, as a reference.
+        let reference = digits.reduce(UInt64(0)) { residue, digit in
+            let (high, low) = residue.multipliedFullWidth(by: 10)
+            let wide = FibonacciResidue.prime.dividingFullWidth((high, low)).remainder
+            return (wide + UInt64(digit - 48)) % FibonacciResidue.prime
+        }
+        #expect(FibonacciResidue.ofDecimal(digits) == reference)
+    }
+
     @Test func theArticlesFortieth() {
         for algorithm in FibonacciAlgorithm.allCases {
             #expect(value(40, algorithm) == "102334155")

@@ -93,6 +93,19 @@ import Testing
         #expect(lines == [0, 500], "the next line says how many were not logged")
     }
 
+    @Test func eachKeyHasItsOwnInterval() {
+        let clock = HandClock()
+        let log = RateLimitedLog(interval: .seconds(10), clock: clock)
+        var lines: [String] = []
+        for key in ["fibonacci_5", "fibonacci_6", "fibonacci_5", "fibonacci_6", "fibonacci_5"] {
+            log.record(key) { suppressed in lines.append("\(key) \(suppressed)") }
+        }
+        #expect(lines == ["fibonacci_5 0", "fibonacci_6 0"])
+        clock.sleep(for: .seconds(10))
+        log.record("fibonacci_5") { lines.append("fibonacci_5 \($0)") }
+        #expect(lines.last == "fibonacci_5 2")
+    }
+
     @Test func threadCPUTimeCountsWorkNotSleep() {
         let start = ThreadCPUClock.now
         usleep(50_000)

@@ -18,15 +18,20 @@ public final class InMemoryCache: CacheStore {
 
     public init() {}
 
-    public func get(_ key: String) -> CacheLookup {
+    /// Keys holding another type of data than a string (`LPUSH fibonacci_115 x`).
+    public var wrongTypeKeys: Set<String> = []
+
+    public func get(_ key: String, atMost maxBytes: Int) -> CacheLookup {
         gets.append(key)
         onGet?(key)
         guard available else { return .unavailable }
-        return values[key].map(CacheLookup.hit) ?? .miss
+        if wrongTypeKeys.contains(key) { return .unusable }
+        return values[key].map { CacheLookup.hit(Array($0.prefix(maxBytes + 1))) } ?? .miss
     }
 
     public func set(_ key: String, to value: [UInt8], expiry: Duration) -> Bool {
         guard available, !refusesWrites else { return false }
+        wrongTypeKeys.remove(key)  // SET replaces whatever the key held
         values[key] = value
         expiries[key] = expiry
         return true

@@ -1,0 +1,61 @@
+"""Nothing in Redis is trusted (issue 14): whatever another client of the Redis stored under
+fibcache's keys — a wrong value, a wrong digit, another type, a huge string — is not served: it is
+recomputed, rewritten, counted in /status, and logged once per key, and the process keeps only
+verified values."""
+import json
+import subprocess
+import time
+
+API = "/api/fibonacci/number"
+F300 = "222232244629420445529739893461909967206666939096499764990979600"
+
+
+def answer(stack, n):
+    status, headers, body = stack.get(f"{API}/{n}/", timeout=10)
+    assert status == 200, body
+    return json.loads(body)["fibonacci"], headers["x-cache"]
+
+
+def test_each_poisoning_is_repaired_not_served(make_stack):
+    stack = make_stack(fibcache_args=["--local-cache-mb", "0"])  # every request asks Redis
+    redis = stack.redis
+    redis.cli("set", "fibonacci_5", "7")
+    redis.cli("set", "fibonacci_300", F300[:-1] + "1")
+    redis.cli("rpush", "fibonacci_115", "not a value")
+    huge = stack.dir / "huge.txt"
+    huge.write_text("9" * 50_000_000)
+    subprocess.run(["redis-cli", "-p", str(redis.port), "-n", "1", "-x", "set", "fibonacci_116"],
+                   stdin=huge.open("rb"), check=True, capture_output=True)
+
+    start = time.monotonic()
+    assert answer(stack, 5) == (5, "MISS")
+    assert answer(stack, 300) == (int(F300), "MISS")
+    assert answer(stack, 115)[1] == "MISS", "another type is repaired, not a BYPASS forever"
+    value, cache = answer(stack, 116)
+    assert cache == "MISS" and len(str(value)) == 24
+    elapsed = time.monotonic() - start
+    # Rewritten in Redis: the next requests are verified hits.
+    assert redis.cli("get", "fibonacci_5") == "5"
+    assert redis.cli("get", "fibonacci_300") == F300
+    assert redis.cli("type", "fibonacci_115") == "string"
+    assert redis.cli("strlen", "fibonacci_116") == "24"
+    for n in (5, 300, 115, 116):
+        assert answer(stack, n)[1] == "HIT"
+    status = json.loads(stack.get("/status")[2])
+    assert status["cache_values_rejected"] == 4
+    assert status["bypasses"] == 0
+    log = stack.log_text()
+    assert log.count("the cache held a wrong value") == 4, log
+    assert "Redis refused a command" not in log, "bad data is not Redis in trouble"
+    print(f"4 poisoned keys repaired in {elapsed * 1000:.0f} ms (a 50 MB value among them)")
+
+
+def test_a_repeatedly_poisoned_key_is_logged_once_per_interval(make_stack):
+    stack = make_stack(fibcache_args=["--local-cache-mb", "0"])
+    for _ in range(20):
+        stack.redis.cli("set", "fibonacci_40", "102334156")  # the last digit off by one
+        assert answer(stack, 40) == (102334155, "MISS")
+    assert json.loads(stack.get("/status")[2])["cache_values_rejected"] == 20
+    assert stack.log_text().count("the cache held a wrong value") == 1
+    metrics = stack.get("/metrics")[2].decode()
+    assert "fibcache_cache_values_rejected_total 20" in metrics
