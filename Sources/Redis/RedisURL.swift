@@ -49,7 +49,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                     database = db
                 case "password": password = percentDecoded(value)
                 case "username", "user": username = percentDecoded(value)
-                default: throw fail("unknown parameter '\(parts[0])'")
+                // Not echoed: a misplaced secret may be what stands there.
+                default: throw fail("unknown parameter (known: db, password, username)")
                 }
             }
             return
@@ -124,13 +125,19 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         return db
     }
 
-    /// Masks the password of a URL that did not parse, so it never reaches a log.
+    /// A URL that did not parse, with everything that may hold a secret masked, so
+    /// that no error message ever shows one: the userinfo (`user:password@`, or a
+    /// lone `password@`), the whole query (`?password=...`), and any text that is not
+    /// a URL at all (it might be the password pasted alone).
     static func redacted(_ text: String) -> String {
-        // scheme://user:SECRET@host -> scheme://user:***@host
-        guard let at = text.lastIndex(of: "@") else { return text }
-        let head = text[..<at]
-        guard let schemeEnd = head.firstIndex(of: "/"),
-              let colon = head[schemeEnd...].firstIndex(of: ":") else { return text }
-        return String(text[...colon]) + "***" + String(text[at...])
+        guard let schemeEnd = text.firstRange(of: "://") else { return "(not shown: not a URL)" }
+        var rest = text[schemeEnd.upperBound...]
+        var query = ""
+        if let mark = rest.firstIndex(of: "?") {
+            rest = rest[..<mark]
+            query = "?***"
+        }
+        if let at = rest.lastIndex(of: "@") { rest = "***" + rest[at...] }
+        return String(text[..<schemeEnd.upperBound]) + rest + query
     }
 }

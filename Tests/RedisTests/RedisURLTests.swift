@@ -43,8 +43,19 @@ import Testing
     @Test func descriptionNeverShowsThePassword() throws {
         #expect(try RedisURL(parsing: "redis://app:hunter2@h:1/2").description == "redis://app:***@h:1/2")
         #expect(try RedisURL(parsing: "unix:///s.sock?db=1&password=hunter2").description == "unix:///s.sock?db=1&password=***")
-        #expect(RedisURL.redacted("redis://u:hunter2@h:x") == "redis://u:***@h:x")
+        #expect(RedisURL.redacted("redis://u:hunter2@h:x") == "redis://***@h:x")
         let error = #expect(throws: RedisURL.ParseError.self) { try RedisURL(parsing: "redis://u:hunter2@h:x") }
         #expect(error?.description.contains("hunter2") == false)
+    }
+
+    /// Every shape of malformed URL the issue found echoing its secret, and a few more.
+    @Test(arguments: ["redis://hunter2@h:x", "redis://u:hunter2@h:x", "redis://:hunter2@h:70000/1",
+                      "unix:///x.sock?password=hunter2&tls=1", "unix:///x.sock?password=hunter2&db=99999",
+                      "unix:///x.sock?hunter2", "unix://x.sock?password=hunter2", "hunter2@localhost:6379",
+                      "hunter2", "http://u:hunter2@h", "redis://u:hunter2@[::1:6379"])
+    func aMalformedURLNeverShowsItsSecret(text: String) {
+        let error = #expect(throws: RedisURL.ParseError.self) { try RedisURL(parsing: text) }
+        #expect(error?.description.contains("hunter2") == false, "\(error?.description ?? "")")
+        #expect(error?.description.hasPrefix("invalid Redis URL") == true)
     }
 }

@@ -85,6 +85,8 @@ def test_socket_activation_and_permissions(installed):
     assert installed.out("systemctl is-active fibcache.service", check=False) == "inactive"
     installed.sh("redis-cli -n 1 del fibonacci_40")
     assert installed.out("stat -c '%U:%G %a' /run/fibcache.sock") == "www-data:www-data 660"
+    # Where a Redis password goes: root only.
+    assert installed.out("stat -c '%U %a' /etc/default/fibcache") == "root 600"
     assert curl_status(installed, 40) == ("200", "MISS")
     assert curl_status(installed, 40) == ("200", "HIT")
     assert installed.out("systemctl is-active fibcache.service") == "active"
