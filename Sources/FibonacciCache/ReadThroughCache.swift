@@ -60,10 +60,11 @@ public final class ReadThroughCache: Sendable {
         self.policy = policy
         self.stampede = stampede
         self.local = local
+        // A poisoned key may be asked for thousands of times a second: a line a minute each.
+        self.rejectionLog = RateLimitedLog(interval: .seconds(60), clock: clock)
         self.admission = admission
         self.clock = clock
         self.logger = logger
-        self.rejectionLog = RateLimitedLog(interval: .seconds(60), clock: clock)
     }
 
     /// F(n)'s digits, from the cache or from `compute`.
