@@ -81,7 +81,6 @@ public struct FibonacciService: Sendable {
     func fibonacci(_ query: FibonacciQuery, store: CacheStore,
                    clientHasGone: @escaping @Sendable () -> Bool = { false }) -> HTTPResponse {
         let start = clock.now
-        var cpuTime = Duration.zero
         let answer: ReadThroughCache.Answer
         do {
             // The cheap `fast` computation of n shares its flight and lock with nobody
@@ -89,14 +88,12 @@ public struct FibonacciService: Sendable {
             answer = try cache.value(for: query.n, variant: query.algorithm == .fast ? "" : query.algorithm.rawValue,
                                      cheap: query.n <= query.algorithm.cheapLimit, store: store,
                                      hasGone: clientHasGone) { shouldStop in
-                let cpuStart = ThreadCPUClock.now
-                defer { cpuTime = ThreadCPUClock.now - cpuStart }
-                return Fibonacci.decimalDigits(of: query.n, using: query.algorithm, stoppingIf: shouldStop)
+                Fibonacci.decimalDigits(of: query.n, using: query.algorithm, stoppingIf: shouldStop)
             }
         } catch {
             return refused(query, because: error)
         }
-        if answer.computedHere { statistics.computed(duration: answer.computeTime, cpuTime: cpuTime) }
+        if answer.computedHere { statistics.computed(duration: answer.computeTime, cpuTime: answer.computeCPUTime) }
         statistics.responded(answer.outcome)
         let timing = ServerTiming(cache: answer.cacheTime, compute: answer.computeTime, outcome: answer.outcome,
                                   algorithm: answer.shared ? "shared" : answer.computedHere ? query.algorithm.rawValue : nil,

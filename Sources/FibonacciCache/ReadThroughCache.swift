@@ -49,9 +49,12 @@ public final class ReadThroughCache: Sendable {
         public var computedHere = false
         /// Waited for another request of this process to compute it.
         public var shared = false
-        /// Time spent in the cache (lookups, lock, polling, storing).
+        /// Time spent in the cache (lookups, lock, polling, storing): all but computing.
         public var cacheTime: Duration = .zero
+        /// Wall time of the computation done here (what the requester waited for it)...
         public var computeTime: Duration = .zero
+        /// ...and the CPU time it cost (`compute_seconds`: wall time counts every wait for a core).
+        public var computeCPUTime: Duration = .zero
     }
 
     public init(policy: CachePolicy = CachePolicy(), stampede: StampedeProtection = StampedeProtection(),
@@ -95,10 +98,11 @@ public final class ReadThroughCache: Sendable {
         var answer: Answer
         switch lookup {
         case .hit(let digits) where CachedValue.isVerified(digits, for: n):
-            answer = Answer(digits: digits, outcome: .hit, cacheTime: clock.now - start)
-        case .hit, .unusable, .miss, .unavailable:
-            if lookup != .miss && lookup != .unavailable { rejected(lookup, key: key) }
-            let lookupTime = clock.now - start
+            answer = Answer(digits: digits, outcome: .hit)
+        case .hit, .unusable:
+            rejected(lookup, key: key)
+            fallthrough
+        case .miss, .unavailable:
             let miss = Miss(n: n, key: key, lockKey: variant.isEmpty ? key : "\(key):\(variant)",
                             storeAnswered: lookup != .unavailable, cheap: cheap)
             // 3. Produce it once, however many requests for it arrive meanwhile; a miss
@@ -121,11 +125,10 @@ public final class ReadThroughCache: Sendable {
                 answer.shared = true
                 answer.computedHere = false
                 answer.computeTime = .zero
-                answer.cacheTime = clock.now - start
-            } else {
-                answer.cacheTime += lookupTime
+                answer.computeCPUTime = .zero
             }
         }
+        answer.cacheTime = clock.now - start - answer.computeTime
 
         // 6. Keep it in the process (the flight's leader does, for all who waited), unless
         //    it would take over a quarter of the copy: F(10⁶) must not flush the hot set.
@@ -165,17 +168,12 @@ public final class ReadThroughCache: Sendable {
             computed(miss, outcome: outcome, flight: flight, compute: compute)
         }
         guard miss.storeAnswered else { return run(.bypass) }
-        let start = clock.now
-        if miss.cheap { return stored(run(.miss), key: miss.key, since: start, store: store) }
+        if miss.cheap { return stored(run(.miss), key: miss.key, store: store) }
         let token = String(UInt64.random(in: 1...UInt64.max), radix: 16)
         switch acquireLock(for: miss.lockKey, token: token, store: store) {
         case .acquired:
-            var result = stored(run(.miss), key: miss.key, since: start, store: store)
+            let result = stored(run(.miss), key: miss.key, store: store)
             if !store.releaseLock(for: miss.lockKey, token: token) { rememberAbandoned(key: miss.lockKey, token: token) }
-            if case .success(var answer) = result {
-                answer.cacheTime = clock.now - start - answer.computeTime
-                result = .success(answer)
-            }
             return result
         case .unavailable:
             // The store may have taken the lock and failed only to say so (a reply that
@@ -183,6 +181,7 @@ public final class ReadThroughCache: Sendable {
             rememberAbandoned(key: miss.lockKey, token: token)
             return run(.bypass)
         case .heldElsewhere:
+            let start = clock.now
             let deadline = start + stampede.lockWait
             while clock.now < deadline {
                 if flight.everyoneHasGone {
@@ -192,7 +191,7 @@ public final class ReadThroughCache: Sendable {
                 clock.sleep(for: stampede.pollInterval)
                 switch store.get(miss.key, atMost: Fibonacci.expectedDigitCount(of: miss.n)) {
                 case .hit(let digits) where CachedValue.isVerified(digits, for: miss.n):
-                    return .success(Answer(digits: digits, outcome: .hit, cacheTime: clock.now - start))
+                    return .success(Answer(digits: digits, outcome: .hit))
                 case .unavailable:
                     return run(.bypass)
                 case .hit, .miss, .unusable:
@@ -202,18 +201,16 @@ public final class ReadThroughCache: Sendable {
             // The holder is slow or gone: compute (and store) here rather than wait on.
             logger.notice("waited for another process to compute; computing here",
                           metadata: ["n": "\(miss.n)", "waited_ms": "\((clock.now - start).millisecondsText)"])
-            return stored(run(.miss), key: miss.key, since: start, store: store)
+            return stored(run(.miss), key: miss.key, store: store)
         }
     }
 
     /// A value computed here, stored for everyone (a store that refuses it makes
-    /// the answer a bypass: not cached); the cache's time counts from `start`.
-    private func stored(_ result: Result<Answer, MissFailure>, key: String, since start: ContinuousClock.Instant,
-                        store: CacheStore) -> Result<Answer, MissFailure> {
+    /// the answer a bypass: not cached).
+    private func stored(_ result: Result<Answer, MissFailure>, key: String, store: CacheStore) -> Result<Answer, MissFailure> {
         result.map { computed in
             var answer = computed
             if !store.set(key, to: answer.digits, expiry: policy.timeToLive) { answer.outcome = .bypass }
-            answer.cacheTime = clock.now - start - answer.computeTime
             return answer
         }
     }
@@ -258,18 +255,19 @@ public final class ReadThroughCache: Sendable {
             nextCheck = now + Self.presenceCheckInterval
             return flight.everyoneHasGone
         }
-        func run() -> (digits: [UInt8]?, time: Duration) {
-            let start = clock.now
+        func run() -> (digits: [UInt8]?, time: Duration, cpuTime: Duration) {
+            let (start, cpuStart) = (clock.now, ThreadCPUClock.now)
             let digits = compute(shouldStop)
-            return (digits, clock.now - start)
+            return (digits, clock.now - start, ThreadCPUClock.now - cpuStart)
         }
-        let ran: (digits: [UInt8]?, time: Duration)?
+        let ran: (digits: [UInt8]?, time: Duration, cpuTime: Duration)?
         if let admission, !miss.cheap { ran = admission.inSlot(run) } else { ran = run() }
         guard let ran else { return .failure(.busy) }
         guard let digits = ran.digits else {
             admission?.abandoned()
             return .failure(.abandoned)
         }
-        return .success(Answer(digits: digits, outcome: outcome, computedHere: true, computeTime: ran.time))
+        return .success(Answer(digits: digits, outcome: outcome, computedHere: true, computeTime: ran.time,
+                               computeCPUTime: ran.cpuTime))
     }
 }
