@@ -109,8 +109,8 @@ class Attack:
         request = (struct.pack(">BBHHBB", 1, 1, 1, 8, 0, 0) + struct.pack(">HB5x", 1, 1)
                    + struct.pack(">BBHHBB", 1, 4, 1, 200, 0, 0) + bytes(200))
         while not self.stop_event.is_set():
+            s = socket.socket(socket.AF_UNIX)
             try:
-                s = socket.socket(socket.AF_UNIX)
                 s.connect(str(self.stack.socket))
                 for byte in request:
                     s.send(bytes([byte]))

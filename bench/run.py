@@ -115,10 +115,6 @@ def timed_get(port, path):
     return elapsed, response.getheader("X-Cache"), len(body)
 
 
-def rss_kib(pid, field="VmRSS"):
-    return int(re.search(rf"{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text()).group(1))
-
-
 def line_count(path):
     return len(path.read_text(errors="replace").splitlines()) if path.exists() else 0
 
@@ -262,10 +258,10 @@ def main():
                         sample["nginx_errors"] = line_count(error_log) - before
                         server = (reference.pid if name.startswith("C reference")
                                   else baseline.pid if name.startswith("baseline") else stack.fibcache.pid)
-                        sample["rss_kib"] = 0 if name == "ceiling" else rss_kib(server)
+                        sample["rss_kib"] = 0 if name == "ceiling" else processes.rss_kib(server)
                         runs[name].append(sample)
                 hit[connections] = {name: median_run(samples) for name, samples in runs.items()}
-            peak_rss = {"fibcache": rss_kib(stack.fibcache.pid, "VmHWM"), "C reference": rss_kib(reference.pid, "VmHWM")}
+            peak_rss = {"fibcache": processes.rss_kib(stack.fibcache.pid, "VmHWM"), "C reference": processes.rss_kib(reference.pid, "VmHWM")}
             # Stopped first: requests still queued in its backlog would store values the cold
             # requests below have just deleted.
             processes.stop_process(reference)

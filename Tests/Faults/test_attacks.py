@@ -5,17 +5,14 @@ runs, hits keep answering, and the service is back to normal right after it stop
 The clients here connect from 127.0.0.1, which the shipped site exempts from its
 per-client limits (a load test from the host itself): what is proven is fibcache's own
 admission. The nginx limits are proven from 127.0.0.2 in test_client_limits."""
-import json
-import re
 import socket
 import struct
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import Stack, wait_until
+from conftest import Load, Stack, fastcgi_status, rss_kib, wait_until
 
 API = "/api/fibonacci/number"
 HIT_BOUND = 1.0  # seconds: generous; a hit takes a fraction of a millisecond
@@ -23,15 +20,8 @@ HIT_BOUND = 1.0  # seconds: generous; a hit takes a fraction of a millisecond
 OLD_LIMITS = ["--max-iterative-n", "1000000"]
 
 
-def rss_mib(pid):
-    text = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+) kB", text).group(1)) / 1024
-
-
 def status(stack):
-    code, _, body = stack.get("/status", timeout=5)
-    assert code == 200, body
-    return json.loads(body)
+    return fastcgi_status(stack.socket)
 
 
 def send_request(port, path):
@@ -41,39 +31,14 @@ def send_request(port, path):
     return s
 
 
-class HitProbe:
-    """Asks for a cached value every 20 ms on fresh connections until stopped:
-    every answer must be a 200 within HIT_BOUND."""
+def hit_probe(stack):
+    """Asks for a cached value every 20 ms on fresh connections until stopped."""
+    return Load(stack, lambda i, k: f"{API}/40/", threads=1, pause=0.02)
 
-    def __init__(self, stack, path=f"{API}/40/"):
-        self.stack, self.path = stack, path
-        self.latencies, self.failures = [], []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self):
-        while not self._stop.is_set():
-            start = time.monotonic()
-            try:
-                code, headers, body = self.stack.get(self.path, timeout=10)
-                if code != 200 or headers.get("x-cache") != "HIT":
-                    self.failures.append((code, headers.get("x-cache"), body[:100]))
-            except OSError as error:
-                self.failures.append(("error", str(error)))
-            self.latencies.append(time.monotonic() - start)
-            self._stop.wait(0.02)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(15)
-
-    @property
-    def worst(self):
-        return max(self.latencies, default=0.0)
+def failures(probe):
+    """Probe answers that were not a 200 HIT."""
+    return [r for r in probe.results if r[1] != 200 or r[2] != "HIT"]
 
 
 @pytest.fixture
@@ -92,7 +57,7 @@ def test_computations_nobody_waits_for_stop(attacked):
     (1.7 s of CPU) and a cached value on a fresh connection waited 20 s."""
     stack = attacked
     sockets = []
-    with HitProbe(stack) as probe:
+    with hit_probe(stack) as probe:
         for i in range(70):
             sockets.append(send_request(stack.http_port, f"{API}/{999_998 - i}/?algorithm=iterative"))
         time.sleep(0.39)
@@ -112,7 +77,7 @@ def test_computations_nobody_waits_for_stop(attacked):
           f"hit on a fresh connection {fresh * 1000:.1f} ms, worst probe hit {probe.worst * 1000:.1f} ms")
     assert code == 200 and headers["x-cache"] == "HIT"
     assert fresh < HIT_BOUND
-    assert not probe.failures, probe.failures[:5]
+    assert not failures(probe), failures(probe)[:5]
     assert probe.worst < HIT_BOUND
     assert admission["abandoned"] >= 1
     # Nothing half-computed was stored.
@@ -124,7 +89,7 @@ def test_concurrent_misses_do_not_delay_hits(attacked):
     and RSS went from 16 to 57 MB. Now the misses beyond the admission get 503 at once."""
     stack = attacked
     pid = stack.fibcache.pid
-    rss_before = rss_mib(pid)
+    rss_before = rss_kib(pid) / 1024
     results = []
     peak = [rss_before]
 
@@ -135,25 +100,25 @@ def test_concurrent_misses_do_not_delay_hits(attacked):
         except OSError as error:
             results.append(("error", str(error)))
 
-    with HitProbe(stack) as probe:
+    with hit_probe(stack) as probe:
         threads = [threading.Thread(target=miss, args=(600_000 + i,)) for i in range(80)]
         for t in threads:
             t.start()
         deadline = time.monotonic() + 60
         while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
-            peak.append(rss_mib(pid))
+            peak.append(rss_kib(pid) / 1024)
             time.sleep(0.05)
         for t in threads:
             t.join(1)
     codes = [code for code, _ in results]
     print(f"80 concurrent iterative misses: {codes.count(200)} computed, {codes.count(503)} refused (503); "
-          f"{len(probe.latencies)} hits during it, worst {probe.worst * 1000:.1f} ms; "
+          f"{len(probe.results)} hits during it, worst {probe.worst * 1000:.1f} ms; "
           f"RSS {rss_before:.1f} → peak {max(peak):.1f} MiB")
     assert len(results) == 80
     assert set(codes) <= {200, 503}, results
     assert all(retry == "1" for code, retry in results if code == 503), "503 comes with Retry-After"
     assert codes.count(200) >= 1, "some were admitted"
-    assert not probe.failures, probe.failures[:5]
+    assert not failures(probe), failures(probe)[:5]
     assert probe.worst < HIT_BOUND
     assert max(peak) < 128, "within the unit's MemoryMax with room to spare"
     refusals_logged = stack.log_text().count("computations at their limit")

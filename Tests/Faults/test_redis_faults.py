@@ -2,64 +2,28 @@
 The load is bounded in time; every response is recorded."""
 import signal
 import subprocess
-import threading
 import time
 
-from conftest import wait_until
+from conftest import Load, wait_until
 
 API = "/api/fibonacci/number"
 # These tests watch Redis itself: without the in-process copy every request asks it.
 REDIS_ONLY = ["--local-cache-mb", "0"]
 
 
-class Load:
-    """`threads` clients looping over n in a small range until stopped (at most `limit` s)."""
-
-    def __init__(self, stack, threads=8, limit=30.0):
-        self.stack, self.limit = stack, limit
-        self.results = []  # (monotonic time, status, x-cache, latency)
-        self.lock = threading.Lock()
-        self.stop_flag = threading.Event()
-        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
-
-    def run(self, i):
-        deadline = time.monotonic() + self.limit
-        k = 0
-        while not self.stop_flag.is_set() and time.monotonic() < deadline:
-            n = 100 + (i * 7 + k) % 50
-            k += 1
-            start = time.monotonic()
-            try:
-                status, headers, _ = self.stack.get(f"{API}/{n}/", timeout=10)
-                cache = headers.get("x-cache")
-            except OSError as e:
-                status, cache = 0, repr(e)
-            with self.lock:
-                self.results.append((start, status, cache, time.monotonic() - start))
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        for t in self.threads:
-            t.join(30)
-
-    def between(self, t0, t1):
-        return [r for r in self.results if t0 <= r[0] < t1]
+def cycling_load(stack):
+    """8 clients looping over n in 100..149."""
+    return Load(stack, lambda i, k: f"{API}/{100 + (i * 7 + k) % 50}/")
 
 
 def report(name, load):
     statuses = [r[1] for r in load.results]
-    worst = max(r[3] for r in load.results)
-    print(f"{name}: {len(statuses)} requests, non-2xx {sum(s != 200 for s in statuses)}, worst {worst * 1000:.0f} ms")
+    print(f"{name}: {len(statuses)} requests, non-2xx {sum(s != 200 for s in statuses)}, worst {load.worst * 1000:.0f} ms")
 
 
 def test_redis_killed_during_load(make_stack):
     stack = make_stack(fibcache_args=REDIS_ONLY)
-    with Load(stack) as load:
+    with cycling_load(stack) as load:
         time.sleep(1.5)
         killed_at = time.monotonic()
         stack.redis.proc.send_signal(signal.SIGKILL)
@@ -78,7 +42,7 @@ def test_redis_killed_during_load(make_stack):
 
 def test_redis_frozen_during_load(make_stack):
     stack = make_stack(fibcache_args=["--redis-connect-timeout", "200ms", "--redis-command-timeout", "200ms", *REDIS_ONLY])
-    with Load(stack) as load:
+    with cycling_load(stack) as load:
         time.sleep(1)
         stack.redis.pause()
         frozen_at = time.monotonic()

@@ -4,20 +4,14 @@ the C interop paths (libfcgi, hiredis, GMP)."""
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Stack, stop_process, wait_until
+from conftest import ROOT, Stack, rss_kib, stop_process, wait_until
 
 RELEASE = ROOT / ".build" / "release" / "fibcache"
 SOAK_SECONDS = int(os.environ.get("FIBCACHE_SOAK_SECONDS", "65"))
-
-
-def rss_kib(pid):
-    text = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+) kB", text).group(1))
 
 
 LOCAL_CACHE_KIB = 4 * 1024  # fibcache's default --local-cache-mb

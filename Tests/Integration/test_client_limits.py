@@ -6,7 +6,7 @@ import json
 import threading
 import time
 
-from conftest import wait_until
+from conftest import fastcgi_status, wait_until
 
 API = "/api/fibonacci/number"
 REMOTE = "127.0.0.2"
@@ -41,10 +41,8 @@ def test_more_than_32_requests_at_once_from_one_client_get_429(make_stack):
     leader = threading.Thread(target=lambda: stack.get(f"{API}/42/?algorithm=recursive", timeout=120))
     leader.start()
 
-    def running():
-        status = json.loads(stack.get("/status")[2])
-        return status["computations_admission"]["running"] == 1
-    wait_until(running, timeout=10, what="the recursive computation")
+    wait_until(lambda: fastcgi_status(stack.socket)["computations_admission"]["running"] == 1, timeout=10,
+               what="the recursive computation")
     codes = []
     barrier = threading.Barrier(40)
 

@@ -6,6 +6,8 @@ import json
 import subprocess
 import time
 
+from conftest import fastcgi_status
+
 API = "/api/fibonacci/number"
 F300 = "222232244629420445529739893461909967206666939096499764990979600"
 
@@ -41,7 +43,7 @@ def test_each_poisoning_is_repaired_not_served(make_stack):
     assert redis.cli("strlen", "fibonacci_116") == "24"
     for n in (5, 300, 115, 116):
         assert answer(stack, n)[1] == "HIT"
-    status = json.loads(stack.get("/status")[2])
+    status = fastcgi_status(stack.socket)
     assert status["cache_values_rejected"] == 4
     assert status["bypasses"] == 0
     log = stack.log_text()
@@ -55,7 +57,7 @@ def test_a_repeatedly_poisoned_key_is_logged_once_per_interval(make_stack):
     for _ in range(20):
         stack.redis.cli("set", "fibonacci_40", "102334156")  # the last digit off by one
         assert answer(stack, 40) == (102334155, "MISS")
-    assert json.loads(stack.get("/status")[2])["cache_values_rejected"] == 20
+    assert fastcgi_status(stack.socket)["cache_values_rejected"] == 20
     assert stack.log_text().count("the cache held a wrong value") == 1
     metrics = stack.get("/metrics")[2].decode()
     assert "fibcache_cache_values_rejected_total 20" in metrics

@@ -6,10 +6,12 @@ is stopped by PID by whoever started it. No pytest here: `make bench` uses it to
 """
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -218,6 +220,57 @@ def fastcgi_status(socket_path):
     import json
     response = fastcgi_request(socket_path, {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/status", "QUERY_STRING": ""})
     return json.loads(response.split(b"\r\n\r\n", 1)[1])
+
+
+def rss_kib(pid, field="VmRSS"):
+    """A process's resident memory (or its peak, `VmHWM`), in KiB."""
+    return int(re.search(rf"{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text()).group(1))
+
+
+class Load:
+    """`threads` clients asking for `path(i, k)` (client i, its k-th request) until stopped,
+    at most `limit` s, pausing `pause` s between requests; every answer is recorded as
+    (monotonic start, status, X-Cache, latency) — status 0 and the error for a failed request."""
+
+    def __init__(self, stack, path, threads=8, limit=30.0, pause=0.0):
+        self.stack, self.path, self.limit, self.pause = stack, path, limit, pause
+        self.results = []
+        self.lock = threading.Lock()
+        self.stop_flag = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
+
+    def run(self, i):
+        deadline = time.monotonic() + self.limit
+        k = 0
+        while not self.stop_flag.is_set() and time.monotonic() < deadline:
+            path = self.path(i, k)
+            k += 1
+            start = time.monotonic()
+            try:
+                status, headers, _ = self.stack.get(path, timeout=10)
+                cache = headers.get("x-cache")
+            except OSError as e:
+                status, cache = 0, repr(e)
+            with self.lock:
+                self.results.append((start, status, cache, time.monotonic() - start))
+            self.stop_flag.wait(self.pause)
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(30)
+
+    def between(self, t0, t1):
+        return [r for r in self.results if t0 <= r[0] < t1]
+
+    @property
+    def worst(self):
+        return max((r[3] for r in self.results), default=0.0)
 
 
 def _alive(pid):
