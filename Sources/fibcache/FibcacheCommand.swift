@@ -106,11 +106,14 @@ struct FibcacheCommand: ParsableCommand {
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. (FIBCACHE_LOG_LEVEL)", valueName: "level"))
     var logLevel: Logger.Level = .info
 
+    /// The cores online: workers, computations and malloc arenas are sized from it.
+    static var cores: Int { sysconf(Int32(_SC_NPROCESSORS_ONLN)) }
+
     /// 8 per core, at least 16: enough for hits (microseconds each) to keep being served
     /// beside slow computations, few enough that a burst does not make dozens of
     /// threads runnable on a few cores (p99 measured better with 16 than 64 on 2 cores).
     static var defaultWorkers: Int {
-        min(256, max(16, 8 * sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        min(256, max(16, 8 * cores))
     }
 
     /// Builds the configuration, refusing any bad value before anything starts.
@@ -171,7 +174,7 @@ struct FibcacheCommand: ParsableCommand {
     /// computation, up to 2.4x with two); the waiting ones within half the workers.
     private func admissionLimits() throws(ValidationError) -> ComputationAdmission.Limits {
         let missWorkers = ComputationAdmission.Limits.missWorkers(outOf: workers)
-        let running = maxComputations ?? min(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)) - 1), max(1, workers / 2))
+        let running = maxComputations ?? min(max(1, Self.cores - 1), max(1, workers / 2))
         let waiting = maxWaitingComputations ?? max(0, min(2 * running, workers / 2 - running))
         guard running >= 1, waiting >= 0 else {
             throw ValidationError("--max-computations must be at least 1 and --max-waiting-computations at least 0")

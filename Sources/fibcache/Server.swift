@@ -27,7 +27,7 @@ struct Server {
         // MALLOC_ARENA_MAX wins): 64 threads would otherwise get 16 arenas, each
         // keeping its own high-water mark resident.
         if configuration.capMallocArenas {
-            _ = cmalloc_limit_arenas(Int32(max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+            _ = cmalloc_limit_arenas(Int32(max(2, FibcacheCommand.cores)))
         }
         // Idle kept connections hold no thread but do hold a file each.
         if let files = FileDescriptorLimit.raiseToHardLimit(), files < 4096 {
