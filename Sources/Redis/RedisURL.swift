@@ -116,7 +116,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             let shownHost = host.contains(":") ? "[\(host)]" : host
             return "redis://\(auth)\(shownHost):\(port)/\(database)"
         case .unix(let path):
-            return "unix://\(path)?db=\(database)" + (password == nil ? "" : "&password=***")
+            return "unix://\(path)?db=\(database)" + (username.map { "&user=\($0)" } ?? "")
+                + (password == nil ? "" : "&password=***")
         }
     }
 

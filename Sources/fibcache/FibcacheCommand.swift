@@ -43,6 +43,12 @@ struct FibcacheCommand: ParsableCommand {
         valueName: "url"))
     var redisURL: String = "redis://127.0.0.1:6379/1"
 
+    @Option(help: ArgumentHelp(
+        "File whose first line is the Redis password, for a URL without one (never put it on the command line). (FIBCACHE_REDIS_PASSWORD_FILE)",
+        discussion: "fibcache.service passes the credential systemd loads from /etc/fibcache/redis-password.",
+        valueName: "path"))
+    var redisPasswordFile: String?
+
     @Option(help: ArgumentHelp("Longest wait for a Redis connection, e.g. 200ms or 1s. (FIBCACHE_REDIS_CONNECT_TIMEOUT)", valueName: "duration"))
     var redisConnectTimeout: DurationArgument = DurationArgument(argument: "200ms")!
 
@@ -130,8 +136,16 @@ struct FibcacheCommand: ParsableCommand {
         guard (1...256).contains(workers) else {
             throw ValidationError("--workers must be from 1 to 256, got \(workers)")
         }
-        let url: RedisURL
+        var url: RedisURL
         do { url = try RedisURL(parsing: redisURL) } catch { throw ValidationError("--redis-url: \(error)") }
+        if let redisPasswordFile {
+            guard url.password == nil else {
+                throw ValidationError("--redis-password-file and a password in --redis-url: give the password in one place")
+            }
+            do { url.password = try RedisPasswordFile.contents(of: redisPasswordFile) } catch {
+                throw ValidationError("--redis-password-file: \(error)")
+            }
+        }
         guard ttl > 0 else { throw ValidationError("--ttl must be a positive number of seconds, got \(ttl)") }
         guard keyPrefix.utf8.count <= 256, !keyPrefix.contains(where: { $0.isWhitespace }) else {
             throw ValidationError("--key-prefix must be at most 256 bytes without whitespace")

@@ -84,6 +84,44 @@ import Testing
         #expect(throws: (any Error).self) { try configuration(["--listen", "/tmp/x.sock"] + arguments) }
     }
 
+    /// The password comes from a file (a systemd credential), never the command line;
+    /// errors name the file, never what it holds.
+    @Test func theRedisPasswordIsReadFromAFile() throws {
+        let directory = String(cString: mkdtemp(strdup("/tmp/fibcache-password-XXXXXX")))
+        defer { _ = system("rm -rf '\(directory)'") }
+        func write(_ name: String, _ text: String) -> String {
+            let path = "\(directory)/\(name)"
+            let file = fopen(path, "w")!
+            fputs(text, file)
+            fclose(file)
+            return path
+        }
+        let good = write("good", "s3cret-marker\n")
+        let url = "unix:///run/redis-fibcache/redis-server.sock?user=fibcache"
+        let config = try configuration(["--listen", "/tmp/x.sock", "--redis-url", url, "--redis-password-file", good])
+        #expect(config.redis.url.password == "s3cret-marker")
+        #expect(config.redis.url.username == "fibcache")
+        #expect(!config.redis.url.description.contains("s3cret-marker"))
+        #expect(config.redis.url.description.contains("user=fibcache"))
+
+        let failures: [(path: String, url: String, why: String)] = [
+            ("\(directory)/missing", url, "cannot open"),
+            (write("empty", "\nsecond-line-s3cret-marker\n"), url, "holds no password"),
+            (write("big", String(repeating: "s3cret-marker", count: 400)), url, "larger than"),
+            (good, "redis://:other-s3cret-marker@127.0.0.1:6379/1", "in one place"),
+        ]
+        for failure in failures {
+            do {
+                _ = try configuration(["--listen", "/tmp/x.sock", "--redis-url", failure.url, "--redis-password-file", failure.path])
+                Issue.record("\(failure.path) was accepted")
+            } catch {
+                let message = FibcacheCommand.message(for: error)
+                #expect(message.contains(failure.why), "\(message)")
+                #expect(!message.contains("s3cret-marker"), "\(message)")
+            }
+        }
+    }
+
     @Test func environmentFallsBackAndFlagsWin() throws {
         let env = ["FIBCACHE_TTL": "120", "FIBCACHE_REDIS_URL": "redis://h:1/2", "FIBCACHE_LISTEN": "/tmp/e.sock", "PATH": "/bin"]
         let fromEnvironment = try configuration(EnvironmentFallback.arguments(from: env))

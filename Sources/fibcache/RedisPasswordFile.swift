@@ -1,0 +1,37 @@
+import Glibc
+
+/// The Redis password read from a file, so that it is never on a command line
+/// (`ps` shows those to every user) nor in a world-readable settings file: under
+/// systemd, the credential `LoadCredential=` hands over in `$CREDENTIALS_DIRECTORY`.
+/// Errors name the file, never its contents.
+enum RedisPasswordFile {
+    /// Far beyond any real password; a bigger file is a wrong path, not a secret.
+    static let maxBytes = 4096
+
+    struct ReadError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The file's first line, without its line ending.
+    static func contents(of path: String) throws(ReadError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ReadError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: maxBytes + 1)
+        var count = 0
+        while count < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
+            if got < 0 && errno == EINTR { continue }
+            guard got >= 0 else { throw ReadError(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            if got == 0 { break }
+            count += got
+        }
+        guard count <= maxBytes else { throw ReadError(description: "\(path) is larger than \(maxBytes) bytes: not a password file") }
+        let firstLine = bytes[..<count].prefix { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }
+        guard !firstLine.isEmpty else { throw ReadError(description: "\(path) holds no password (its first line is empty)") }
+        guard let password = String(validating: firstLine, as: UTF8.self) else {
+            throw ReadError(description: "\(path) is not UTF-8 text")
+        }
+        return password
+    }
+}
