@@ -13,13 +13,25 @@ ARTIFACTS = Path(os.environ.get("FIBCACHE_ARTIFACTS", Path(__file__).resolve().p
 
 @pytest.fixture
 def page(make_stack):
+    """The demo page as the operations server serves it (127.0.0.1:8002 in production):
+    the whole story, eviction included."""
     stack = make_stack()
     driver = chromium()
     try:
-        driver.get(f"http://127.0.0.1:{stack.http_port}/")
+        driver.get(f"http://127.0.0.1:{stack.ops_port}/")
         yield stack, driver
     finally:
         driver.quit()
+
+
+def test_the_public_page_reads_and_says_why_it_cannot_evict(page):
+    stack, driver = page
+    driver.get(f"http://127.0.0.1:{stack.http_port}/")
+    assert ask(driver, 30, "fast", 1)[0] == "MISS"
+    driver.find_element(By.ID, "evict").click()
+    wait(driver, lambda: "operations listener" in message(driver).text)
+    assert "405" in message(driver).text and "error" in message(driver).get_attribute("class")
+    assert ask(driver, 30, "fast", 2)[0] == "HIT", "nothing was evicted"
 
 
 def fib(n):

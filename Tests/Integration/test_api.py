@@ -57,7 +57,7 @@ def test_f1000_and_f100000_by_digits(stack):
 
 @pytest.mark.parametrize("algorithm", ["fast", "iterative", "recursive"])
 def test_algorithms_agree(stack, algorithm):
-    stack.request("DELETE", f"{API}/27/")
+    stack.ops("DELETE", f"{API}/27/")
     status, headers, body = stack.get(f"{API}/27/?algorithm={algorithm}")
     assert status == 200 and headers["x-cache"] == "MISS"
     assert value(body) == fib(27)
@@ -80,24 +80,32 @@ def test_miss_then_hit_with_key_and_ttl(stack):
 def test_delete_evicts_so_the_next_request_is_cold(stack):
     stack.get(f"{API}/322/")
     assert stack.get(f"{API}/322/")[1]["x-cache"] == "HIT"
-    status, headers, body = stack.request("DELETE", f"{API}/322/")
+    status, headers, body = stack.ops("DELETE", f"{API}/322/")
     assert (status, headers["content-type"], json.loads(body)) == (200, "application/json", {"n": 322, "evicted": True})
     assert stack.redis.cli("exists", "fibonacci_322") == "0"
     assert stack.get(f"{API}/322/")[1]["x-cache"] == "MISS", "gone from Redis and from the process"
-    stack.request("DELETE", f"{API}/322/")
-    assert json.loads(stack.request("DELETE", f"{API}/322/")[2]) == {"n": 322, "evicted": False}
-    status, _, body = stack.request("DELETE", f"{API}/-1/")
+    stack.ops("DELETE", f"{API}/322/")
+    assert json.loads(stack.ops("DELETE", f"{API}/322/")[2]) == {"n": 322, "evicted": False}
+    status, _, body = stack.ops("DELETE", f"{API}/-1/")
     assert status == 400 and "n must be" in json.loads(body)["error"]
 
 
+@pytest.mark.parametrize("source", ["127.0.0.1", "127.0.0.2"])
 @pytest.mark.parametrize("method", ["DELETE", "POST"])
-def test_other_hosts_may_only_read(stack, method):
-    # 127.0.0.2 is loopback to the kernel but not to nginx's allow list: another host.
+def test_the_public_server_only_reads(stack, method, source):
+    """Eviction is not on the public server, not even from this host (a TLS terminator or
+    tunnel on it would forward anyone's DELETE from 127.0.0.1): 405 JSON, value kept."""
     stack.get(f"{API}/323/")
-    status, headers, body = stack.request(method, f"{API}/323/", source="127.0.0.2")
-    assert status == 403 and headers["content-type"] == "application/json"
+    status, headers, body = stack.request(method, f"{API}/323/", source=source)
+    assert (status, headers["content-type"], headers["allow"]) == (405, "application/json", "GET, HEAD")
     assert "GET and HEAD only" in json.loads(body)["error"]
-    assert stack.get(f"{API}/323/", source="127.0.0.2")[1]["x-cache"] == "HIT", "reading stays open, value not evicted"
+    assert stack.get(f"{API}/323/", source=source)[1]["x-cache"] == "HIT", "reading stays open, value not evicted"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/status", "/status?full", "/metrics"])
+def test_operations_are_not_on_the_public_server(stack, path):
+    assert stack.get(path)[0] == 404
+    assert stack.ops("GET", path)[0] == 200
 
 
 def test_redis_database_one_like_the_original(stack):
@@ -153,10 +161,11 @@ def test_unknown_path_is_404_json(stack):
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
 def test_other_methods_are_405_with_allow(stack, method):
-    status, headers, body = stack.request(method, f"{API}/5/", body=b"x=1")
-    assert status == 405
-    assert headers["allow"] == "GET, HEAD, DELETE"
-    assert "error" in json.loads(body)
+    for port, allow in ((stack.http_port, "GET, HEAD"), (stack.ops_port, "GET, HEAD, DELETE")):
+        status, headers, body = stack.request(method, f"{API}/5/", body=b"x=1", port=port)
+        assert status == 405
+        assert headers["allow"] == allow
+        assert "error" in json.loads(body)
 
 
 def test_concurrent_requests_are_all_correct(stack):

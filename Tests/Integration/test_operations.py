@@ -6,18 +6,18 @@ API = "/api/fibonacci/number"
 
 def test_healthz_and_readyz(make_stack):
     stack = make_stack()
-    status, headers, body = stack.get("/healthz")
+    status, headers, body = stack.ops("GET", "/healthz")
     assert status == 200 and json.loads(body)["status"] == "ok"
-    assert stack.get("/readyz")[0] == 200
+    assert stack.ops("GET", "/readyz")[0] == 200
     stack.redis.stop()
-    status, _, body = stack.get("/readyz")
+    status, _, body = stack.ops("GET", "/readyz")
     assert status == 503
     assert "refused" in json.loads(body)["reason"].lower()
-    assert stack.get("/healthz")[0] == 200  # alive whatever Redis does
+    assert stack.ops("GET", "/healthz")[0] == 200  # alive whatever Redis does
 
 
 def status_of(stack):
-    return json.loads(stack.get("/status")[2])
+    return json.loads(stack.ops("GET", "/status")[2])
 
 
 def test_status_counts_hits_misses_and_computations(make_stack):
@@ -32,7 +32,7 @@ def test_status_counts_hits_misses_and_computations(make_stack):
     assert status["requests"] - before["requests"] == 4  # three and the first /status
     assert status["workers"]["total"] == 8
     assert status["uptime_seconds"] >= 0
-    full = json.loads(stack.get("/status?full")[2])
+    full = json.loads(stack.ops("GET", "/status?full")[2])
     assert len(full["worker_detail"]) == 8
     assert sum(w["requests"] for w in full["worker_detail"]) >= 4
 
@@ -41,7 +41,7 @@ def test_metrics_exposition(make_stack):
     stack = make_stack()
     stack.get(f"{API}/77/")
     stack.get(f"{API}/77/")
-    status, headers, body = stack.get("/metrics")
+    status, headers, body = stack.ops("GET", "/metrics")
     text = body.decode()
     assert status == 200 and headers["content-type"].startswith("text/plain")
     # The stack's readiness probe (n = 0) was one more miss and computation.
@@ -58,4 +58,4 @@ def test_slow_requests_are_logged_once_with_details(make_stack):
     slow = [line for line in log.splitlines() if "slow request" in line]
     assert any("n=30" in line and "algorithm=recursive" in line and "cache=MISS" in line and "compute_ms=" in line
                for line in slow), log
-    assert json.loads(stack.get("/status")[2])["slow_requests"] >= 1
+    assert json.loads(stack.ops("GET", "/status")[2])["slow_requests"] >= 1

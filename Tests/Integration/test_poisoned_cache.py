@@ -59,5 +59,5 @@ def test_a_repeatedly_poisoned_key_is_logged_once_per_interval(make_stack):
         assert answer(stack, 40) == (102334155, "MISS")
     assert fastcgi_status(stack.socket)["cache_values_rejected"] == 20
     assert stack.log_text().count("the cache held a wrong value") == 1
-    metrics = stack.get("/metrics")[2].decode()
+    metrics = stack.ops("GET", "/metrics")[2].decode()
     assert "fibcache_cache_values_rejected_total 20" in metrics

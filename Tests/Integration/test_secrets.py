@@ -42,8 +42,8 @@ def test_a_password_redis_refuses_is_never_shown(tmp_path):
     try:
         stack.start()
         assert stack.get("/api/fibonacci/number/40/")[1]["x-cache"] == "BYPASS"
-        seen = [stack.log_text(), stack.get("/status")[2].decode(), stack.get("/status?full")[2].decode(),
-                stack.get("/metrics")[2].decode(), stack.get("/readyz")[2].decode(),
+        seen = [stack.log_text(), stack.ops("GET", "/status")[2].decode(), stack.ops("GET", "/status?full")[2].decode(),
+                stack.ops("GET", "/metrics")[2].decode(), stack.ops("GET", "/readyz")[2].decode(),
                 subprocess.run([str(BINARY), "--help"], capture_output=True, text=True).stdout]
         assert "Redis unavailable" in seen[0], seen[0]
         assert "app:***@" in seen[0], "the URL is shown, masked"

@@ -50,17 +50,19 @@ def stop_process(proc, timeout=10.0):
 
 
 class Redis:
-    def __init__(self, directory, port=None, extra=(), launcher=()):
+    def __init__(self, directory, port=None, extra=(), launcher=(), config=None):
         self.directory = Path(directory)
         self.port = port or free_port()
         self.extra = list(extra)
         self.launcher = list(launcher)
+        # A configuration file read first (the options below override it).
+        self.config = [str(config)] if config else []
         self.proc = None
 
     def start(self):
         self.directory.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [*self.launcher, "redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
+            [*self.launcher, "redis-server", *self.config, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
              "--save", "", "--appendonly", "no", "--logfile", str(self.directory / "redis.log"), *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: self.ping(), what="redis-server up")
@@ -69,7 +71,7 @@ class Redis:
     def ping(self):
         """Up when it answers at all (a password-protected one answers NOAUTH)."""
         try:
-            answer = self.cli("ping")
+            answer = self.cli("ping", db=0)
             return answer == "PONG" or "NOAUTH" in answer
         except (OSError, subprocess.SubprocessError):
             return False
@@ -111,6 +113,8 @@ class Stack:
         self.sockets = [self.dir / ("fibcache.sock" if i == 0 else f"fibcache-{i + 1}.sock") for i in range(instances)]
         self.socket = self.sockets[0]
         self.http_port = free_port()
+        # The site's operations server (127.0.0.1:8002 in production): health, status, metrics, DELETE.
+        self.ops_port = free_port()
         self.fibcaches = []
         self.logs = []
         self.nginx_pid = None
@@ -127,7 +131,7 @@ class Stack:
             self.start_fibcache(sock, self.dir / ("fibcache.log" if i == 0 else f"fibcache-{i + 1}.log"))
         conf = self.dir / "nginx.conf"
         rendered = subprocess.run([str(ROOT / "scripts" / "render-nginx-conf"), *self.render_args, str(self.dir),
-                                   f"127.0.0.1:{self.http_port}", *map(str, self.sockets)],
+                                   f"127.0.0.1:{self.http_port}", f"127.0.0.1:{self.ops_port}", *map(str, self.sockets)],
                                   check=True, capture_output=True, text=True).stdout
         conf.write_text(rendered)
         subprocess.run([*self.launcher, NGINX, "-p", str(self.dir), "-c", str(conf), "-e", str(self.dir / "nginx-error.log")],
@@ -158,8 +162,9 @@ class Stack:
         except OSError:
             return False
 
-    def request(self, method, path, body=None, timeout=30, source=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout,
+    def request(self, method, path, body=None, timeout=30, source=None, port=None):
+        """One request to the public server (or to `port`); returns (status, headers, body)."""
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.http_port, timeout=timeout,
                                           source_address=(source, 0) if source else None)
         try:
             conn.request(method, path, body=body)
@@ -170,6 +175,10 @@ class Stack:
 
     def get(self, path, **kwargs):
         return self.request("GET", path, **kwargs)
+
+    def ops(self, method, path, **kwargs):
+        """A request to the operations server: /healthz, /readyz, /status, /metrics, DELETE."""
+        return self.request(method, path, port=self.ops_port, **kwargs)
 
     def stop(self):
         if self.nginx_pid:

@@ -9,6 +9,11 @@ import time
 import pytest
 
 URL = "http://127.0.0.1:80/api/fibonacci/number"  # wrk needs the port: no /etc/services in the box
+OPS = "http://127.0.0.1:8002"  # the site's operations server: health, status, metrics, DELETE
+# fibcache's own Redis: without the password (health and TTLs only), and as its user.
+REDIS = "redis-cli -s /run/redis-fibcache/redis-server.sock"
+FIBCACHE_REDIS = f"REDISCLI_AUTH=$(cat /etc/fibcache/redis-password) {REDIS} --user fibcache"
+REDIS_UNIT = "redis-server@fibcache"
 
 
 def curl_status(box, n, header="X-Cache"):
@@ -60,21 +65,73 @@ def wrk_during(box, path, action, seconds=8, script=None, connections=8):
     return requests, failures, out
 
 
+# The host's own Redis as its operator left it: the file, and what its clients depend on.
+HOST_REDIS_STATE = ("sha256sum /etc/redis/redis.conf; redis-cli config get bind; redis-cli config get maxmemory; "
+                    "redis-cli config get maxmemory-policy; redis-cli config get port; "
+                    "systemctl show -p LimitNOFILE -p Restart -p DropInPaths redis-server")
+
+
 @pytest.fixture(scope="module")
 def installed(box):
+    box.host_redis_before = box.out(HOST_REDIS_STATE)
     out = box.sh("make -C /opt/fibcache install BINARY=/opt/fibcache/fibcache", timeout=300)
-    assert "redis-cli ping: PONG" in out.stdout
+    assert "redis-cli -s /run/redis-fibcache/redis-server.sock ping: PONG" in out.stdout
     return box
 
 
-def test_install_enables_redis_like_the_article(installed):
-    assert installed.out("systemctl is-enabled redis-server") == "enabled"
-    assert installed.out("systemctl is-active redis-server") == "active"
-    assert installed.out("redis-cli ping") == "PONG"
-    assert installed.out("redis-cli config get maxmemory-policy | tail -1") == "volatile-lru"
-    assert installed.out("redis-cli config get maxmemory | tail -1") == str(256 * 1024 * 1024)
-    assert installed.out("systemctl show -p LimitNOFILE --value redis-server") == "65536"
+def test_install_runs_its_own_redis_like_the_article(installed):
+    """The article's Redis steps (enabled at boot, started, `redis-cli ping`), for an instance
+    of fibcache's own: the host's Redis keeps its file and settings byte for byte."""
+    assert installed.out(f"systemctl is-enabled {REDIS_UNIT}") == "enabled"
+    assert installed.out(f"systemctl is-active {REDIS_UNIT}") == "active"
+    assert installed.out(f"{REDIS} ping") == "PONG"
+    memory = installed.out(f"{REDIS} info memory")
+    assert "maxmemory:268435456" in memory and "maxmemory_policy:allkeys-lru" in memory
+    assert installed.out(f"{REDIS} info server | grep config_file").endswith("/etc/redis/redis-fibcache.conf")
+    assert installed.out(HOST_REDIS_STATE) == installed.host_redis_before
+    assert installed.out("redis-cli ping") == "PONG", "the host's Redis still serves its clients"
     assert installed.out("nginx -t 2>&1 | tail -1").endswith("successful")
+
+
+def test_redis_is_authenticated_and_the_password_root_only(installed):
+    assert installed.out("stat -c '%U:%G %a' /etc/fibcache /etc/fibcache/redis-password") == "root:root 700\nroot:root 600"
+    assert installed.out("stat -c '%U:%G %a' /etc/redis/redis-fibcache-users.conf") == "root:redis 640"
+    password = installed.out("cat /etc/fibcache/redis-password")
+    assert len(password) == 64
+    assert password not in installed.out("cat /etc/redis/redis-fibcache-users.conf /etc/default/fibcache "
+                                         "/etc/systemd/system/fibcache.service")
+    curl_status(installed, 40)
+    pid = installed.out("systemctl show -p MainPID --value fibcache")
+    assert password not in installed.out(f"tr '\\0' ' ' < /proc/{pid}/cmdline; tr '\\0' '\\n' < /proc/{pid}/environ")
+    assert password not in installed.out("journalctl --no-pager -o cat -u fibcache -u redis-server@fibcache")
+    # Without it: health and TTLs only; as any local user too.
+    assert "NOPERM" in installed.out(f"runuser -u nobody -- {REDIS} get fibonacci_40")
+    assert "NOPERM" in installed.out(f"runuser -u nobody -- {REDIS} set fibonacci_5 7")
+    assert "NOPERM" in installed.out(f"{FIBCACHE_REDIS} set session:1 x"), "fibcache's user: its keys only"
+    assert installed.out(f"{FIBCACHE_REDIS} get fibonacci_40") == "102334155"
+
+
+def test_a_flood_of_distinct_values_leaves_the_host_redis_alone(installed):
+    """The issue's finding: 20,000 session keys with a TTL in the host Redis' db 0, then 400
+    distinct F(~10⁶) (229 kB each, 92 MB) through the site. With fibcache's settings applied to the
+    host Redis (the old install), they evicted db 0; now they land in fibcache's own instance."""
+    installed.sh("redis-cli -n 0 eval \"for i = 1, 20000 do redis.call('set', 'session:' .. i, "
+                 "string.rep('s', 10240), 'EX', 86400) end\" 0")
+    try:
+        assert installed.out("redis-cli -n 0 dbsize") == "20000"
+        evicted_before = installed.out("redis-cli info stats | awk -F: '/^evicted_keys/ {print $2}'")
+        codes = installed.out(f"curl -s -o /dev/null -w '%{{http_code}}\\n' '{URL}/[999601-1000000]/'", timeout=300)
+        assert codes.split() == ["200"] * 400
+        evicted = installed.out("redis-cli info stats | awk -F: '/^evicted_keys/ {print $2}'")
+        print(f"400 distinct F(~10^6): host Redis db 0 {installed.out('redis-cli -n 0 dbsize')} keys, "
+              f"evicted_keys {evicted_before} -> {evicted}; fibcache's Redis: "
+              f"{installed.out(REDIS + ' info keyspace | grep db0')}, "
+              f"{installed.out(REDIS + ' info memory | grep used_memory_human')}")
+        assert installed.out("redis-cli -n 0 dbsize") == "20000"
+        assert evicted == evicted_before == "0"
+        assert int(installed.out(f"{REDIS} dbsize")) >= 400
+    finally:
+        installed.sh("redis-cli -n 0 flushdb")
 
 
 def test_socket_activation_and_permissions(installed):
@@ -83,7 +140,7 @@ def test_socket_activation_and_permissions(installed):
     installed.sh("systemctl stop fibcache.service")
     assert installed.out("systemctl is-active fibcache.socket") == "active"
     assert installed.out("systemctl is-active fibcache.service", check=False) == "inactive"
-    installed.sh("redis-cli -n 1 del fibonacci_40")
+    installed.sh(f"{FIBCACHE_REDIS} del fibonacci_40")
     assert installed.out("stat -c '%U:%G %a' /run/fibcache.sock") == "www-data:www-data 660"
     # Where a Redis password goes: root only.
     assert installed.out("stat -c '%U %a' /etc/default/fibcache") == "root 600"
@@ -100,11 +157,16 @@ def test_socket_activation_and_permissions(installed):
     assert installed.out(f"bash -c '{probe}'") != "7"
 
 
-def test_operations_endpoints_on_loopback(installed):
-    assert installed.out("curl -s http://127.0.0.1/healthz") == '{"status": "ok"}'
-    assert installed.out("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/readyz") == "200"
-    assert '"requests": ' in installed.out("curl -s http://127.0.0.1/status")
-    assert "fibcache_computations_total" in installed.out("curl -s http://127.0.0.1/metrics")
+def test_operations_endpoints_on_their_own_listener(installed):
+    assert installed.out(f"curl -s {OPS}/healthz") == '{"status": "ok"}'
+    assert installed.out(f"curl -s -o /dev/null -w '%{{http_code}}' {OPS}/readyz") == "200"
+    assert '"requests": ' in installed.out(f"curl -s {OPS}/status")
+    assert "fibcache_computations_total" in installed.out(f"curl -s {OPS}/metrics")
+    # Not on the public site, not even from this host (what a local TLS terminator forwards).
+    for path in ("/healthz", "/readyz", "/status", "/status?full", "/metrics"):
+        assert installed.out(f"curl -s -o /dev/null -w '%{{http_code}}' 'http://127.0.0.1{path}'") == "404", path
+    # Bound to 127.0.0.1 only: another local address (as another interface would be) is refused.
+    assert installed.out("curl -s -o /dev/null --max-time 3 http://127.0.0.2:8002/healthz; echo $?") == "7"
 
 
 def test_the_unit_bounds_the_process(installed):
@@ -112,7 +174,7 @@ def test_the_unit_bounds_the_process(installed):
     systemd applies them; where the box delegates the controllers, the cgroup has them too."""
     show = lambda unit, prop: installed.out(f"systemctl show -p {prop} --value {unit}")
     assert show("fibcache", "CPUWeight") == "50"
-    for other in ("nginx", "redis-server"):
+    for other in ("nginx", "redis-server", REDIS_UNIT):
         assert show(other, "CPUWeight") in ("[not set]", "100", ""), "others keep the default weight"
     assert show("fibcache", "MemoryHigh") == str(128 << 20)
     assert show("fibcache", "MemoryMax") == str(256 << 20)
@@ -155,13 +217,13 @@ def test_a_flood_of_misses_keeps_hits_and_memory_within_the_unit(installed):
     hits = [line.split()[1:] for line in installed.out("cat /tmp/hits").splitlines()]
     worst = max(float(seconds) for seconds, _ in hits)
     rss_kib = int(installed.out("cat /tmp/rss"))
-    admission = json.loads(installed.out("curl -s http://127.0.0.1/status"))["computations_admission"]
+    admission = json.loads(installed.out(f"curl -s {OPS}/status"))["computations_admission"]
     print(f"flood of iterative misses: {requests} requests, {admission['rejected']} refused (503); "
           f"{len(hits)} hits, worst {worst * 1000:.0f} ms; RSS {rss_kib // 1024} MiB")
     assert len(hits) == 40 and all(code == "200" for _, code in hits), hits
     assert worst < 1.0
     assert rss_kib < 128 * 1024
-    assert installed.out("systemctl is-active nginx fibcache redis-server").split() == ["active"] * 3
+    assert installed.out(f"systemctl is-active nginx fibcache {REDIS_UNIT}").split() == ["active"] * 3
 
 
 def test_nginx_limits_one_client_but_not_this_host(installed):
@@ -181,24 +243,27 @@ def test_nginx_limits_one_client_but_not_this_host(installed):
     assert statuses(local) == [200] * 250, "this host is not limited"
 
 
-def test_demo_page_and_loopback_only_eviction(installed):
-    assert "<title>fibcache" in installed.out("curl -s http://127.0.0.1/")
-    assert installed.out("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/app.js") == "200"
+def test_demo_page_and_eviction_on_the_operations_listener_only(installed):
+    for base in ("http://127.0.0.1", OPS):
+        assert "<title>fibcache" in installed.out(f"curl -s {base}/")
+        assert installed.out(f"curl -s -o /dev/null -w '%{{http_code}}' {base}/app.js") == "200"
     curl_status(installed, 41)
-    # 127.0.0.2 is not in the site's allow list: to nginx, another host.
-    denied = installed.out("curl -s -w ' %{http_code}' --interface 127.0.0.2 -X DELETE http://127.0.0.1/api/fibonacci/number/41/")
-    assert denied.endswith(" 403") and "GET and HEAD only" in denied
+    # The public site refuses DELETE from anyone, this host included.
+    for interface in ("127.0.0.2", "127.0.0.1"):
+        denied = installed.out(f"curl -s -w ' %{{http_code}}' --interface {interface} -X DELETE {URL}/41/")
+        assert denied.endswith(" 405") and "GET and HEAD only" in denied, denied
     assert curl_status(installed, 41) == ("200", "HIT")
-    assert installed.out("curl -s -X DELETE http://127.0.0.1/api/fibonacci/number/41/") == '{"n": 41, "evicted": true}'
-    assert installed.out("redis-cli -n 1 exists fibonacci_41") == "0"
+    assert installed.out(f"curl -s -X DELETE {OPS}/api/fibonacci/number/41/") == '{"n": 41, "evicted": true}'
+    assert installed.out(f"{REDIS} exists fibonacci_41") == "0"
     assert curl_status(installed, 41) == ("200", "MISS")
 
 
-def test_key_and_ttl_in_redis_database_one(installed):
+def test_key_and_ttl_in_fibcaches_redis(installed):
+    """The article's check, on the right instance: README's `redis-cli -s ... ttl fibonacci_40`."""
     curl_status(installed, 40)
-    ttl = int(installed.out("redis-cli -n 1 ttl fibonacci_40"))
+    ttl = int(installed.out(f"{REDIS} ttl fibonacci_40"))
     assert 0 < ttl <= 86400
-    assert installed.out("redis-cli -n 1 get fibonacci_40") == "102334155"
+    assert installed.out(f"{FIBCACHE_REDIS} get fibonacci_40") == "102334155"
 
 
 def test_restart_during_load_loses_nothing(installed):
@@ -216,7 +281,7 @@ def test_512_connections_of_mixed_traffic_through_restarts_fail_nothing(installe
     # connections to make room logged thousands of lines here). Then the restarts.
     requests, failures, out = wrk_during(
         installed, "40/", "wc -l < /var/log/nginx/error.log > /tmp/steady-errors; "
-                          "systemctl restart fibcache; sleep 3; systemctl restart redis-server",
+                          f"systemctl restart fibcache; sleep 3; systemctl restart {REDIS_UNIT}",
         seconds=12, script=MIXED_LUA, connections=512)
     steady_errors = installed.out("cat /tmp/steady-errors")
     nginx_errors = installed.out("wc -l < /var/log/nginx/error.log")
@@ -250,8 +315,8 @@ def test_kill_9_is_restarted_within_2s(installed):
 
 
 def test_redis_restart_during_load_answers_everything(installed):
-    requests, failures, out = wrk_during(installed, "31/", "systemctl restart redis-server", script=FRESH_N_LUA)
-    print(f"restart redis-server under load: {requests} requests, {failures} failures")
+    requests, failures, out = wrk_during(installed, "31/", f"systemctl restart {REDIS_UNIT}", script=FRESH_N_LUA)
+    print(f"restart {REDIS_UNIT} under load: {requests} requests, {failures} failures")
     assert requests > 100 and failures == 0, out
     deadline = time.monotonic() + 5
     while curl_status(installed, 31)[1] != "HIT":
@@ -262,9 +327,9 @@ def test_redis_restart_during_load_answers_everything(installed):
 def test_stop_is_prompt_and_logged_with_priorities(installed):
     curl_status(installed, 12)  # make sure it runs
     # A Redis outage, logged at warning (a value never asked before, so it needs Redis).
-    installed.sh("systemctl stop redis-server")
+    installed.sh(f"systemctl stop {REDIS_UNIT}")
     assert curl_status(installed, 98_765) == ("200", "BYPASS")
-    installed.sh("systemctl start redis-server && until [ \"$(redis-cli ping)\" = PONG ]; do sleep 0.1; done")
+    installed.sh(f"systemctl start {REDIS_UNIT} && until [ \"$({REDIS} ping)\" = PONG ]; do sleep 0.1; done")
     start = time.monotonic()
     installed.sh("systemctl stop fibcache")
     assert time.monotonic() - start < 5
@@ -290,8 +355,19 @@ def test_units_verify_clean_and_score(installed):
 
 def test_install_is_idempotent(installed):
     curl_status(installed, 40)  # cached before the second install, served from Redis after it
+    password = installed.out("cat /etc/fibcache/redis-password")
+    # What installs before the dedicated instance left in the host's Redis: an upgrade takes it back.
+    installed.sh("""
+        printf '%s\\n' 'maxmemory 256mb' 'maxmemory-policy volatile-lru' > /etc/redis/fibcache.conf
+        printf '%s\\n' "# added by fibcache's make install; make uninstall removes these two lines" \\
+            'include /etc/redis/fibcache.conf' >> /etc/redis/redis.conf
+        mkdir -p /etc/systemd/system/redis-server.service.d
+        printf '[Service]\\nLimitNOFILE=65536\\n' > /etc/systemd/system/redis-server.service.d/fibcache.conf
+        systemctl daemon-reload && systemctl restart redis-server""")
+    assert installed.out(HOST_REDIS_STATE) != installed.host_redis_before
     installed.sh("make -C /opt/fibcache install BINARY=/opt/fibcache/fibcache", timeout=300)
-    assert installed.out("grep -c '^include /etc/redis/fibcache.conf$' /etc/redis/redis.conf") == "1"
+    assert installed.out("cat /etc/fibcache/redis-password") == password, "kept across reinstalls"
+    assert installed.out(HOST_REDIS_STATE) == installed.host_redis_before
     assert curl_status(installed, 40) == ("200", "HIT")
 
 
@@ -300,14 +376,19 @@ def test_daemon_reexec_and_reboot_come_back(installed):
     assert curl_status(installed, 40)[0] == "200"
     installed.tool("stop")
     installed.tool("boot")
-    assert installed.out("systemctl is-active fibcache.socket redis-server nginx").split() == ["active"] * 3
+    assert installed.out(f"systemctl is-active fibcache.socket {REDIS_UNIT} redis-server nginx").split() == ["active"] * 4
     assert curl_status(installed, 40) == ("200", "HIT")  # Redis kept its data across the reboot
 
 
 def test_uninstall_reverses_install(installed):
     installed.sh("make -C /opt/fibcache uninstall", timeout=120)
     assert installed.out("systemctl is-active fibcache.socket", check=False) != "active"
-    assert installed.out("ls /usr/local/bin/fibcache /etc/default/fibcache /etc/redis/fibcache.conf /etc/nginx/sites-enabled/fibcache /usr/share/fibcache 2>&1 | grep -c 'No such'") == "5"
-    assert installed.out("grep -c fibcache /etc/redis/redis.conf", check=False) == "0"
+    gone = ("/usr/local/bin/fibcache /etc/default/fibcache /etc/fibcache /etc/redis/redis-fibcache.conf "
+            "/etc/redis/redis-fibcache-users.conf /var/lib/redis/dump-fibcache.rdb /etc/nginx/sites-enabled/fibcache "
+            "/etc/nginx/sites-available/fibcache /usr/share/fibcache")
+    assert installed.out(f"ls -d {gone} 2>&1 | grep -c 'No such'") == str(len(gone.split()))
+    assert installed.out(f"systemctl is-enabled {REDIS_UNIT}", check=False) == "disabled"
+    assert installed.out(f"systemctl is-active {REDIS_UNIT}", check=False) == "inactive"
+    assert installed.out(HOST_REDIS_STATE) == installed.host_redis_before, "the host's Redis exactly as it was"
     assert installed.out("readlink /etc/nginx/sites-enabled/default") == "/etc/nginx/sites-available/default"
     assert installed.out("redis-cli ping") == "PONG"
