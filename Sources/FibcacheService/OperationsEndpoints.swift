@@ -46,7 +46,8 @@ extension FibonacciService {
         }
         if let localCache = cache.local {
             let (entries, bytes) = localCache.usage
-            fields.append(#""local_cache": {"entries": \#(entries), "bytes": \#(bytes), "capacity_bytes": \#(localCache.capacity)}"#)
+            // in_use false: the invalidation channel is down, so the copy is empty and unused.
+            fields.append(#""local_cache": {"entries": \#(entries), "bytes": \#(bytes), "capacity_bytes": \#(localCache.capacity), "in_use": \#(!localCache.isSuspended), "invalidations": \#(localCache.invalidationCount)}"#)
         }
         if full {
             let now = clock.now

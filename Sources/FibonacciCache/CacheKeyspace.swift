@@ -11,6 +11,20 @@ public struct CacheKeyspace: Sendable, Equatable {
     }
 
     public func key(for n: Int) -> String {
-        "\(prefix)fibonacci_\(n)"
+        "\(prefix)\(Self.stem)\(n)"
     }
+
+    /// What every value's key (and lock key) starts with: what invalidations are asked for.
+    public var keyPrefix: String { prefix + Self.stem }
+
+    /// The n whose value `key` holds; nil for any other key (a lock, another application's).
+    public func n(forKey key: String) -> Int? {
+        guard key.hasPrefix(keyPrefix) else { return nil }
+        let digits = key.utf8.dropFirst(keyPrefix.utf8.count)
+        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ (0x30...0x39).contains($0) }),
+              digits.first != 0x30 || digits.count == 1 else { return nil }
+        return Int(Substring(digits))
+    }
+
+    private static let stem = "fibonacci_"
 }

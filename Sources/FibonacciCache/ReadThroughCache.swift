@@ -87,7 +87,8 @@ public final class ReadThroughCache: Sendable {
         let start = clock.now
 
         // 1. The in-process copy saves the store's round trip.
-        if let digits = local?.value(for: n, now: start) {
+        let held = local?.lookup(n, now: start)
+        if let digits = held?.digits {
             return Answer(digits: digits, outcome: .hit, fromLocalCopy: true, cacheTime: clock.now - start)
         }
 
@@ -131,9 +132,11 @@ public final class ReadThroughCache: Sendable {
         answer.cacheTime = clock.now - start - answer.computeTime
 
         // 6. Keep it in the process (the flight's leader does, for all who waited), unless
-        //    it would take over a quarter of the copy: F(10⁶) must not flush the hot set.
-        if let local, !answer.shared, answer.digits.count <= local.capacity / 4 {
-            local.insert(answer.digits, for: n, now: start)
+        //    it would take over a quarter of the copy (F(10⁶) must not flush the hot set) or
+        //    it is not in the store: the copy mirrors the store, so that an eviction through
+        //    another process — an invalidation — always finds what it must drop.
+        if let local, !answer.shared, answer.outcome != .bypass, answer.digits.count <= local.capacity / 4 {
+            local.insert(answer.digits, for: n, now: start, ifUnchangedSince: held?.epoch)
         }
         return answer
     }

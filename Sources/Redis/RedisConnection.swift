@@ -9,7 +9,7 @@ import SystemSupport
 /// owner makes a new one (hiredis 0.14's `redisReconnect` would forget the
 /// command timeout).
 public final class RedisConnection: RedisCommanding {
-    private var context: UnsafeMutablePointer<redisContext>?
+    var context: UnsafeMutablePointer<redisContext>?
 
     /// Connects, authenticates and selects the database, each bounded by the timeouts.
     public init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration) throws(RedisError) {
@@ -86,7 +86,7 @@ public final class RedisConnection: RedisCommanding {
 }
 
 /// Lays out argv/argvlen for `redisCommandArgv` without copying the arguments twice.
-private func withArgv<R>(
+func withArgv<R>(
     _ arguments: [[UInt8]],
     _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
 ) -> R {

@@ -45,8 +45,10 @@ struct Server {
         let server = try FastCGIServer(socket: socket, workers: configuration.workers,
                                        requestDeadline: configuration.requestIODeadline, logger: logger)
         let statistics = ServiceStatistics(workerCount: configuration.workers)
+        // Suspended until Redis' invalidation channel is up (RedisInvalidations, below).
         let localCopy = configuration.localCacheBytes > 0
-            ? LocalValueCache(capacity: configuration.localCacheBytes, timeToLive: configuration.cachePolicy.timeToLive)
+            ? LocalValueCache(capacity: configuration.localCacheBytes, timeToLive: configuration.cachePolicy.timeToLive,
+                              suspended: true)
             : nil
         let cache = ReadThroughCache(policy: configuration.cachePolicy, stampede: configuration.stampede,
                                      local: localCopy, admission: ComputationAdmission(limits: configuration.admission),
@@ -57,6 +59,16 @@ struct Server {
         let health = RedisHealth(target: configuration.redis.url.description, logger: logger,
                                  onFailure: { statistics.cacheStoreFailed() })
         let redisSettings = configuration.redis
+        if let localCopy {
+            let keyspace = configuration.cachePolicy.keyspace
+            let invalidations = RedisInvalidations(settings: redisSettings, prefix: keyspace.keyPrefix, handler: .init(
+                keys: { keys in for key in keys { if let n = keyspace.n(forKey: key) { localCopy.invalidate(n) } } },
+                all: { localCopy.invalidateAll() },
+                channel: { up in if up { localCopy.resume() } else { localCopy.suspend() } }), logger: logger)
+            if !invalidations.start() {
+                logger.warning("no thread for Redis' invalidation channel: the in-process copy stays unused")
+            }
+        }
 
         try server.start { worker in
             // Runs on the worker's own thread: the Redis connection stays confined to it.

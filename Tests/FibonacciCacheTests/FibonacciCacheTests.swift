@@ -12,6 +12,18 @@ import FibonacciCache
         #expect(CacheKeyspace(prefix: "staging:").key(for: 7) == "staging:fibonacci_7")
     }
 
+    /// Invalidations name keys: only a value's own key maps back to its n.
+    @Test func aKeyMapsBackToItsNOnlyIfItIsAValuesKey() {
+        let plain = CacheKeyspace()
+        #expect(plain.n(forKey: "fibonacci_40") == 40 && plain.n(forKey: "fibonacci_0") == 0)
+        for other in ["fibonacci_40:fast:lock", "fibonacci_", "fibonacci_040", "fibonacci_-1", "fibonacci_4x",
+                      "fibonacci_99999999999999999999", "session:1", ":1:fibonacci_40", "fibonacci_٤"] {
+            #expect(plain.n(forKey: other) == nil, "\(other)")
+        }
+        #expect(CacheKeyspace(prefix: ":1:").n(forKey: ":1:fibonacci_40") == 40)
+        #expect(CacheKeyspace(prefix: ":1:").keyPrefix == ":1:fibonacci_")
+    }
+
     @Test func policyDefaultsToOneDay() {
         #expect(CachePolicy().timeToLive == .seconds(86_400))
     }

@@ -36,6 +36,35 @@ import Testing
         #expect(cache.value(for: 10, now: now) == nil)
     }
 
+    @Test func invalidationsDropEntriesAndRefuseValuesReadBeforeThem() {
+        let cache = LocalValueCache(capacity: 1 << 20)
+        cache.insert([4, 0], for: 40, now: now)
+        cache.insert([4, 1], for: 41, now: now)
+        let before = cache.epoch
+        cache.invalidate(40)
+        #expect(cache.value(for: 40, now: now) == nil && cache.value(for: 41, now: now) == [4, 1])
+        // A value read from the store before the invalidation may be the one it evicted.
+        cache.insert([4, 0], for: 40, now: now, ifUnchangedSince: before)
+        #expect(cache.value(for: 40, now: now) == nil)
+        cache.insert([4, 0], for: 40, now: now, ifUnchangedSince: cache.epoch)
+        #expect(cache.value(for: 40, now: now) == [4, 0])
+        cache.invalidateAll()
+        #expect(cache.usage.entries == 0 && cache.invalidationCount == 2)
+    }
+
+    @Test func aSuspendedCopyServesAndKeepsNothingUntilResumed() {
+        let cache = LocalValueCache(capacity: 1 << 20, suspended: true)
+        cache.insert([1], for: 1, now: now)
+        #expect(cache.value(for: 1, now: now) == nil && cache.isSuspended)
+        cache.resume()
+        cache.insert([1], for: 1, now: now)
+        #expect(cache.value(for: 1, now: now) == [1])
+        cache.suspend()
+        #expect(cache.value(for: 1, now: now) == nil && cache.usage.entries == 0, "forgotten, not just hidden")
+        cache.resume()
+        #expect(cache.value(for: 1, now: now) == nil, "starts empty: what changed meanwhile is unknown")
+    }
+
     @Test func manyThreadsAtOnceKeepItConsistent() {
         let capacity = 50 * (8 + Self.overhead)
         let cache = LocalValueCache(capacity: capacity)

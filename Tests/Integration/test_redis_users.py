@@ -66,6 +66,8 @@ def test_fibcache_runs_with_only_the_commands_its_user_is_given(deployed):
     assert admin(deployed.redis, "get", "fibonacci_41") == "165580141"
     assert deployed.ops("DELETE", f"{API}/40/")[2] == b'{"n": 40, "evicted": true}'
     assert deployed.get(f"{API}/40/")[1]["x-cache"] == "MISS"
+    # The invalidation channel (CLIENT ID, CLIENT TRACKING, SUBSCRIBE) is allowed too: the copy is in use.
+    assert json.loads(deployed.ops("GET", "/status")[2])["local_cache"]["in_use"] is True
     refused = admin(deployed.redis, "acl", "log")
     assert refused == "", f"a command fibcache sent was refused:\n{refused}"
     assert "NOPERM" not in deployed.log_text() and "refused" not in deployed.log_text()

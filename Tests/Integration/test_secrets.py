@@ -52,3 +52,24 @@ def test_a_password_redis_refuses_is_never_shown(tmp_path):
         assert json.loads(seen[4])["status"] == "unavailable"
     finally:
         stack.stop()
+
+
+def test_a_password_file_redis_refuses_is_never_shown(tmp_path):
+    """The deployed way (a credential file): refused by Redis, the service serves uncached, and
+    neither its logs, its operations endpoints nor `--help` show what the file holds."""
+    password_file = tmp_path / "redis-password"
+    password_file.write_text(MARKER + "\n")
+    stack = Stack(tmp_path / "stack")
+    stack.fibcache_args = ["--redis-password-file", str(password_file)]
+    try:
+        stack.start()
+        assert stack.get("/api/fibonacci/number/40/")[1]["x-cache"] == "BYPASS"
+        seen = [stack.log_text(), stack.ops("GET", "/status?full")[2].decode(), stack.ops("GET", "/metrics")[2].decode(),
+                stack.ops("GET", "/readyz")[2].decode(),
+                subprocess.run([str(BINARY), "--help"], env={"FIBCACHE_REDIS_PASSWORD_FILE": str(password_file)},
+                               capture_output=True, text=True).stdout]
+        assert "Redis unavailable" in seen[0] and ":***@" in seen[0], seen[0]
+        for text in seen:
+            assert MARKER not in text
+    finally:
+        stack.stop()
