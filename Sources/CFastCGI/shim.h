@@ -15,9 +15,42 @@
 
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 
-static inline int cfastcgi_accept(int listen_fd) {
-    return accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+// Accepts one connection and writes its peer's IP address as text into `peer`
+// (IPv4-mapped IPv6 as plain IPv4; empty for a unix socket peer), so that TCP
+// peers can be checked against the allow list (libfcgi's FCGI_WEB_SERVER_ADDRS
+// is only consulted by libfcgi's own accept, which fibcache does not use).
+static inline int cfastcgi_accept_peer(int listen_fd, char *peer, size_t size) {
+    struct sockaddr_storage address;
+    socklen_t length = sizeof address;
+    int fd = accept4(listen_fd, (struct sockaddr *)&address, &length, SOCK_CLOEXEC);
+    peer[0] = 0;
+    if (fd < 0) return fd;
+    if (address.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&address)->sin_addr, peer, (socklen_t)size);
+    } else if (address.ss_family == AF_INET6) {
+        const struct in6_addr *ip = &((struct sockaddr_in6 *)&address)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(ip)) inet_ntop(AF_INET, &ip->s6_addr[12], peer, (socklen_t)size);
+        else inet_ntop(AF_INET6, ip, peer, (socklen_t)size);
+    }
+    return fd;
 }
+
+// An IP address in its canonical text form (the form cfastcgi_accept_peer writes):
+// returns 1 and fills `out`, or 0 if `text` is not an IPv4 or IPv6 address.
+static inline int cfastcgi_canonical_address(const char *text, char *out, size_t size) {
+    unsigned char binary[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, text, binary) == 1) return inet_ntop(AF_INET, binary, out, (socklen_t)size) != NULL;
+    if (inet_pton(AF_INET6, text, binary) == 1) {
+        const struct in6_addr *ip = (const struct in6_addr *)binary;
+        if (IN6_IS_ADDR_V4MAPPED(ip)) return inet_ntop(AF_INET, &ip->s6_addr[12], out, (socklen_t)size) != NULL;
+        return inet_ntop(AF_INET6, binary, out, (socklen_t)size) != NULL;
+    }
+    return 0;
+}
+
 
 // epoll, for the connections nobody is serving: struct epoll_event is packed on
 // x86-64, which Swift does not import faithfully, so the calls stay in C.

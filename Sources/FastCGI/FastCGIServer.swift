@@ -34,14 +34,19 @@ public final class FastCGIServer: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let liveWorkers = Atomic<Int>(0)
     private let busyWorkers = Atomic<Int>(0)
+    private let allowedPeers: PeerAllowList
+    private let refusedPeers = Atomic<Int>(0)
+    private let refusalLog = RateLimitedLog(interval: .seconds(60))
     private let logger: Logger
 
     /// How long a worker that accepted a connection waits for its request before
     /// leaving it to the idle set: nginx sends it with the connect, well within this.
     private static let newRequestWait: Duration = .milliseconds(5)
 
+    /// - Parameter allowedPeers: who may connect over TCP (unix socket peers always may).
     public init(socket: ListeningSocket, workers: Int, ioTimeout: Duration = .seconds(10),
-                requestDeadline: Duration = .seconds(5), logger: Logger) throws(SystemError) {
+                requestDeadline: Duration = .seconds(5), allowedPeers: PeerAllowList = .loopback,
+                logger: Logger) throws(SystemError) {
         precondition(workers > 0, "a server needs at least one worker")
         let initialized = FCGX_Init()  // once, before any worker: installs libfcgi's signal setup
         guard initialized == 0 else { throw SystemError("FCGX_Init", errno: initialized) }
@@ -50,6 +55,7 @@ public final class FastCGIServer: Sendable {
         self.ioTimeout = ioTimeout
         self.deadlines = RequestDeadlines(workers: workers, limit: requestDeadline)
         self.idle = try IdleConnections(listening: socket.fd)
+        self.allowedPeers = allowedPeers
         self.logger = logger
     }
 
@@ -59,6 +65,8 @@ public final class FastCGIServer: Sendable {
     public var live: Int { liveWorkers.load(ordering: .relaxed) }
     /// Connections cut because reading a request or writing its response passed the deadline.
     public var lateConnectionsCut: Int { deadlines.cutCount }
+    /// TCP connections closed at once because their peer is not allowed.
+    public var refusedConnections: Int { refusedPeers.load(ordering: .relaxed) }
 
     /// Starts the workers. `makeHandler(i)` runs on worker i's own thread, so the
     /// state it creates is confined to that thread.
@@ -222,7 +230,8 @@ public final class FastCGIServer: Sendable {
     }
 
     private func acceptConnection() -> Int32? {
-        let connection = cfastcgi_accept(socket.fd)
+        var peer = [CChar](repeating: 0, count: 64)
+        let connection = cfastcgi_accept_peer(socket.fd, &peer, peer.count)
         guard connection >= 0 else {
             switch errno {
             case EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO:
@@ -234,6 +243,17 @@ public final class FastCGIServer: Sendable {
             default:
                 logger.error("accept failed", metadata: ["error": "\(SystemError("accept"))"])
                 usleep(10_000)
+            }
+            return nil
+        }
+        let peerAddress = String(decoding: peer.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self)
+        guard allowedPeers.allows(peerAddress) else {
+            close(connection)
+            refusedPeers.add(1, ordering: .relaxed)
+            refusalLog.record(peerAddress) { suppressed in
+                logger.warning("refused a FastCGI connection: its address is not in --allow-from", metadata: [
+                    "peer": "\(peerAddress)", "allowed": "\(allowedPeers)", "refused-since-last-line": "\(suppressed + 1)",
+                ])
             }
             return nil
         }

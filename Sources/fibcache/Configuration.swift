@@ -11,6 +11,8 @@ import Glibc
 /// from the command line and the environment; nothing reads either after this.
 struct Configuration: Sendable {
     var listen: ListenAddress
+    /// Who may connect over TCP (`--allow-from`).
+    var allowedPeers: PeerAllowList
     var socketMode: mode_t
     var workers: Int
     var redis: RedisCacheStore.Settings

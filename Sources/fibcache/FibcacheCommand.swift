@@ -29,6 +29,12 @@ struct FibcacheCommand: ParsableCommand {
         valueName: "path|host:port|fd:N"))
     var listen: String?
 
+    @Option(help: ArgumentHelp(
+        "Listening on TCP: the web servers' addresses allowed to connect, comma-separated; others are refused at once. (FIBCACHE_ALLOW_FROM)",
+        discussion: "libfcgi's FCGI_WEB_SERVER_ADDRS semantics (exact IPv4/IPv6 addresses), and that variable is read when this is not set. Default: 127.0.0.1,::1. Unix socket peers are governed by the socket's permissions.",
+        valueName: "addresses"))
+    var allowFrom: String?
+
     @Option(help: ArgumentHelp("Permissions of a unix socket fibcache creates, in octal. (FIBCACHE_SOCKET_MODE)", valueName: "mode"))
     var socketMode: String = "660"
 
@@ -130,6 +136,12 @@ struct FibcacheCommand: ParsableCommand {
         } else {
             listenAddress = Configuration.defaultListenAddress()
         }
+        var allowedPeers = PeerAllowList.loopback
+        if let addresses = allowFrom ?? environment["FCGI_WEB_SERVER_ADDRS"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            do { allowedPeers = try PeerAllowList(parsing: addresses) } catch {
+                throw ValidationError("--allow-from (or FCGI_WEB_SERVER_ADDRS): \(error)")
+            }
+        }
         guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
             throw ValidationError("--socket-mode must be octal permissions such as 660, got '\(socketMode)'")
         }
@@ -165,6 +177,7 @@ struct FibcacheCommand: ParsableCommand {
         }
         return Configuration(
             listen: listenAddress,
+            allowedPeers: allowedPeers,
             socketMode: mode,
             workers: workers,
             redis: RedisCacheStore.Settings(url: url, connectTimeout: redisConnectTimeout.duration,

@@ -43,7 +43,8 @@ struct Server {
             throw ExitCode(1)
         }
         let server = try FastCGIServer(socket: socket, workers: configuration.workers,
-                                       requestDeadline: configuration.requestIODeadline, logger: logger)
+                                       requestDeadline: configuration.requestIODeadline,
+                                       allowedPeers: configuration.allowedPeers, logger: logger)
         let statistics = ServiceStatistics(workerCount: configuration.workers)
         // Suspended until Redis' invalidation channel is up (RedisInvalidations, below).
         let localCopy = configuration.localCacheBytes > 0
@@ -85,7 +86,7 @@ struct Server {
             }
         }
         logger.info("fibcache started", metadata: [
-            "listen": "\(configuration.listen)", "workers": "\(configuration.workers)",
+            "listen": "\(configuration.listen)", "allow-from": "\(configuration.allowedPeers)", "workers": "\(configuration.workers)",
             "redis": "\(configuration.redis.url)", "ttl": "\(configuration.cachePolicy.timeToLive.components.seconds)",
             "max-n": "\(configuration.limits.maxN)", "max-computations": "\(configuration.admission.running)",
             "max-waiting-computations": "\(configuration.admission.waiting)",

@@ -16,3 +16,20 @@ import FastCGI
         #expect(throws: ListenAddress.ParseError.self) { try ListenAddress(parsing: text) }
     }
 }
+
+@Suite struct PeerAllowListTests {
+    @Test func addressesAreCanonicalSoThatAnyWritingMatches() throws {
+        let list = try PeerAllowList(parsing: "10.0.0.7, 0:0:0:0:0:0:0:1 ,::ffff:192.168.1.2")
+        #expect(list.addresses == ["10.0.0.7", "::1", "192.168.1.2"])
+        #expect(list.allows("10.0.0.7") && list.allows("::1") && list.allows("192.168.1.2"))
+        #expect(!list.allows("10.0.0.8") && !list.allows("127.0.0.1"))
+        #expect(list.allows(""), "a unix socket peer: the socket's permissions decide")
+        #expect(PeerAllowList.loopback.allows("127.0.0.1") && PeerAllowList.loopback.allows("::1"))
+        #expect(!PeerAllowList.loopback.allows("127.0.0.2"))
+    }
+
+    @Test(arguments: ["", ",", "localhost", "10.0.0.0/8", "10.0.0.300", "10.0.0.7;10.0.0.8", "*"])
+    func namesRangesAndJunkAreRefused(text: String) {
+        #expect(throws: PeerAllowList.ParseError.self) { try PeerAllowList(parsing: text) }
+    }
+}
