@@ -155,6 +155,12 @@ public final class RedisCacheStore: CacheStore {
         // A key holding another type is bad data, not Redis in trouble: the caller repairs it.
         if case .error(let message) = reply, message.hasPrefix("WRONGTYPE") { return reply }
         if case .error(let message) = reply {
+            // A demoted primary: drop the connection so that the next command finds the
+            // new one (through the Sentinels, or the same address once it is a primary again).
+            if message.hasPrefix("READONLY") {
+                connection?.close()
+                connection = nil
+            }
             health.commandFailed(message)
             return nil
         }

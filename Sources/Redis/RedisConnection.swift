@@ -12,7 +12,31 @@ public final class RedisConnection: RedisCommanding {
     var context: UnsafeMutablePointer<redisContext>?
 
     /// Connects, authenticates and selects the database, each bounded by the timeouts.
+    /// With Sentinels, connects to the primary the first of them that answers names,
+    /// once `ROLE` confirms it is one (a Sentinel that is down or lies is skipped).
     public init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration) throws(RedisError) {
+        if case .sentinel(let nodes, let service) = url.endpoint {
+            var reasons: [String] = []
+            for node in nodes {
+                do {
+                    let primary = try RedisSentinel.primary(of: service, asking: node, connectTimeout: connectTimeout,
+                                                            commandTimeout: commandTimeout)
+                    var direct = url
+                    direct.endpoint = .tcp(host: primary.host, port: primary.port)
+                    let connection = try RedisConnection(url: direct, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+                    do { try RedisSentinel.expectPrimary(connection, at: primary) } catch {
+                        connection.close()
+                        throw error
+                    }
+                    context = connection.context  // adopted: this object owns it from now on
+                    connection.context = nil
+                    return
+                } catch {
+                    reasons.append("Sentinel \(node): \(error)")
+                }
+            }
+            throw .connectionFailed("no primary for '\(service)': " + reasons.joined(separator: "; "))
+        }
         let connectTV = timeval(connectTimeout)
         let commandTV = timeval(commandTimeout)
         let made: UnsafeMutablePointer<redisContext>?
@@ -21,6 +45,8 @@ public final class RedisConnection: RedisCommanding {
             made = chiredis_connect_tcp(host, Int32(port), connectTV, commandTV)
         case .unix(let path):
             made = chiredis_connect_unix(path, connectTV, commandTV)
+        case .sentinel:
+            preconditionFailure("resolved above")
         }
         guard let made else { throw .connectionFailed("out of memory") }
         if made.pointee.err != 0 {

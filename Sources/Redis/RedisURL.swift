@@ -5,11 +5,32 @@ import SystemSupport
 ///
 ///     redis://[[user]:password@]host[:port][/db]
 ///     unix:///path/to/redis.sock[?db=N][&password=...]
+///     redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]
+///
+/// The last asks Redis Sentinels (port 26379 by default) for the primary of
+/// `service`, the form Python's Redis tooling uses; the credentials are the
+/// primary's (Sentinels are asked without).
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
         case unix(path: String)
+        case sentinel(nodes: [Node], service: String)
     }
+
+    /// A host and port (a Sentinel's).
+    public struct Node: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    public static let defaultSentinelPort = 26379
 
     public var endpoint: Endpoint
     public var username: String?
@@ -55,8 +76,9 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             }
             return
         }
-        guard text.hasPrefix("redis://") else { throw fail("expected redis:// or unix://") }
-        var rest = Substring(text.dropFirst("redis://".count))
+        let sentinel = text.hasPrefix("redis+sentinel://")
+        guard text.hasPrefix("redis://") || sentinel else { throw fail("expected redis://, unix:// or redis+sentinel://") }
+        var rest = Substring(text.dropFirst(sentinel ? "redis+sentinel://".count : "redis://".count))
         var username: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
@@ -72,6 +94,27 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             }
         }
         var database = 0
+        if sentinel {
+            // host[:port],host[:port].../service[/db]
+            guard let slash = rest.firstIndex(of: "/") else { throw fail("name the service after the Sentinels: .../<service>[/<db>]") }
+            var path = rest[rest.index(after: slash)...].split(separator: "/", omittingEmptySubsequences: false)
+            rest = rest[..<slash]
+            if path.last == "" { path.removeLast() }  // a trailing slash
+            guard (1...2).contains(path.count), let service = path.first, !service.isEmpty else {
+                throw fail("name the service after the Sentinels: .../<service>[/<db>]")
+            }
+            if path.count == 2 {
+                guard let db = RedisURL.database(String(path[1])) else { throw fail("the database must be a number from 0 to 9999") }
+                database = db
+            }
+            var nodes: [Node] = []
+            for item in rest.split(separator: ",", omittingEmptySubsequences: false) {
+                nodes.append(try RedisURL.node(item, defaultPort: RedisURL.defaultSentinelPort, fail: fail))
+            }
+            self.init(endpoint: .sentinel(nodes: nodes, service: String(service)), username: username,
+                      password: password, database: database)
+            return
+        }
         if let slash = rest.firstIndex(of: "/") {
             let path = rest[rest.index(after: slash)...]
             rest = rest[..<slash]
@@ -80,27 +123,33 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 database = db
             }
         }
-        var host = String(rest)
-        var port = 6379
-        if rest.hasPrefix("[") {  // [::1]:6379
-            guard let close = rest.firstIndex(of: "]") else { throw fail("unclosed '[' in host") }
-            host = String(rest[rest.index(after: rest.startIndex)..<close])
-            let after = rest[rest.index(after: close)...]
+        let node = try RedisURL.node(rest, defaultPort: 6379, fail: fail)
+        self.init(endpoint: .tcp(host: node.host, port: node.port), username: username, password: password, database: database)
+    }
+
+    /// `host`, `host:port`, `[v6]`, `[v6]:port`.
+    private static func node(_ text: Substring, defaultPort: Int, fail: (String) -> ParseError) throws(ParseError) -> Node {
+        var host = String(text)
+        var port = defaultPort
+        if text.hasPrefix("[") {  // [::1]:6379
+            guard let close = text.firstIndex(of: "]") else { throw fail("unclosed '[' in host") }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let after = text[text.index(after: close)...]
             if !after.isEmpty {
                 guard after.hasPrefix(":"), let p = Int(after.dropFirst()), (1...65535).contains(p) else {
                     throw fail("the port must be a number from 1 to 65535")
                 }
                 port = p
             }
-        } else if let colon = rest.lastIndex(of: ":") {
-            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else {
+        } else if let colon = text.lastIndex(of: ":") {
+            guard let p = Int(text[text.index(after: colon)...]), (1...65535).contains(p) else {
                 throw fail("the port must be a number from 1 to 65535")
             }
             port = p
-            host = String(rest[..<colon])
+            host = String(text[..<colon])
         }
         guard !host.isEmpty else { throw fail("missing host") }
-        self.init(endpoint: .tcp(host: host, port: port), username: username, password: password, database: database)
+        return Node(host: host, port: port)
     }
 
     /// The URL with any password masked, for logs and `--help`-style output.
@@ -115,6 +164,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         case .tcp(let host, let port):
             let shownHost = host.contains(":") ? "[\(host)]" : host
             return "redis://\(auth)\(shownHost):\(port)/\(database)"
+        case .sentinel(let nodes, let service):
+            return "redis+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(service)/\(database)"
         case .unix(let path):
             return "unix://\(path)?db=\(database)" + (username.map { "&user=\($0)" } ?? "")
                 + (password == nil ? "" : "&password=***")

@@ -15,6 +15,7 @@ SHAPES = [
     f"redis://u:{MARKER}@h/99999", f"unix:///x.sock?password={MARKER}&tls=1",
     f"unix:///x.sock?password={MARKER}&db=99999", f"unix:///x.sock?{MARKER}", f"unix://x.sock?password={MARKER}",
     f"{MARKER}@localhost:6379", MARKER, f"http://u:{MARKER}@h", f"redis://u:{MARKER}@[::1:6379",
+    f"redis+sentinel://u:{MARKER}@h1,h2", f"redis+sentinel://:{MARKER}@h1:x/m/1",
 ]
 
 

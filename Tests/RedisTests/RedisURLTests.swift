@@ -40,6 +40,23 @@ import Testing
         #expect(throws: RedisURL.ParseError.self) { try RedisURL(parsing: text) }
     }
 
+    @Test func sentinels() throws {
+        let url = try RedisURL(parsing: "redis+sentinel://app:s3cret@10.0.0.1,10.0.0.2:26380,[::1]/mymaster/2")
+        #expect(url.endpoint == .sentinel(nodes: [.init(host: "10.0.0.1", port: 26379), .init(host: "10.0.0.2", port: 26380),
+                                                 .init(host: "::1", port: 26379)], service: "mymaster"))
+        #expect(url.username == "app" && url.password == "s3cret" && url.database == 2)
+        #expect(url.description == "redis+sentinel://app:***@10.0.0.1:26379,10.0.0.2:26380,[::1]:26379/mymaster/2")
+        let plain = try RedisURL(parsing: "redis+sentinel://s1:5000/cache")
+        #expect(plain.endpoint == .sentinel(nodes: [.init(host: "s1", port: 5000)], service: "cache") && plain.database == 0)
+        #expect(try RedisURL(parsing: "redis+sentinel://s1/cache/").database == 0)
+    }
+
+    @Test(arguments: ["redis+sentinel://s1", "redis+sentinel://s1/", "redis+sentinel://s1,/m", "redis+sentinel://s1:0/m",
+                      "redis+sentinel://s1/m/x", "redis+sentinel://s1/m/1/2", "redis+sentinel:///m"])
+    func badSentinelURLs(text: String) {
+        #expect(throws: RedisURL.ParseError.self) { try RedisURL(parsing: text) }
+    }
+
     @Test func descriptionNeverShowsThePassword() throws {
         #expect(try RedisURL(parsing: "redis://app:hunter2@h:1/2").description == "redis://app:***@h:1/2")
         #expect(try RedisURL(parsing: "unix:///s.sock?db=1&password=hunter2").description == "unix:///s.sock?db=1&password=***")

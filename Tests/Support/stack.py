@@ -93,6 +93,61 @@ class Redis:
         self.proc.send_signal(signal.SIGCONT)
 
 
+class Sentinels:
+    """`count` Redis Sentinels watching `primary` as the service `name`, with short timings
+    (down after 1 s, failover timeout 5 s) so that a failover takes seconds."""
+
+    def __init__(self, directory, primary, count=3, name="fibcache", launcher=()):
+        self.directory = Path(directory)
+        self.primary = primary
+        self.name = name
+        self.ports = [free_port() for _ in range(count)]
+        self.launcher = list(launcher)
+        self.procs = []
+
+    def start(self):
+        for i, port in enumerate(self.ports):
+            d = self.directory / f"sentinel-{i + 1}"
+            d.mkdir(parents=True, exist_ok=True)
+            conf = d / "sentinel.conf"  # Sentinel rewrites its file: each its own, writable
+            conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {d}\nlogfile {d / 'sentinel.log'}\n"
+                            f"sentinel monitor {self.name} 127.0.0.1 {self.primary.port} 2\n"
+                            f"sentinel down-after-milliseconds {self.name} 1000\n"
+                            f"sentinel failover-timeout {self.name} 5000\n"
+                            f"sentinel parallel-syncs {self.name} 1\n")
+            self.procs.append(subprocess.Popen([*self.launcher, "redis-server", str(conf), "--sentinel"],
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_until(self.settled, timeout=20, what="Sentinels that know each other and the replica")
+        return self
+
+    def ask(self, i, *args):
+        out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.ports[i]), *args],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip()
+
+    def settled(self):
+        """Every Sentinel knows the others and at least one replica: a failover can happen."""
+        try:
+            return all(self.ask(i, "sentinel", "sentinels", self.name).count("name") == len(self.ports) - 1
+                       and "name" in self.ask(i, "sentinel", "replicas", self.name)
+                       for i in range(len(self.ports)))
+        except (OSError, subprocess.SubprocessError):
+            return False
+
+    def primary_port(self):
+        answer = self.ask(0, "sentinel", "get-master-addr-by-name", self.name).split()
+        return int(answer[1]) if len(answer) == 2 else None
+
+    def url(self, *extra_nodes, db=1):
+        nodes = [*extra_nodes, *(f"127.0.0.1:{port}" for port in self.ports)]
+        return f"redis+sentinel://{','.join(nodes)}/{self.name}/{db}"
+
+    def stop(self):
+        for proc in self.procs:
+            stop_process(proc)
+        self.procs = []
+
+
 class Stack:
     """redis-server + fibcache + nginx in one temporary directory."""
 
@@ -125,6 +180,7 @@ class Stack:
         return self.fibcaches[0] if self.fibcaches else None
 
     def start(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
         if self.with_redis:
             self.redis.start()
         for i, sock in enumerate(self.sockets):
