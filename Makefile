@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: all build build-release build-static run stop reproduce status deps test test-deps test-unit test-integration test-browser test-system test-trixie test-faults bench install uninstall clean
+.PHONY: all build build-release build-static run stop reproduce status deps test test-deps test-unit test-integration test-browser test-system test-trixie test-faults test-cluster bench install uninstall clean
 
 all: build
 
@@ -75,6 +75,12 @@ bench:
 test-faults: build build-release
 	scripts/install-deps faults
 	scripts/pytest Tests/Faults -s
+
+## Several fibcache hosts behind one nginx, Redis with a replica and three Sentinels, each "host"
+## a loopback address of its own: failover, a frozen host, evictions across hosts, a stampede.
+test-cluster: build
+	scripts/install-deps faults
+	scripts/pytest Tests/Cluster -s
 
 ## The units, install step and restarts, proven in a real systemd (systemd-box; needs root).
 test-system: build-static

@@ -87,7 +87,9 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             if let colon = credentials.firstIndex(of: ":") {
                 let user = credentials[..<colon]
                 username = user.isEmpty ? nil : percentDecoded(user)
-                password = percentDecoded(credentials[credentials.index(after: colon)...])
+                // `user:@host`: a user whose password comes from --redis-password-file.
+                let secret = credentials[credentials.index(after: colon)...]
+                password = secret.isEmpty ? nil : percentDecoded(secret)
             } else if !credentials.isEmpty {
                 // redis-py reads a lone userinfo as the password (Redis < 6 had no users).
                 password = percentDecoded(credentials)

@@ -104,7 +104,9 @@ def test_a_failover_is_followed(replicated):
 
     # The old primary comes back: the Sentinels make it a replica, and fibcache does not use it.
     primary.start()
-    wait_until(lambda: "role:slave" in primary.cli("info", "replication"), timeout=20, what="old primary demoted")
+    # Sentinel converts a returning old primary once it has been up for 8 s (SENTINEL_PUBLISH_PERIOD * 4)
+    # and its next INFO was read: up to about 20 s.
+    wait_until(lambda: "role:slave" in primary.cli("info", "replication"), timeout=45, what="old primary demoted")
     for k in range(20):
         assert outcome(stack, 200_000 + k) == (200, "MISS")
     assert replica.cli("exists", "fibonacci_200019") == "1"

@@ -49,6 +49,10 @@ import Testing
         let plain = try RedisURL(parsing: "redis+sentinel://s1:5000/cache")
         #expect(plain.endpoint == .sentinel(nodes: [.init(host: "s1", port: 5000)], service: "cache") && plain.database == 0)
         #expect(try RedisURL(parsing: "redis+sentinel://s1/cache/").database == 0)
+        // A user without a password in the URL: it comes from --redis-password-file.
+        let userOnly = try RedisURL(parsing: "redis+sentinel://fibcache:@s1,s2/cache/1")
+        #expect(userOnly.username == "fibcache" && userOnly.password == nil)
+        #expect(userOnly.description == "redis+sentinel://fibcache@s1:26379,s2:26379/cache/1")
     }
 
     @Test(arguments: ["redis+sentinel://s1", "redis+sentinel://s1/", "redis+sentinel://s1,/m", "redis+sentinel://s1:0/m",

@@ -21,9 +21,9 @@ BINARY = Path(os.environ.get("FIBCACHE_BINARY", ROOT / ".build" / "debug" / "fib
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def free_port():
+def free_port(host="127.0.0.1"):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -50,9 +50,11 @@ def stop_process(proc, timeout=10.0):
 
 
 class Redis:
-    def __init__(self, directory, port=None, extra=(), launcher=(), config=None):
+    def __init__(self, directory, port=None, extra=(), launcher=(), config=None, host="127.0.0.1"):
         self.directory = Path(directory)
-        self.port = port or free_port()
+        # A loopback address of its own stands for a host of its own (the cluster test).
+        self.host = host
+        self.port = port or free_port(host)
         self.extra = list(extra)
         self.launcher = list(launcher)
         # A configuration file read first (the options below override it).
@@ -62,7 +64,7 @@ class Redis:
     def start(self):
         self.directory.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [*self.launcher, "redis-server", *self.config, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
+            [*self.launcher, "redis-server", *self.config, "--bind", self.host, "--port", str(self.port), "--dir", str(self.directory),
              "--save", "", "--appendonly", "no", "--logfile", str(self.directory / "redis.log"), *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: self.ping(), what="redis-server up")
@@ -77,7 +79,7 @@ class Redis:
             return False
 
     def cli(self, *args, db=1):
-        out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "-n", str(db), *args],
+        out = subprocess.run(["redis-cli", "-h", self.host, "-p", str(self.port), "-n", str(db), *args],
                              capture_output=True, text=True, timeout=10)
         return out.stdout.strip()
 
@@ -97,11 +99,13 @@ class Sentinels:
     """`count` Redis Sentinels watching `primary` as the service `name`, with short timings
     (down after 1 s, failover timeout 5 s) so that a failover takes seconds."""
 
-    def __init__(self, directory, primary, count=3, name="fibcache", launcher=()):
+    def __init__(self, directory, primary, count=3, name="fibcache", launcher=(), hosts=None):
         self.directory = Path(directory)
         self.primary = primary
         self.name = name
-        self.ports = [free_port() for _ in range(count)]
+        # Each on 127.0.0.1, or on a loopback address of its own (the cluster test).
+        self.hosts = list(hosts or ["127.0.0.1"] * count)
+        self.ports = [free_port(host) for host in self.hosts]
         self.launcher = list(launcher)
         self.procs = []
 
@@ -110,8 +114,10 @@ class Sentinels:
             d = self.directory / f"sentinel-{i + 1}"
             d.mkdir(parents=True, exist_ok=True)
             conf = d / "sentinel.conf"  # Sentinel rewrites its file: each its own, writable
-            conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {d}\nlogfile {d / 'sentinel.log'}\n"
-                            f"sentinel monitor {self.name} 127.0.0.1 {self.primary.port} 2\n"
+            host = self.hosts[i]
+            conf.write_text(f"port {port}\nbind {host}\nsentinel announce-ip {host}\ndir {d}\n"
+                            f"logfile {d / 'sentinel.log'}\n"
+                            f"sentinel monitor {self.name} {self.primary.host} {self.primary.port} 2\n"
                             f"sentinel down-after-milliseconds {self.name} 1000\n"
                             f"sentinel failover-timeout {self.name} 5000\n"
                             f"sentinel parallel-syncs {self.name} 1\n")
@@ -121,7 +127,7 @@ class Sentinels:
         return self
 
     def ask(self, i, *args):
-        out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.ports[i]), *args],
+        out = subprocess.run(["redis-cli", "-h", self.hosts[i], "-p", str(self.ports[i]), *args],
                              capture_output=True, text=True, timeout=10)
         return out.stdout.strip()
 
@@ -138,8 +144,12 @@ class Sentinels:
         answer = self.ask(0, "sentinel", "get-master-addr-by-name", self.name).split()
         return int(answer[1]) if len(answer) == 2 else None
 
+    def primary_address(self):
+        answer = self.ask(0, "sentinel", "get-master-addr-by-name", self.name).split()
+        return (answer[0], int(answer[1])) if len(answer) == 2 else None
+
     def url(self, *extra_nodes, db=1):
-        nodes = [*extra_nodes, *(f"127.0.0.1:{port}" for port in self.ports)]
+        nodes = [*extra_nodes, *(f"{host}:{port}" for host, port in zip(self.hosts, self.ports))]
         return f"redis+sentinel://{','.join(nodes)}/{self.name}/{db}"
 
     def stop(self):
@@ -220,7 +230,7 @@ class Stack:
 
     def request(self, method, path, body=None, timeout=30, source=None, port=None):
         """One request to the public server (or to `port`); returns (status, headers, body)."""
-        conn = http.client.HTTPConnection("127.0.0.1", port or self.http_port, timeout=timeout,
+        conn = http.client.HTTPConnection(getattr(self, "http_host", "127.0.0.1"), port or self.http_port, timeout=timeout,
                                           source_address=(source, 0) if source else None)
         try:
             conn.request(method, path, body=body)
@@ -250,8 +260,8 @@ class Stack:
 
 
 def fastcgi_request(socket_path, params, timeout=10):
-    """One FastCGI request straight to a fibcache socket (as nginx would send it);
-    returns the CGI response (headers and body) as bytes."""
+    """One FastCGI request straight to a fibcache socket — a unix socket path, or a
+    (host, port) — as nginx would send it; returns the CGI response (headers and body) as bytes."""
     def record(kind, content, request_id=1):
         return bytes([1, kind, 0, request_id, len(content) >> 8, len(content) & 0xFF, 0, 0]) + content
 
@@ -262,9 +272,10 @@ def fastcgi_request(socket_path, params, timeout=10):
     body = b"".join(pair(k, v) for k, v in params.items())
     message = (record(1, bytes([0, 1, 0, 0, 0, 0, 0, 0])) + record(4, body) + record(4, b"") + record(5, b""))
     out = b""
-    with socket.socket(socket.AF_UNIX) as s:
+    tcp = isinstance(socket_path, tuple)
+    with socket.socket(socket.AF_INET if tcp else socket.AF_UNIX) as s:
         s.settimeout(timeout)
-        s.connect(str(socket_path))
+        s.connect(socket_path if tcp else str(socket_path))
         s.sendall(message)
         data = b""
         while True:

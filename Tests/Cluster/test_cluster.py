@@ -1,0 +1,251 @@
+"""Several fibcache hosts behind one nginx, Redis made highly available by Sentinel (issue 15),
+proven on simulated hosts: each "host" is a loopback address of its own (127.0.1.x for Redis and
+its Sentinels, 127.0.2.x for the fibcache hosts, 127.0.3.1 for the load balancer), every process
+real (Debian's redis-server, in Sentinel mode too; nginx running the shipped site with the
+several-hosts upstream). Every load is bounded in time and count; everything is stopped by PID."""
+import json
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import (BINARY, NGINX, ROOT, Load, Redis, Sentinels, Stack, fastcgi_request, free_port, stop_process,
+                      wait_until)
+
+API = "/api/fibonacci/number"
+LB = "127.0.3.1"
+HOSTS = ["127.0.2.1", "127.0.2.2"]
+# How long nginx waits for a frozen host before retrying the request on another (the site's
+# 120 s is for one host, where there is no other).
+READ_TIMEOUT = "3s"
+
+
+class Balancer:
+    """nginx running the shipped site, its upstream made of fibcache hosts over TCP."""
+
+    def __init__(self, directory, upstreams):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.http_host = LB
+        self.http_port = free_port(LB)
+        self.ops_port = free_port(LB)
+        conf = subprocess.run([str(ROOT / "scripts" / "render-nginx-conf"), "--fastcgi-read-timeout", READ_TIMEOUT,
+                               str(self.dir), f"{LB}:{self.http_port}", f"{LB}:{self.ops_port}", *upstreams],
+                              check=True, capture_output=True, text=True).stdout
+        (self.dir / "nginx.conf").write_text(conf)
+        subprocess.run([NGINX, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"), "-e",
+                        str(self.dir / "nginx-error.log")], check=True, capture_output=True)
+        wait_until(lambda: (self.dir / "nginx.pid").exists(), what="nginx pid file")
+        self.pid = int((self.dir / "nginx.pid").read_text())
+
+    # Load and the tests use these, as they use a Stack.
+    request = Stack.request
+    get = Stack.get
+
+    def stop(self):
+        try:
+            import os
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+class Cluster:
+    def __init__(self, directory):
+        self.dir = Path(directory)
+        self.primary = Redis(self.dir / "primary", host="127.0.1.10", extra=["--replica-announce-ip", "127.0.1.10"])
+        self.replica = Redis(self.dir / "replica", host="127.0.1.11",
+                             extra=["--replica-announce-ip", "127.0.1.11", "--replicaof", "127.0.1.10", "PORT"])
+        self.sentinels = None
+        self.hosts = []   # (address, port, process, log path)
+        self.balancers = []
+
+    def start(self):
+        self.primary.start()
+        self.replica.extra[-1] = str(self.primary.port)
+        self.replica.start()
+        wait_until(lambda: "master_link_status:up" in self.replica.cli("info", "replication"), what="replica in sync")
+        self.sentinels = Sentinels(self.dir, self.primary, hosts=["127.0.1.21", "127.0.1.22", "127.0.1.23"]).start()
+        for address in HOSTS:
+            port = free_port(address)
+            log_path = self.dir / f"fibcache-{address}.log"
+            log = open(log_path, "ab")
+            # 64 workers: the stampede's 64 requests may all wait on one host at once.
+            proc = subprocess.Popen([str(BINARY), "--listen", f"{address}:{port}", "--allow-from", "127.0.0.1",
+                                     "--workers", "64", "--redis-url", self.sentinels.url(db=1)],
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            log.close()
+            self.hosts.append((address, port, proc, log_path))
+        for address, port, proc, log_path in self.hosts:
+            wait_until(lambda: self.status(address, port) is not None or proc.poll() is not None, what=f"fibcache on {address}")
+            assert proc.poll() is None, log_path.read_text()
+        self.balancer = self.add_balancer("lb", HOSTS)
+        wait_until(lambda: self.balancer.get(f"{API}/1/")[0] == 200, what="the balancer answering")
+        return self
+
+    def add_balancer(self, name, addresses):
+        upstreams = [f"{a}:{p} max_fails=1 fail_timeout=5s" for a, p, _, _ in self.hosts if a in addresses]
+        balancer = Balancer(self.dir / name, upstreams)
+        self.balancers.append(balancer)
+        return balancer
+
+    def host(self, address):
+        return next(h for h in self.hosts if h[0] == address)
+
+    def ask(self, address, method, path):
+        """A request straight to one host (FastCGI over TCP, from 127.0.0.1 like nginx)."""
+        _, port, _, _ = self.host(address)
+        response = fastcgi_request((address, port), {"REQUEST_METHOD": method, "DOCUMENT_URI": path, "QUERY_STRING": ""})
+        head, _, body = response.partition(b"\r\n\r\n")
+        headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line)
+        return headers, body
+
+    def status(self, address, port=None):
+        try:
+            port = port or self.host(address)[1]
+            response = fastcgi_request((address, port), {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/status", "QUERY_STRING": ""})
+            return json.loads(response.split(b"\r\n\r\n", 1)[1])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def stop(self):
+        for balancer in self.balancers:
+            balancer.stop()
+        for _, _, proc, _ in self.hosts:
+            stop_process(proc)
+        if self.sentinels:
+            self.sentinels.stop()
+        self.replica.stop()
+        self.primary.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    for tool in ("redis-server", "redis-cli", NGINX, "wrk"):
+        assert shutil.which(tool) or Path(tool).exists(), f"{tool} missing: scripts/install-deps faults"
+    with tempfile.TemporaryDirectory(prefix="fibcache-cluster-") as d:
+        c = Cluster(d)
+        try:
+            yield c.start()
+        finally:
+            c.stop()
+
+
+def test_a_stampede_over_both_hosts_computes_once(cluster):
+    n = 900_001  # not cheap: under the cross-host lock
+    before = sum(cluster.status(a)["computations"] for a in HOSTS)
+    barrier = threading.Barrier(64)
+    answers = []
+
+    def one():
+        barrier.wait()
+        status, headers, body = cluster.balancer.get(f"{API}/{n}/", timeout=30)
+        answers.append((status, headers.get("x-cache"), len(body)))
+
+    threads = [threading.Thread(target=one) for _ in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    computed = sum(cluster.status(a)["computations"] for a in HOSTS) - before
+    per_host = {a: cluster.status(a)["requests"] for a in HOSTS}
+    print(f"stampede: 64 concurrent cold requests for F({n}) -> computed {computed} time(s); "
+          f"outcomes {sorted(set(a[1] for a in answers))}; requests per host so far {per_host}")
+    assert len(answers) == 64 and all(a[0] == 200 for a in answers), answers
+    assert len(set(a[2] for a in answers)) == 1
+    assert computed == 1
+    assert all(count > 0 for count in per_host.values()), "the balancer spread the requests"
+
+
+def test_a_delete_through_one_host_reaches_the_other(cluster):
+    a, b = HOSTS
+    delays = []
+    for n in range(7000, 7100):
+        for host in (a, b):
+            deadline = time.monotonic() + 5
+            while 'desc="HIT local"' not in cluster.ask(host, "GET", f"{API}/{n}/")[0].get("Server-Timing", ""):
+                assert time.monotonic() < deadline, f"F({n}) never held on {host}"
+        assert json.loads(cluster.ask(a, "DELETE", f"{API}/{n}/")[1]) == {"n": n, "evicted": True}
+        evicted = time.monotonic()
+        while True:
+            headers, _ = cluster.ask(b, "GET", f"{API}/{n}/")
+            if 'desc="HIT local"' not in headers.get("Server-Timing", ""):
+                break
+            assert time.monotonic() - evicted < 2, f"F({n}) still served from {b}'s copy"
+        delays.append(time.monotonic() - evicted)
+        assert headers["X-Cache"] == "MISS", "the next GET through B is cold"
+    print(f"DELETE through {a} -> {b} no longer serves its copy: median {statistics.median(delays) * 1000:.2f} ms, "
+          f"max {max(delays) * 1000:.2f} ms over {len(delays)} DELETEs")
+
+
+def test_hit_throughput_of_two_hosts_and_one(cluster):
+    one = cluster.add_balancer("lb-one-host", HOSTS[:1])
+    cluster.balancer.get(f"{API}/40/")
+    rates = {}
+    for name, balancer in (("two hosts", cluster.balancer), ("one host", one), ("two hosts again", cluster.balancer)):
+        out = subprocess.run(["wrk", "-t2", "-c32", "-d4s", f"http://{LB}:{balancer.http_port}{API}/40/"],
+                             capture_output=True, text=True, timeout=60).stdout
+        rates[name] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        assert "Non-2xx" not in out and "Socket errors" not in out, out
+    print("hit throughput through nginx (this machine's cores shared by every host): " +
+          ", ".join(f"{name} {rate:,.0f}/s" for name, rate in rates.items()) +
+          f"; two/one {statistics.mean([rates['two hosts'], rates['two hosts again']]) / rates['one host']:.2f}x")
+
+
+def test_a_frozen_host_is_passed_over(cluster):
+    """SIGSTOP one host under load: nginx retries what it sent there on the other after its
+    read timeout, and passes the frozen host over meanwhile (max_fails): no client error."""
+    _, _, frozen, _ = cluster.host(HOSTS[1])
+    with Load(cluster.balancer, lambda i, k: f"{API}/{40 + (k % 20)}/", threads=8, limit=30, pause=0.01) as load:
+        time.sleep(1)
+        frozen.send_signal(signal.SIGSTOP)
+        cut = time.monotonic()
+        time.sleep(8)
+        frozen.send_signal(signal.SIGCONT)
+        time.sleep(2)
+    during = load.between(cut, cut + 8)
+    failed = [r for r in load.results if r[1] != 200]
+    slow = [r for r in during if r[3] > 1.0]
+    print(f"host {HOSTS[1]} frozen for 8 s under load: {len(load.results)} requests, {len(during)} during, "
+          f"{len(failed)} failed, {len(slow)} waited for the read timeout ({READ_TIMEOUT}) and were retried")
+    assert len(during) > 100
+    assert failed == [], failed[:5]
+
+
+def test_a_primary_failover_under_load(cluster):
+    """kill -9 the Redis primary under load through the balancer: no 5xx, BYPASS at worst,
+    caching resumes on the promoted replica; the old primary, back as a replica, is not used."""
+    old_primary, promoted = cluster.primary, cluster.replica
+    with Load(cluster.balancer, lambda i, k: f"{API}/{10_000 + i * 10_000 + k}/", threads=4, limit=75, pause=0.005) as load:
+        time.sleep(1)
+        old_primary.proc.kill()
+        old_primary.proc.wait()
+        killed = time.monotonic()
+        wait_until(lambda: any(r[0] > killed and r[2] == "MISS" and r[0] > killed + 0.05 for r in load.results[-50:]),
+                   timeout=30, what="caching resumed")
+        resumed = min(r[0] for r in load.results if r[0] > killed + 0.05 and r[2] == "MISS") - killed
+        wait_until(lambda: cluster.sentinels.primary_address() == (promoted.host, promoted.port), timeout=20,
+                   what="the Sentinels naming the replica")
+        # The old primary comes back; the Sentinels make it a replica of the new one.
+        old_primary.start()
+        # Converted once it has been up 8 s and its next INFO was read: up to about 20 s.
+        wait_until(lambda: "role:slave" in old_primary.cli("info", "replication"), timeout=45, what="old primary demoted")
+        time.sleep(2)
+    during = load.between(killed, killed + resumed + 0.01)
+    statuses = sorted(set(r[1] for r in load.results))
+    print(f"primary killed -> first MISS stored on the promoted replica after {resumed:.2f} s; "
+          f"{len(during)} requests meanwhile ({sum(1 for r in during if r[2] == 'BYPASS')} BYPASS), "
+          f"{sum(1 for r in load.results if r[1] != 200)} non-2xx of {len(load.results)} in the run")
+    assert statuses == [200], statuses
+    assert resumed < 15
+    clients = [line for line in old_primary.cli("client", "list").splitlines()
+               if "name=sentinel" not in line and "flags=M" not in line and "cmd=client" not in line]
+    assert clients == [], f"fibcache connected to the demoted primary: {clients}"
+    assert int(promoted.cli("dbsize")) > 0
