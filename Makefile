@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: all build build-release build-static run stop reproduce status deps test test-deps test-unit test-integration test-browser test-system test-trixie test-faults test-cluster bench install uninstall clean
+.PHONY: all build build-release build-static run stop reproduce status deps test test-deps test-unit test-integration test-browser test-system test-trixie test-faults test-cluster deb test-deb bench install uninstall clean
 
 all: build
 
@@ -50,6 +50,18 @@ test-integration: build
 ## The demo page (www/) driven in Debian's headless Chromium; screenshots land in test-artifacts/.
 test-browser: build
 	PYTEST_NEEDS=selenium scripts/pytest Tests/Browser
+
+## The Debian package, with Debian's tools (debian/: dh, dh_installsystemd), into dist/:
+## fibcache_<version>_<arch>.deb for the release this machine runs, then lintian on it.
+deb:
+	scripts/install-deps deb
+	scripts/build-deb
+
+## The package's lifecycle (install, upgrade under load, remove, purge, reinstall) in a fresh
+## systemd box (root).
+test-deb: build-static
+	scripts/install-deps deb
+	scripts/test-deb
 
 ## Deploy on this machine with systemd (as root): binary, units, Redis and nginx configuration.
 ## Uses BINARY (default: the static build, made first if missing).

@@ -21,7 +21,8 @@ struct FibcacheCommand: ParsableCommand {
 
             Every option can also be set through the environment variable named after it, \
             FIBCACHE_<OPTION> (e.g. FIBCACHE_REDIS_URL); a flag on the command line wins.
-            """)
+            """,
+        version: FibcacheVersion.current)
 
     @Option(help: ArgumentHelp(
         "Where nginx connects: a unix socket path, host:port, or fd:N for an inherited listening socket. (FIBCACHE_LISTEN)",

@@ -353,6 +353,24 @@ def test_units_verify_clean_and_score(installed):
     assert level <= 1.5, score
 
 
+def test_the_several_hosts_drop_ins_are_valid_units(installed):
+    """systemd/several-hosts/: the socket on a TCP address, the service with the balancer's
+    address, a Sentinel URL and the wider IPAddressAllow — verified by systemd beside copies of
+    the installed units (loading them into the running manager would re-point its socket)."""
+    out = installed.sh("""
+        rm -rf /tmp/units && mkdir -p /tmp/units/fibcache.socket.d /tmp/units/fibcache.service.d
+        cp /etc/systemd/system/fibcache.socket /etc/systemd/system/fibcache.service /tmp/units/
+        cp /opt/fibcache/systemd/several-hosts/fibcache.socket.d-tcp.conf /tmp/units/fibcache.socket.d/tcp.conf
+        cp /opt/fibcache/systemd/several-hosts/fibcache.service.d-remote-redis.conf \
+           /tmp/units/fibcache.service.d/remote-redis.conf
+        SYSTEMD_UNIT_PATH=/tmp/units: systemd-analyze verify /tmp/units/fibcache.socket /tmp/units/fibcache.service""")
+    assert out.stdout.strip() == "" and out.stderr.strip() == "", out.stderr
+    # A directive systemd does not know would have been reported: prove the check can fail.
+    installed.sh("echo 'NoSuchDirective=1' >> /tmp/units/fibcache.service.d/remote-redis.conf")
+    broken = installed.sh("SYSTEMD_UNIT_PATH=/tmp/units: systemd-analyze verify /tmp/units/fibcache.service", check=False)
+    assert "NoSuchDirective" in broken.stderr, broken.stderr
+
+
 def test_install_is_idempotent(installed):
     curl_status(installed, 40)  # cached before the second install, served from Redis after it
     password = installed.out("cat /etc/fibcache/redis-password")

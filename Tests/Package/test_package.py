@@ -1,0 +1,157 @@
+"""The Debian package's lifecycle (issue 16) in a fresh systemd-box with none of fibcache's
+dependencies: install from the file, the documented one-liner that enables the site, MISS then
+HIT; an upgrade to a newer build under load with no failed request; remove (stopped, disabled,
+conffiles kept); purge (nothing left, the host's Redis and nginx configuration as shipped);
+reinstall after purge. FIBCACHE_DEB and FIBCACHE_DEB_NEWER name the two packages; the box's
+Debian release is the host's, or FIBCACHE_SDBOX_SUITE."""
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Support"))
+from box import Box  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+BOX = Path(os.environ.get("SYSTEMD_BOX", ROOT.parent / "shared" / "tools" / "systemd-box"))
+DEB = Path(os.environ.get("FIBCACHE_DEB", ""))
+NEWER = Path(os.environ.get("FIBCACHE_DEB_NEWER", ""))
+SUITE = os.environ.get("FIBCACHE_SDBOX_SUITE", "")
+BASE_ROOT = os.environ.get("FIBCACHE_SDBOX_DEB_BASE", f"/var/tmp/sdbox-fibcache-deb{('-' + SUITE) if SUITE else ''}")
+RUN_ROOT = BASE_ROOT + "-run"
+# Nothing of fibcache's: no Redis, no nginx, no C libraries. Only what the test itself runs.
+PACKAGES = "curl wrk procps"
+SITE_ONE_LINER = ("ln -sfn /etc/nginx/sites-available/fibcache /etc/nginx/sites-enabled/fibcache && "
+                  "rm -f /etc/nginx/sites-enabled/default && nginx -t && systemctl reload nginx")
+URL = "http://127.0.0.1:80/api/fibonacci/number"
+
+
+class PackageBox(Box):
+    def apt_install(self, path):
+        """apt-get install ./file.deb with its Depends and Recommends (over the host's network)."""
+        result = self.tool("install", path, check=False, timeout=900)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def box():
+    assert os.geteuid() == 0, "systemd-box needs root"
+    assert DEB.is_file() and NEWER.is_file(), "FIBCACHE_DEB and FIBCACHE_DEB_NEWER must name the packages (make test-deb)"
+    b = PackageBox.booted_copy(BOX, BASE_ROOT, RUN_ROOT, PACKAGES, SDBOX_APT_RECOMMENDS="1",
+                               **({"SDBOX_SUITE": SUITE} if SUITE else {}))
+    try:
+        b.tool("copy-in", str(DEB), "/root/")
+        b.tool("copy-in", str(NEWER), "/root/")
+        yield b
+    finally:
+        b.discard()
+
+
+def cache(box, n):
+    head = box.out(f"curl -s -o /dev/null -D - {URL}/{n}/")
+    found = re.search(r"X-Cache: (\w+)", head)
+    assert found, f"{head}\n{diagnostics(box)}"
+    return head.splitlines()[0].split()[1], found.group(1)
+
+
+def diagnostics(box):
+    return box.out("systemctl status --no-pager fibcache.socket fibcache redis-server@fibcache nginx 2>&1 | tail -40; "
+                   "journalctl --no-pager -n 30 -u fibcache -u redis-server@fibcache -u nginx", check=False)
+
+
+def enable_site(box):
+    """The README's one-liner; then wait until nginx's new workers serve it (a reload returns before)."""
+    box.sh(SITE_ONE_LINER)
+    box.sh("for i in $(seq 100); do [ \"$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8002/healthz)\" = 200 ] "
+           "&& exit 0; sleep 0.1; done; exit 1", check=False)
+
+
+def conffiles_as_shipped(box, package):
+    """Every conffile of `package` whose contents differ from what the package shipped."""
+    listing = box.out(f"dpkg-query -W -f='${{Conffiles}}' {package}")
+    changed = []
+    for line in listing.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[-1] != "obsolete":
+            path, md5 = parts[0], parts[1]
+            actual = box.out(f"md5sum {path} 2>/dev/null | cut -d' ' -f1")
+            if actual != md5:
+                changed.append(path)
+    return changed
+
+
+def test_the_package_lifecycle(box):
+    assert box.out("command -v redis-server nginx; true") == "", "the box starts with none of the dependencies"
+
+    # Install from the file: dependencies computed for this release, recommends pulled in.
+    box.apt_install(f"/root/{DEB.name}")
+    version = box.out("dpkg-query -W -f='${Version}' fibcache")
+    assert box.out("fibcache --version") == version
+    depends = box.out("dpkg-query -W -f='${Depends}' fibcache")
+    print(f"installed fibcache {version}; Depends: {depends}")
+    assert "libhiredis" in depends and "libfcgi" in depends and "libgmp" in depends
+    assert box.out("systemctl is-enabled fibcache.socket") == "enabled"
+    assert box.out("systemctl is-active fibcache.socket") == "active"
+    assert box.out("stat -c '%a %U' /etc/default/fibcache /etc/fibcache/redis-password") == "600 root\n600 root"
+    assert box.out("man -w fibcache 2>/dev/null || ls /usr/share/man/man8/fibcache.8.gz").endswith("fibcache.8.gz")
+    conffiles = box.out("cat /var/lib/dpkg/info/fibcache.conffiles").split()
+    assert {"/etc/default/fibcache", "/etc/redis/redis-fibcache.conf", "/etc/nginx/sites-available/fibcache"} <= set(conffiles)
+
+    # The documented one-liner enables the site; then the article's MISS and HIT.
+    enable_site(box)
+    assert cache(box, 40) == ("200", "MISS")
+    assert cache(box, 40) == ("200", "HIT")
+    assert box.out("redis-cli -s /run/redis-fibcache/redis-server.sock ttl fibonacci_40").isdigit()
+    # fibcache's own Redis: enabled at boot, running (started by the postinst, or at the
+    # latest by fibcache.service's Wants= when redis-server came after fibcache).
+    assert box.out("systemctl is-enabled redis-server@fibcache; systemctl is-active redis-server@fibcache").split() == \
+        ["enabled", "active"]
+
+    # An operator's edit of a conffile survives the upgrade.
+    box.sh("sed -i 's/^#FIBCACHE_LOG_LEVEL=info/FIBCACHE_LOG_LEVEL=notice/' /etc/default/fibcache")
+
+    # Upgrade to a newer build under load: the socket holds the connections across the restart.
+    box.sh(f"cat > /tmp/upgrade.sh <<'EOF'\nsleep 3\nDEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+           f"/root/{NEWER.name} > /tmp/upgrade.log 2>&1\necho $? > /tmp/upgrade.rc\nEOF")
+    load = box.out(f"ulimit -n 8192; (bash /tmp/upgrade.sh &) ; wrk -t2 -c16 -d12s --timeout 5s {URL}/40/", timeout=120)
+    assert box.out("cat /tmp/upgrade.rc") == "0", box.out("tail -20 /tmp/upgrade.log")
+    requests = int(re.search(r"(\d+) requests in", load).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", load)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", load)
+    failed = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, errors.groups())) if errors else 0)
+    newer = box.out("dpkg-query -W -f='${Version}' fibcache")
+    print(f"upgrade {version} -> {newer} under load: {requests} requests, {failed} failed")
+    if failed:
+        print(load, box.out("cat /tmp/upgrade.log; journalctl --no-pager -n 40 -u fibcache -u nginx", check=False),
+              box.out("tail -20 /var/log/nginx/error.log", check=False))
+    assert newer != version and box.out("fibcache --version") == newer
+    assert requests > 1000 and failed == 0, load
+    assert "FIBCACHE_LOG_LEVEL=notice" in box.out("cat /etc/default/fibcache"), "the operator's edit kept"
+    assert box.out("systemctl show -p ExecMainStartTimestampMonotonic --value fibcache") != "0"
+
+    # Remove: stopped and disabled, the conffiles kept.
+    box.sh("DEBIAN_FRONTEND=noninteractive apt-get remove -y -q fibcache")
+    assert box.out("systemctl is-active fibcache.socket fibcache redis-server@fibcache; true").split() == ["inactive"] * 3
+    # Nothing starts at boot: fibcache's units are gone with the package (Debian keeps their
+    # enablement state until purge, for a reinstall), and its Redis instance is disabled.
+    assert box.out("systemctl list-unit-files --no-legend 'fibcache*' | wc -l") == "0"
+    assert box.out("systemctl is-enabled redis-server@fibcache; true") == "disabled"
+    assert box.out("ls /etc/default/fibcache /etc/redis/redis-fibcache.conf /etc/nginx/sites-available/fibcache").count("/etc/") == 3
+    assert box.out("test -e /usr/sbin/fibcache; echo $?") == "1"
+
+    # Purge: nothing of fibcache's is left; the host's Redis and nginx as their packages shipped them.
+    box.sh("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q fibcache")
+    left = box.out("find / -xdev \\( -path /proc -o -path /sys -o -path /root \\) -prune -o -name '*fibcache*' -print")
+    assert left == "", left
+    assert box.out("dpkg-query -W fibcache 2>&1; true").startswith("dpkg-query: no packages found")
+    assert conffiles_as_shipped(box, "redis-server") == [] and conffiles_as_shipped(box, "nginx-common") == []
+    assert box.out("redis-cli ping") == "PONG", "the host's own Redis still runs"
+    assert box.out("nginx -t 2>&1 | tail -1").endswith("successful")
+
+    # Reinstall after purge.
+    box.apt_install(f"/root/{NEWER.name}")
+    enable_site(box)
+    assert cache(box, 41) == ("200", "MISS")
+    assert cache(box, 41) == ("200", "HIT")
