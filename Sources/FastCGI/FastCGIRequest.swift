@@ -44,8 +44,9 @@ public struct FastCGIRequest: ~Copyable {
     }
 
     /// Writes a complete CGI response: the `Status` line, the headers (with
-    /// `Content-Length`), a blank line, then the body unless `includeBody` is false
-    /// (HEAD). Returns false when the web server went away mid-write.
+    /// `Content-Length`, except on a 304, whose length would be the 200's per RFC 9110
+    /// §8.6), a blank line, then the body unless `includeBody` is false (HEAD).
+    /// Returns false when the web server went away mid-write.
     @discardableResult
     public func respond(status: Int, headers: [(name: String, value: String)], body: [UInt8], includeBody: Bool = true) -> Bool {
         deadline?.arm(raw.pointee.ipcFd)
@@ -53,7 +54,8 @@ public struct FastCGIRequest: ~Copyable {
         for header in headers {
             head += "\(header.name): \(header.value)\r\n"
         }
-        head += "Content-Length: \(body.count)\r\n\r\n"
+        if status != 304 { head += "Content-Length: \(body.count)\r\n" }
+        head += "\r\n"
         guard put(Array(head.utf8)) else { return false }
         return includeBody ? put(body) : true
     }

@@ -8,9 +8,10 @@ struct APIError: Error, Equatable {
         lhs.status == rhs.status && lhs.message == rhs.message
     }
 
+    /// Never kept by an HTTP cache: the limits behind a refusal may change.
     var response: HTTPResponse {
         HTTPResponse(status: status,
-                     headers: [("Content-Type", JSON.contentType)] + extraHeaders,
+                     headers: [("Content-Type", JSON.contentType), ("Cache-Control", HTTPCaching.neverValue)] + extraHeaders,
                      body: JSON.error(message))
     }
 

@@ -10,7 +10,7 @@ extension FibonacciService {
             return APIError(status: 503, message: "the cache store is unavailable: F(\(n)) may still be cached there; try again").response
         }
         let evicted = stored == .removed || local
-        return HTTPResponse(status: 200, headers: [("Content-Type", JSON.contentType)],
+        return HTTPResponse(status: 200, headers: [("Content-Type", JSON.contentType), ("Cache-Control", HTTPCaching.neverValue)],
                             body: Array(#"{"n": \#(n), "evicted": \#(evicted)}"#.utf8))
     }
 }

@@ -64,6 +64,11 @@ public struct FibonacciService: Sendable {
         case .fibonacci(let segment):
             do {
                 let query = try FibonacciQuery(segment: segment, query: QueryString(request.query), limits: limits)
+                // A cache revalidating what it holds: the answer cannot have changed.
+                if let condition = request.ifNoneMatch,
+                   HTTPCaching.ifNoneMatch(condition, matches: HTTPCaching.entityTag(for: query.n)) {
+                    return notModified(query)
+                }
                 return fibonacci(query, store: store, clientHasGone: clientHasGone)
             } catch {
                 return error.response
@@ -103,10 +108,20 @@ public struct FibonacciService: Sendable {
             status: 200,
             headers: [
                 ("Content-Type", JSON.contentType),
+                ("Cache-Control", HTTPCaching.foreverValue),
+                ("ETag", HTTPCaching.entityTag(for: query.n)),
                 ("X-Cache", timing.outcome.rawValue),
                 ("Server-Timing", timing.headerValue),
             ],
             body: JSON.fibonacci(digits: answer.digits))
+    }
+
+    /// 304: the validators and freshness of the 200, no body (RFC 9110 §15.4.5).
+    private func notModified(_ query: FibonacciQuery) -> HTTPResponse {
+        HTTPResponse(status: 304, headers: [
+            ("Cache-Control", HTTPCaching.foreverValue),
+            ("ETag", HTTPCaching.entityTag(for: query.n)),
+        ])
     }
 
     /// A miss the computations had no room for (or that nobody waits for any more):
@@ -120,11 +135,10 @@ public struct FibonacciService: Sendable {
                 ])
             }
             return APIError(status: 503, message: "busy computing other values; retry in \(Self.retryAfterSeconds) s (cached values are served meanwhile)",
-                            extraHeaders: [("Retry-After", "\(Self.retryAfterSeconds)"), ("Cache-Control", "no-store")]).response
+                            extraHeaders: [("Retry-After", "\(Self.retryAfterSeconds)")]).response
         case .abandoned:
             // Nobody reads this: the client hung up and its computation stopped.
-            return APIError(status: 503, message: "the computation stopped: the client had gone",
-                            extraHeaders: [("Cache-Control", "no-store")]).response
+            return APIError(status: 503, message: "the computation stopped: the client had gone").response
         }
     }
 

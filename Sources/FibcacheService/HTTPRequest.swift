@@ -5,10 +5,13 @@ public struct HTTPRequest: Sendable, Equatable {
     public var path: String
     /// The raw query string, without `?`.
     public var query: String
+    /// The `If-None-Match` header, if any (a conditional request).
+    public var ifNoneMatch: String?
 
-    public init(method: String, path: String, query: String = "") {
+    public init(method: String, path: String, query: String = "", ifNoneMatch: String? = nil) {
         self.method = method
         self.path = path
         self.query = query
+        self.ifNoneMatch = ifNoneMatch
     }
 }

@@ -65,12 +65,13 @@ extension FibonacciService {
 
     func metrics() -> HTTPResponse {
         statistics.observe(cache.admission?.counts, rejectedValues: cache.rejectedValueCount)
-        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
+                                                   ("Cache-Control", HTTPCaching.neverValue)],
                             body: statistics.registry.emitToBuffer())
     }
 
     private func json(_ status: Int, _ body: String) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [("Content-Type", JSON.contentType), ("Cache-Control", "no-store")],
+        HTTPResponse(status: status, headers: [("Content-Type", JSON.contentType), ("Cache-Control", HTTPCaching.neverValue)],
                      body: Array(body.utf8))
     }
 

@@ -125,11 +125,7 @@ extension HTTPRequest {
     init(fastCGI request: borrowing FastCGIRequest) {
         let method = request.param("REQUEST_METHOD") ?? "GET"
         let query = request.param("QUERY_STRING") ?? ""
-        if let path = request.param("DOCUMENT_URI") {
-            self.init(method: method, path: path, query: query)
-        } else {
-            let uri = request.param("REQUEST_URI") ?? "/"
-            self.init(method: method, path: String(uri.prefix { $0 != "?" }), query: query)
-        }
+        let path = request.param("DOCUMENT_URI") ?? String((request.param("REQUEST_URI") ?? "/").prefix { $0 != "?" })
+        self.init(method: method, path: path, query: query, ifNoneMatch: request.param("HTTP_IF_NONE_MATCH"))
     }
 }

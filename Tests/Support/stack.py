@@ -228,12 +228,12 @@ class Stack:
         except OSError:
             return False
 
-    def request(self, method, path, body=None, timeout=30, source=None, port=None):
+    def request(self, method, path, body=None, timeout=30, source=None, port=None, headers=None):
         """One request to the public server (or to `port`); returns (status, headers, body)."""
         conn = http.client.HTTPConnection(getattr(self, "http_host", "127.0.0.1"), port or self.http_port, timeout=timeout,
                                           source_address=(source, 0) if source else None)
         try:
-            conn.request(method, path, body=body)
+            conn.request(method, path, body=body, headers=headers or {})
             response = conn.getresponse()
             return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
         finally:
