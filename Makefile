@@ -12,9 +12,10 @@ build:
 build-release:
 	$(SWIFT) build -c release
 
-# The deployable binary: the Swift runtime linked in, so a host needs only the C libraries.
+# The deployable binary: the Swift runtime linked in, so a host needs only the C libraries;
+# full RELRO and immediate binding, as Debian hardens its binaries (debian/rules: the same).
 build-static:
-	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
 
 ## One command: install what is missing, build, start Redis + fibcache + nginx on 127.0.0.1:8001.
 run: deps build-release

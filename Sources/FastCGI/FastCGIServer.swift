@@ -248,13 +248,13 @@ public final class FastCGIServer: Sendable {
         }
         let peerAddress = String(decoding: peer.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self)
         guard allowedPeers.allows(peerAddress) else {
-            close(connection)
             refusedPeers.add(1, ordering: .relaxed)
             refusalLog.record(peerAddress) { suppressed in
                 logger.warning("refused a FastCGI connection: its address is not in --allow-from", metadata: [
                     "peer": "\(peerAddress)", "allowed": "\(allowedPeers)", "refused-since-last-line": "\(suppressed + 1)",
                 ])
             }
+            close(connection)  // after the log line: whoever sees the close can read why
             return nil
         }
         // The timeouts are what keeps a peer that stalls mid-request from pinning a
