@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BINARY, NGINX, ROOT, Load, Redis, Sentinels, Stack, fastcgi_request, free_port, stop_process,
+from conftest import (BINARY, NGINX, ROOT, Load, Redis, Sentinels, Stack, fastcgi_answer, fastcgi_status, free_port, stop_process,
                       wait_until)
 
 API = "/api/fibonacci/number"
@@ -101,18 +101,12 @@ class Cluster:
 
     def ask(self, address, method, path):
         """A request straight to one host (FastCGI over TCP, from 127.0.0.1 like nginx)."""
-        _, port, _, _ = self.host(address)
-        response = fastcgi_request((address, port), {"REQUEST_METHOD": method, "DOCUMENT_URI": path, "QUERY_STRING": ""})
-        head, _, body = response.partition(b"\r\n\r\n")
-        headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line)
-        return headers, body
+        return fastcgi_answer((address, self.host(address)[1]), method, path)
 
     def status(self, address, port=None):
         try:
-            port = port or self.host(address)[1]
-            response = fastcgi_request((address, port), {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/status", "QUERY_STRING": ""})
-            return json.loads(response.split(b"\r\n\r\n", 1)[1])
-        except (OSError, ValueError, IndexError):
+            return fastcgi_status((address, port or self.host(address)[1]))
+        except (OSError, ValueError):
             return None
 
     def stop(self):

@@ -5,30 +5,13 @@ import subprocess
 
 import pytest
 
-from conftest import BINARY, free_port, stop_process, wait_until
+from conftest import BINARY, fastcgi_request, free_port, stop_process, wait_until
 
 
 def fastcgi_over_tcp(port, source):
     """A GET /healthz over FastCGI from `source`; the raw bytes answered (b"" if closed at once)."""
-    def record(kind, content):
-        return bytes([1, kind, 0, 1, len(content) >> 8, len(content) & 0xFF, 0, 0]) + content
-    params = b"".join(bytes([len(k), len(v)]) + k + v for k, v in
-                      [(b"REQUEST_METHOD", b"GET"), (b"DOCUMENT_URI", b"/healthz"), (b"QUERY_STRING", b"")])
-    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as s:
-        try:
-            s.sendall(record(1, bytes([0, 1, 0, 0, 0, 0, 0, 0])) + record(4, params) + record(4, b"") + record(5, b""))
-        except OSError:
-            return b""
-        data = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            data += chunk
-        return data
+    return fastcgi_request(("127.0.0.1", port), {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/healthz", "QUERY_STRING": ""},
+                           timeout=5, source=source)
 
 
 @pytest.fixture

@@ -7,17 +7,14 @@ import time
 
 import pytest
 
-from conftest import Stack, fastcgi_request, wait_until
+from conftest import Stack, fastcgi_answer, wait_until
 
 API = "/api/fibonacci/number"
 
 
 def ask(socket_path, method, n):
     """One request straight to one fibcache process: (X-Cache, whether from its in-process copy)."""
-    response = fastcgi_request(socket_path, {"REQUEST_METHOD": method, "DOCUMENT_URI": f"{API}/{n}/",
-                                             "QUERY_STRING": ""})
-    head = response.split(b"\r\n\r\n", 1)[0].decode()
-    headers = dict(line.split(": ", 1) for line in head.split("\r\n") if ": " in line)
+    headers, _ = fastcgi_answer(socket_path, method, f"{API}/{n}/")
     return headers.get("X-Cache"), 'desc="HIT local"' in headers.get("Server-Timing", "")
 
 

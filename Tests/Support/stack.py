@@ -141,8 +141,8 @@ class Sentinels:
             return False
 
     def primary_port(self):
-        answer = self.ask(0, "sentinel", "get-master-addr-by-name", self.name).split()
-        return int(answer[1]) if len(answer) == 2 else None
+        address = self.primary_address()
+        return address and address[1]
 
     def primary_address(self):
         answer = self.ask(0, "sentinel", "get-master-addr-by-name", self.name).split()
@@ -259,9 +259,10 @@ class Stack:
         self.redis.stop()
 
 
-def fastcgi_request(socket_path, params, timeout=10):
+def fastcgi_request(socket_path, params, timeout=10, source=None):
     """One FastCGI request straight to a fibcache socket — a unix socket path, or a
-    (host, port) — as nginx would send it; returns the CGI response (headers and body) as bytes."""
+    (host, port), from the address `source` if given — as nginx would send it; returns the CGI
+    response (headers and body) as bytes, b"" when the peer closed without answering."""
     def record(kind, content, request_id=1):
         return bytes([1, kind, 0, request_id, len(content) >> 8, len(content) & 0xFF, 0, 0]) + content
 
@@ -273,16 +274,18 @@ def fastcgi_request(socket_path, params, timeout=10):
     message = (record(1, bytes([0, 1, 0, 0, 0, 0, 0, 0])) + record(4, body) + record(4, b"") + record(5, b""))
     out = b""
     tcp = isinstance(socket_path, tuple)
+    data = b""
     with socket.socket(socket.AF_INET if tcp else socket.AF_UNIX) as s:
         s.settimeout(timeout)
+        if source:
+            s.bind((source, 0))
         s.connect(socket_path if tcp else str(socket_path))
-        s.sendall(message)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        try:
+            s.sendall(message)
+            while chunk := s.recv(65536):
+                data += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # closed without an answer (a refused peer): what was read is returned
     while len(data) >= 8:
         kind, length, padding = data[1], (data[4] << 8) | data[5], data[6]
         if kind == 6:
@@ -291,11 +294,17 @@ def fastcgi_request(socket_path, params, timeout=10):
     return out
 
 
+def fastcgi_answer(socket_path, method, path, query=""):
+    """A request as nginx would pass it, straight to one fibcache process: (headers, body)."""
+    response = fastcgi_request(socket_path, {"REQUEST_METHOD": method, "DOCUMENT_URI": path, "QUERY_STRING": query})
+    head, _, body = response.partition(b"\r\n\r\n")
+    return dict(line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line), body
+
+
 def fastcgi_status(socket_path):
     """/status of one fibcache process, asked directly on its socket."""
     import json
-    response = fastcgi_request(socket_path, {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/status", "QUERY_STRING": ""})
-    return json.loads(response.split(b"\r\n\r\n", 1)[1])
+    return json.loads(fastcgi_answer(socket_path, "GET", "/status")[1])
 
 
 def rss_kib(pid, field="VmRSS"):
