@@ -102,32 +102,28 @@ public final class RedisInvalidations: Sendable {
             connection = try RedisConnection(url: settings.url, connectTimeout: settings.connectTimeout,
                                              commandTimeout: max(settings.commandTimeout, .milliseconds(500)))
         } catch { throw .lost(error.description) }
-        do { try subscribe(connection) } catch {
+        do {
+            guard case .integer(let id) = try connection.command("CLIENT", "ID") else {
+                throw Failure.refused("CLIENT ID unsupported (Redis 5 or older?)")
+            }
+            let tracking = try connection.command("CLIENT", "TRACKING", "on", "REDIRECT", String(id), "BCAST", "PREFIX", prefix)
+            if case .error(let message) = tracking { throw Failure.refused("CLIENT TRACKING refused: \(message)") }
+            try connection.send([Array("SUBSCRIBE".utf8), Array(Self.channel.utf8)])
+            guard case .array(let confirmation)? = try connection.receive(within: settings.commandTimeout + .seconds(1)),
+                  confirmation.first == .string(Array("subscribe".utf8)) else {
+                throw Failure.refused("SUBSCRIBE \(Self.channel) refused")
+            }
+        } catch let error as RedisError {
+            connection.close()
+            throw .lost(error.description)
+        } catch let error as Failure {
             connection.close()
             throw error
+        } catch {
+            connection.close()
+            throw .lost("\(error)")
         }
         return connection
-    }
-
-    /// Tracking of the keys' prefix redirected to this connection itself, then the subscription.
-    private func subscribe(_ connection: RedisConnection) throws(Failure) {
-        func ask(_ arguments: String...) throws(Failure) -> RedisReply {
-            do { return try connection.command(arguments.map { Array($0.utf8) }) } catch { throw .lost(error.description) }
-        }
-        guard case .integer(let id) = try ask("CLIENT", "ID") else {
-            throw .refused("CLIENT ID unsupported (Redis 5 or older?)")
-        }
-        if case .error(let message) = try ask("CLIENT", "TRACKING", "on", "REDIRECT", String(id), "BCAST", "PREFIX", prefix) {
-            throw .refused("CLIENT TRACKING refused: \(message)")
-        }
-        let confirmation: RedisReply?
-        do {
-            try connection.send([Array("SUBSCRIBE".utf8), Array(Self.channel.utf8)])
-            confirmation = try connection.receive(within: settings.commandTimeout + .seconds(1))
-        } catch { throw .lost(error.description) }
-        guard case .array(let parts)? = confirmation, parts.first == .string(Array("subscribe".utf8)) else {
-            throw .refused("SUBSCRIBE \(Self.channel) refused")
-        }
     }
 
     /// Until the connection fails: messages to the handler, a `PING` after each silence.
