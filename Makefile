@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: all build build-release build-static run stop reproduce status deps test test-deps test-unit test-integration test-browser test-system test-trixie test-faults test-cluster deb test-deb bench install uninstall clean
+.PHONY: all build build-release build-static run stop reproduce status deps test test-deps test-unit test-integration test-browser test-fuzz test-system test-trixie test-faults test-cluster deb test-deb bench install uninstall clean
 
 all: build
 
@@ -37,7 +37,7 @@ deps:
 
 ## One command: every test (unit, then integration against real redis-server and nginx,
 ## then the demo page in a headless Chromium).
-test: test-deps test-unit test-integration test-browser
+test: test-deps test-unit test-integration test-browser test-fuzz
 
 test-deps:
 	scripts/install-deps test
@@ -51,6 +51,10 @@ test-integration: build
 ## The demo page (www/) driven in Debian's headless Chromium; screenshots land in test-artifacts/.
 test-browser: build
 	PYTEST_NEEDS=selenium scripts/pytest Tests/Browser
+
+## The API fuzzed against www/openapi.json by schemathesis (PyPI, pinned; installed into .build-fuzz/venv).
+test-fuzz: build
+	scripts/pytest Tests/Fuzz
 
 ## The Debian package, with Debian's tools (debian/: dh, dh_installsystemd), into dist/:
 ## fibcache_<version>_<arch>.deb for the release this machine runs, then lintian on it.

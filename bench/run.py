@@ -4,7 +4,8 @@
 One nginx (1 worker, access_log off: nginx at its best) serves five paths to the same warm value:
 
   ceiling             nginx answers the identical body itself (`return 200`): the top of this stack
-  nginx fastcgi_cache nginx's own cache in front of fibcache: what users pick instead
+  nginx fastcgi_cache nginx's own cache in front of fibcache: what users pick instead; the shipped
+                      optional micro-cache (nginx/micro-cache.conf), fibcache's headers deciding
   fibcache kept       the shipped site: FastCGI connections kept (upstream keepalive, fastcgi_keep_conn)
   fibcache plain      a plain `fastcgi_pass`, a connection per request (how most operators write it)
   C reference plain   bench/reference/responder.c: libfcgi + hiredis, 4 threads, GET/SET EX, plain
@@ -159,7 +160,7 @@ upstream fibcache_plain {{
 upstream c_reference {{
     server unix:{reference_socket};
 }}
-fastcgi_cache_path {run_dir}/nginx-cache levels=1:2 keys_zone=bench:10m inactive=1d use_temp_path=off;
+{(ROOT / "nginx" / "micro-cache-zone.conf").read_text().replace("/var/cache/nginx-fibcache", f"{run_dir}/nginx-cache")}
 
 server {{
     listen 127.0.0.1:{ports["ceiling"]};
@@ -174,10 +175,7 @@ server {{
         {fastcgi}
         fastcgi_pass fibcache;
         fastcgi_keep_conn on;
-        fastcgi_cache bench;
-        fastcgi_cache_key $request_uri;
-        fastcgi_cache_valid 200 1d;
-        fastcgi_cache_lock on;
+        include {ROOT}/nginx/micro-cache.conf;
     }}
 }}
 server {{
