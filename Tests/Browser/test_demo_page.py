@@ -1,5 +1,6 @@
 """The demo page in a real headless Chromium, against real nginx -> fibcache -> Redis."""
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,27 @@ def test_phone_width_has_no_horizontal_scrolling(make_stack):
         driver.save_screenshot(str(ARTIFACTS / "demo-page-phone.png"))
     finally:
         driver.quit()
+
+
+def test_a_browser_coming_back_to_an_answer_takes_it_from_its_cache(page):
+    """Issue 17: an answer is public and immutable for a year, so a browser that opened it
+    shows it again without a request (nginx logs none); the demo page itself bypasses its cache."""
+    stack, driver = page
+    url = f"http://127.0.0.1:{stack.http_port}/api/fibonacci/number/44/"
+    access_log = stack.dir / "nginx-access.log"
+
+    def requests_for_it():
+        return sum("GET /api/fibonacci/number/44/" in line for line in access_log.read_text().splitlines())
+
+    driver.get(url)
+    assert '"fibonacci": 701408733' in driver.find_element(By.TAG_NAME, "body").text
+    wait(driver, lambda: requests_for_it() == 1)
+    driver.get(f"http://127.0.0.1:{stack.http_port}/")
+    driver.get(url)
+    assert '"fibonacci": 701408733' in driver.find_element(By.TAG_NAME, "body").text
+    # The demo page asks for the same n with its cache bypassed: that call reaches fibcache.
+    driver.get(f"http://127.0.0.1:{stack.http_port}/")
+    assert ask(driver, 44, "fast", 1)[0] == "HIT"
+    wait(driver, lambda: requests_for_it() == 2)
+    time.sleep(0.5)  # and nothing else arrives late: the second visit was the browser's copy
+    assert requests_for_it() == 2
