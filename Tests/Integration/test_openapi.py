@@ -76,3 +76,30 @@ def test_every_operation_answers_a_documented_status(stack):
     # The other server refuses what it does not serve, as documented.
     assert stack.request("DELETE", "/api/fibonacci/number/5/")[0] == 405
     assert stack.get("/status")[0] == 404
+
+
+def placed_on(server_url):
+    """{path: the methods the document places on that server}."""
+    placed = {}
+    for path, method, _, servers in operations():
+        if server_url in (s["url"] for s in servers):
+            placed.setdefault(path, set()).add(method.upper())
+    return placed
+
+
+def test_allow_names_what_the_document_places_on_each_server(stack):
+    """schemathesis found the document placing DELETE on the public server (which refuses it)
+    and the API on the public server only (the operations server answers it too)."""
+    for server_url, port in (("http://127.0.0.1", stack.http_port), ("http://127.0.0.1:8002", stack.ops_port)):
+        for path, methods in placed_on(server_url).items():
+            for method in ("OPTIONS", "TRACE"):
+                status, headers, _ = stack.request(method, path.replace("{n}", "5"), port=port)
+                assert status == 405 and set(headers["allow"].split(", ")) == methods, (server_url, path, method)
+
+
+def test_the_documented_bound_of_n_is_the_servers(stack):
+    """schemathesis found n documented as any digit string; the server refuses n above --max-n."""
+    schema = DOC["paths"]["/api/fibonacci/number/{n}/"]["parameters"][0]["schema"]
+    assert (schema["type"], schema["minimum"]) == ("integer", 0)
+    assert stack.request("HEAD", f"/api/fibonacci/number/{schema['maximum']}/")[0] == 200
+    assert stack.request("HEAD", f"/api/fibonacci/number/{schema['maximum'] + 1}/")[0] == 400
