@@ -30,7 +30,7 @@ def test_schemathesis_finds_nothing(stack, server, tmp_path):
     command = [str(ROOT / "scripts" / "schemathesis"), "run", f"http://127.0.0.1:{stack.http_port}/openapi.json",
                "--url", f"http://127.0.0.1:{port}", "--checks", "all", "--max-examples", EXAMPLES, "--seed", SEED,
                "--workers", "1", "--request-timeout", "30", "--generation-database", "none", "--no-color"]
-    env = dict(os.environ, SCHEMATHESIS_HOOKS="hooks", PYTHONPATH=str(HERE), FIBCACHE_FUZZ_SERVER=document_url)
+    env = dict(os.environ, SCHEMATHESIS_HOOKS="hooks", PYTHONPATH=f"{HERE}:{ROOT / 'Tests' / 'Support'}", FIBCACHE_FUZZ_SERVER=document_url)
     # Its working files (.hypothesis, .schemathesis) stay in the temporary directory.
     run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIME_LIMIT)
     summary = run.stdout[run.stdout.find("SUMMARY"):] if "SUMMARY" in run.stdout else run.stdout[-3000:]

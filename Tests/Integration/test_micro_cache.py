@@ -6,14 +6,14 @@ import threading
 
 import pytest
 
-from conftest import fastcgi_status
+from conftest import Stack, fastcgi_status
 
 API = "/api/fibonacci/number"
 
 
 @pytest.fixture(scope="module")
 def cached(tmp_path_factory):
-    from conftest import Stack
+    """conftest's module stack, with the micro-cache rendered into the site."""
     s = Stack(tmp_path_factory.mktemp("micro-cache"), render_args=["--micro-cache"])
     try:
         yield s.start()

@@ -5,9 +5,9 @@ import json
 import re
 
 from conftest import ROOT
+from openapi import operations, placed_on  # Tests/Support, on the path through conftest
 
 DOC = json.loads((ROOT / "www" / "openapi.json").read_text())
-METHODS = ("get", "head", "put", "post", "delete", "options", "patch", "trace")
 
 
 def resolve(ref):
@@ -29,20 +29,13 @@ def refs(node):
             yield from refs(item)
 
 
-def operations():
-    for path, item in DOC["paths"].items():
-        for method in METHODS:
-            if method in item:
-                yield path, method, item[method], (item[method].get("servers") or item.get("servers") or DOC["servers"])
-
-
 def test_the_document_is_well_formed():
     assert DOC["openapi"].startswith("3.1.") and DOC["info"]["title"] and DOC["info"]["version"]
     for ref in refs(DOC):
         assert ref.startswith("#/") and resolve(ref) is not None, ref
-    ids = [op.get("operationId") for _, _, op, _ in operations() if op.get("operationId")]
+    ids = [op.get("operationId") for _, _, op, _ in operations(DOC) if op.get("operationId")]
     assert len(ids) == len(set(ids))
-    for path, method, op, _ in operations():
+    for path, method, op, _ in operations(DOC):
         assert op["responses"], (path, method)
         assert all(re.fullmatch(r"[1-5][0-9][0-9]", status) for status in op["responses"]), (path, method)
         for name in re.findall(r"{(\w+)}", path):
@@ -66,7 +59,7 @@ def test_nginx_serves_it(stack):
 
 def test_every_operation_answers_a_documented_status(stack):
     stack.get("/api/fibonacci/number/5/")
-    for path, method, op, servers in operations():
+    for path, method, op, servers in operations(DOC):
         for server in servers:
             port = stack.ops_port if server["url"].endswith(":8002") else stack.http_port
             status, headers, _ = stack.request(method.upper(), path.replace("{n}", "5"), port=port)
@@ -78,20 +71,11 @@ def test_every_operation_answers_a_documented_status(stack):
     assert stack.get("/status")[0] == 404
 
 
-def placed_on(server_url):
-    """{path: the methods the document places on that server}."""
-    placed = {}
-    for path, method, _, servers in operations():
-        if server_url in (s["url"] for s in servers):
-            placed.setdefault(path, set()).add(method.upper())
-    return placed
-
-
 def test_allow_names_what_the_document_places_on_each_server(stack):
     """schemathesis found the document placing DELETE on the public server (which refuses it)
     and the API on the public server only (the operations server answers it too)."""
     for server_url, port in (("http://127.0.0.1", stack.http_port), ("http://127.0.0.1:8002", stack.ops_port)):
-        for path, methods in placed_on(server_url).items():
+        for path, methods in placed_on(DOC, server_url).items():
             for method in ("OPTIONS", "TRACE"):
                 status, headers, _ = stack.request(method, path.replace("{n}", "5"), port=port)
                 assert status == 405 and set(headers["allow"].split(", ")) == methods, (server_url, path, method)
