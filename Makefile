@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: all build build-release build-static run stop reproduce status deps test test-deps test-unit test-integration test-browser test-fuzz test-system test-trixie test-faults test-cluster deb test-deb bench install uninstall clean
+.PHONY: all build build-release build-static run stop reproduce status deps test test-deps test-unit test-integration test-browser test-fuzz test-system test-trixie test-faults fuzz-fastcgi test-cluster deb test-deb bench install uninstall clean
 
 all: build
 
@@ -92,6 +92,12 @@ bench:
 test-faults: build build-release
 	scripts/install-deps faults
 	scripts/pytest Tests/Faults -s
+
+## The FastCGI request validator under libFuzzer and the address sanitizer, checked against libfcgi,
+## from the committed seed corpus (Tests/FuzzFastCGI/corpus) for FUZZ_SECONDS (default 75).
+fuzz-fastcgi:
+	scripts/install-deps runtime
+	scripts/fuzz-fastcgi
 
 ## Several fibcache hosts behind one nginx, Redis with a replica and three Sentinels, each "host"
 ## a loopback address of its own: failover, a frozen host, evictions across hosts, a stampede.

@@ -89,4 +89,30 @@ static inline int cfastcgi_peer_closed(int fd) {
     return (connection.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
+// The bytes a connection has received, looked at without taking them (MSG_PEEK), so
+// that they are checked before libfcgi reads them; never blocks. Returns the count,
+// 0 when the peer has closed, -1 with errno (EAGAIN: nothing yet).
+#include <sys/ioctl.h>
+
+static inline long cfastcgi_peek(int fd, void *buffer, size_t size) {
+    return (long)recv(fd, buffer, size, MSG_PEEK | MSG_DONTWAIT);
+}
+
+// Reads what has arrived, without waiting: count, 0 at end of stream, -1 with errno.
+static inline long cfastcgi_read_nowait(int fd, void *buffer, size_t size) {
+    return (long)recv(fd, buffer, size, MSG_DONTWAIT);
+}
+
+// Shuts a connection down both ways (its worker, blocked on it, sees the end and
+// closes it). In C because SHUT_RDWR is not visible to Swift beside <sys/ioctl.h>.
+static inline int cfastcgi_shutdown(int fd) {
+    return shutdown(fd, SHUT_RDWR);
+}
+
+// Bytes received and not read yet (FIONREAD), or -1.
+static inline long cfastcgi_unread_bytes(int fd) {
+    int count = 0;
+    return ioctl(fd, FIONREAD, &count) == 0 ? (long)count : -1;
+}
+
 #endif

@@ -56,4 +56,85 @@ static inline int chiredis_is_timeout(const redisContext *c) {
     return c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0;
 }
 
+// Refusing replies larger than a caller can use. hiredis builds an array's
+// element table as soon as it reads the claimed count (`*50000000` is 400 MB
+// before one element arrives), so the claim is checked there: the arrays of one
+// reply together may claim at most `max_elements`; a refused claim makes the
+// reader fail, and the connection with it. Installed per context by
+// `chiredis_limit_replies`, which keeps hiredis' own functions for the rest.
+#define CHIREDIS_MAX_REPLY_DEPTH 7
+
+typedef struct chiredis_reply_budget {
+    redisReplyObjectFunctions functions;
+    redisReplyObjectFunctions *inner;
+    size_t max_elements;
+    size_t elements;      // claimed so far by the reply being read
+    long long refused;    // the claim refused, or -1
+    int too_deep;         // whether an array nested deeper than CHIREDIS_MAX_REPLY_DEPTH was refused
+} chiredis_reply_budget;
+
+#if HIREDIS_MAJOR >= 1
+static inline void *chiredis_budgeted_array(const redisReadTask *task, size_t elements) {
+#else
+static inline void *chiredis_budgeted_array(const redisReadTask *task, int elements) {
+    if (elements < 0) return NULL;  // hiredis never asks so; refuse rather than trust it
+#endif
+    chiredis_reply_budget *budget = (chiredis_reply_budget *)task->privdata;
+    // 0.14 stops at 7 levels of nesting, 1.x never does: a reply nested thousands
+    // deep would overflow the stack of whoever walks it (RedisReply's copy does).
+    int depth = 0;
+    for (const redisReadTask *up = task->parent; up != NULL; up = up->parent) depth++;
+    if (depth >= CHIREDIS_MAX_REPLY_DEPTH) {
+        budget->too_deep = 1;
+        return NULL;
+    }
+    if ((size_t)elements > budget->max_elements - budget->elements) {
+        budget->refused = (long long)elements;
+        return NULL;
+    }
+    budget->elements += (size_t)elements;
+    return budget->inner->createArray(task, elements);
+}
+
+// The budget must outlive the context: redisFree may free a partial reply through it.
+static inline void chiredis_limit_replies(redisContext *c, chiredis_reply_budget *budget, size_t max_elements) {
+    budget->inner = c->reader->fn;
+    budget->functions = *c->reader->fn;
+    budget->functions.createArray = chiredis_budgeted_array;
+    budget->max_elements = max_elements;
+    budget->elements = 0;
+    budget->refused = -1;
+    budget->too_deep = 0;
+    c->reader->fn = &budget->functions;
+    c->reader->privdata = budget;
+    // 1.x's reader->maxelements is left as it is: it would refuse one array's claim
+    // as a bare protocol error, where this check also counts nested arrays together
+    // and says what was refused.
+}
+
+// A reply was taken whole: the next one starts with the full budget.
+static inline void chiredis_reply_budget_reset(chiredis_reply_budget *budget) { budget->elements = 0; }
+
+// Bytes read but not yet parsed: a bulk string waits here whole until its last
+// byte arrives (a `$2000000000` claim's stream would all be kept here).
+static inline size_t chiredis_unparsed_bytes(const redisContext *c) { return c->reader->len - c->reader->pos; }
+
+static inline int chiredis_fd(const redisContext *c) { return c->fd; }
+
+// hiredis keeps its reader's buffer at the size of the largest reply read (2 MB
+// for F(10^7)) until the next reply arrives, when it frees it: on an idle worker's
+// connection that is memory held for nothing. Once every byte read has been parsed,
+// a large buffer is given back at once (what hiredis does lazily; same API in 0.14 and 1.x).
+static inline void chiredis_release_large_buffer(redisContext *c, size_t keep) {
+    redisReader *r = c->reader;
+    if (r == NULL || r->buf == NULL || r->pos != r->len) return;
+    if (sdsavail(r->buf) + sdslen(r->buf) <= keep) return;
+    sds empty = sdsempty();
+    if (empty == NULL) return;  // out of memory: keep the old one, hiredis will retry
+    sdsfree(r->buf);
+    r->buf = empty;
+    r->pos = 0;
+    r->len = 0;
+}
+
 #endif

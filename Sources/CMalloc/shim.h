@@ -16,4 +16,18 @@ static inline int cmalloc_limit_arenas(int arenas) {
 #endif
 }
 
+// Large values (F(10^6) is 209 kB of digits, F(10^7) 2.1 MB) pass through several
+// buffers per answer. Above this size glibc maps each allocation on its own and
+// unmaps it on free, so they leave nothing resident behind; without a fixed
+// threshold glibc raises it after the first such free and keeps later ones in its
+// heaps, where freed memory stays resident. Returns 1 on success.
+static inline int cmalloc_map_large_allocations(int threshold) {
+#ifdef __GLIBC__
+    return mallopt(M_MMAP_THRESHOLD, threshold);
+#else
+    (void)threshold;
+    return 0;
+#endif
+}
+
 #endif

@@ -7,10 +7,14 @@ public struct FastCGIRequest: ~Copyable {
     private let raw: UnsafeMutablePointer<FCGX_Request>
     /// Armed while the body is read or the response written.
     private let deadline: RequestDeadlines.Slot?
+    /// Whether the whole body (through its empty STDIN record) was validated before
+    /// libfcgi read anything: if not, libfcgi must not parse a byte of it.
+    private let bodyIsValidated: Bool
 
-    init(_ raw: UnsafeMutablePointer<FCGX_Request>, deadline: RequestDeadlines.Slot? = nil) {
+    init(_ raw: UnsafeMutablePointer<FCGX_Request>, deadline: RequestDeadlines.Slot? = nil, bodyIsValidated: Bool) {
         self.raw = raw
         self.deadline = deadline
+        self.bodyIsValidated = bodyIsValidated
     }
 
     /// A CGI/FastCGI parameter (`REQUEST_METHOD`, `DOCUMENT_URI`, `QUERY_STRING`, ...).
@@ -30,7 +34,9 @@ public struct FastCGIRequest: ~Copyable {
     /// Reads and discards the request body, up to `limit` bytes. A handler that
     /// answers without reading the body (405 to a POST, say) calls this so the
     /// web server is not left writing into a connection nobody reads.
+    /// A body not validated whole is left unread (the connection is closed after the answer).
     public func discardBody(limit: Int = 1 << 20) {
+        guard bodyIsValidated else { return }
         deadline?.arm(raw.pointee.ipcFd)
         var scratch = [CChar](repeating: 0, count: 8192)
         var total = 0

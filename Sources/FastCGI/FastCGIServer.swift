@@ -13,9 +13,13 @@ import SystemSupport
 /// (or, if it is slow to come, adds it to the set); a
 /// worker woken for a connection lets libfcgi read that one request, answers it,
 /// and puts the connection back into the set if nginx keeps it
-/// (`fastcgi_keep_conn`) or closes it. So nginx may keep as many connections as
-/// it likes — fibcache never closes one to make room — and `--workers` bounds
-/// only the requests in progress at once.
+/// (`fastcgi_keep_conn`) or closes it. `--workers` bounds only the requests in
+/// progress at once; idle connections are bounded apart (`maxIdleConnections`, the
+/// oldest closed past it, and `idleConnectionTimeout`), well above what nginx keeps.
+///
+/// No byte reaches libfcgi unchecked: a worker peeks at a request's bytes and has
+/// `FastCGIRequestValidator` check them (`RequestPeek`) before `FCGX_Accept_r`
+/// reads them; a request that breaks a rule closes its connection, counted by rule.
 ///
 /// Each worker owns one `FCGX_Request` and whatever per-worker state its handler
 /// closes over (a Redis connection, say), so the request path takes no locks.
@@ -37,15 +41,25 @@ public final class FastCGIServer: Sendable {
     private let allowedPeers: PeerAllowList
     private let refusedPeers = Atomic<Int>(0)
     private let refusalLog = RateLimitedLog(interval: .seconds(60))
+    private let requestLimits: FastCGIRequestLimits
+    private let refusedRequests = LockedValue<[FastCGIRecordViolation: Int]>([:])
+    private let requestRefusalLog = RateLimitedLog(interval: .seconds(60))
     private let logger: Logger
 
     /// How long a worker that accepted a connection waits for its request before
     /// leaving it to the idle set: nginx sends it with the connect, well within this.
     private static let newRequestWait: Duration = .milliseconds(5)
 
-    /// - Parameter allowedPeers: who may connect over TCP (unix socket peers always may).
+    /// - Parameters:
+    ///   - allowedPeers: who may connect over TCP (unix socket peers always may).
+    ///   - requestLimits: the caps every request is checked against before libfcgi reads it.
+    ///   - maxIdleConnections: idle connections kept at most (the oldest is closed past it).
+    ///   - idleConnectionTimeout: an idle connection is closed after this long.
     public init(socket: ListeningSocket, workers: Int, ioTimeout: Duration = .seconds(10),
                 requestDeadline: Duration = .seconds(5), allowedPeers: PeerAllowList = .loopback,
+                requestLimits: FastCGIRequestLimits = .standard,
+                maxIdleConnections: Int = FastCGIServer.defaultMaxIdleConnections,
+                idleConnectionTimeout: Duration = FastCGIServer.defaultIdleConnectionTimeout,
                 logger: Logger) throws(SystemError) {
         precondition(workers > 0, "a server needs at least one worker")
         let initialized = FCGX_Init()  // once, before any worker: installs libfcgi's signal setup
@@ -54,8 +68,9 @@ public final class FastCGIServer: Sendable {
         self.workerCount = workers
         self.ioTimeout = ioTimeout
         self.deadlines = RequestDeadlines(workers: workers, limit: requestDeadline)
-        self.idle = try IdleConnections(listening: socket.fd)
+        self.idle = try IdleConnections(listening: socket.fd, maxIdle: maxIdleConnections, idleTimeout: idleConnectionTimeout)
         self.allowedPeers = allowedPeers
+        self.requestLimits = requestLimits
         self.logger = logger
     }
 
@@ -67,6 +82,21 @@ public final class FastCGIServer: Sendable {
     public var lateConnectionsCut: Int { deadlines.cutCount }
     /// TCP connections closed at once because their peer is not allowed.
     public var refusedConnections: Int { refusedPeers.load(ordering: .relaxed) }
+    /// Requests refused (their connection closed unread) since start, by the rule they broke.
+    public var refusedRequestsByRule: [FastCGIRecordViolation: Int] { refusedRequests.withLock { $0 } }
+    /// Connections idle right now (kept by nginx between requests, or silent).
+    public var idleConnectionCount: Int { idle.idleCount }
+    /// Idle connections closed since start because `maxIdleConnections` newer ones waited.
+    public var idleConnectionsClosedOverCap: Int { idle.closedOverCapCount }
+    /// Idle connections closed since start after `idleConnectionTimeout`.
+    public var idleConnectionsClosedAfterTimeout: Int { idle.closedAfterTimeoutCount }
+
+    /// nginx keeps up to 256 idle connections per worker (the shipped site): 32 nginx
+    /// workers' worth, far below LimitNOFILE=65536.
+    public static let defaultMaxIdleConnections = 8_192
+    /// nginx closes an idle upstream connection after 60 s (`keepalive_timeout`); a
+    /// connection idle longer than that is nobody's.
+    public static let defaultIdleConnectionTimeout: Duration = .seconds(75)
 
     /// Starts the workers. `makeHandler(i)` runs on worker i's own thread, so the
     /// state it creates is confined to that thread.
@@ -82,6 +112,14 @@ public final class FastCGIServer: Sendable {
                 liveWorkers.subtract(1, ordering: .relaxed)
                 beginShutdown()
                 throw error
+            }
+        }
+        try WorkerThread.spawn { [self] in
+            // Idle connections past their timeout, checked a few times per timeout.
+            let interval = min(max(idle.idleTimeout / 4, .milliseconds(50)), .seconds(1))
+            while !(stopping.load(ordering: .acquiring) && live == 0) {
+                SystemClock().sleep(for: interval)
+                idle.closeExpired()
             }
         }
         let lateLog = RateLimitedLog(interval: .seconds(10))
@@ -122,6 +160,7 @@ public final class FastCGIServer: Sendable {
         // FCGX_Accept_r returns to us instead of blocking.
         FCGX_InitRequest(request, -1, 0)
         defer { request.deallocate() }
+        let peek = RequestPeek(limits: requestLimits)
         while !stopping.load(ordering: .acquiring) {
             switch idle.next() {
             case .shutdown:
@@ -135,12 +174,12 @@ public final class FastCGIServer: Sendable {
                 // than through another trip round the set (which a restart could
                 // leave unserved). Only a peer slower than that goes into the set.
                 if requestArrives(on: connection, within: Self.newRequestWait) {
-                    serveOneRequest(on: connection, watched: false, request: request, deadline: deadline, handler: handler)
+                    serveOneRequest(on: connection, watched: false, request: request, peek: peek, deadline: deadline, handler: handler)
                 } else {
                     watchOrClose(connection)
                 }
             case .connection(let fd):
-                serveOneRequest(on: fd, watched: true, request: request, deadline: deadline, handler: handler)
+                serveOneRequest(on: fd, watched: true, request: request, peek: peek, deadline: deadline, handler: handler)
             }
         }
     }
@@ -151,7 +190,28 @@ public final class FastCGIServer: Sendable {
     // nonCopyable type with a guaranteed value") inlining the FastCGIRequest built here.
     @inline(never)
     private func serveOneRequest(on fd: Int32, watched: Bool, request: UnsafeMutablePointer<FCGX_Request>,
-                                 deadline: RequestDeadlines.Slot, handler: Handler) {
+                                 peek: RequestPeek, deadline: RequestDeadlines.Slot, handler: Handler) {
+        // Nothing reaches libfcgi before the validator has seen it.
+        deadline.arm(fd)
+        let shape: FastCGIRequestShape
+        // The watchdog cuts a peer past the deadline (counted and logged as such); the
+        // peek's own limit, a second later, is only a backstop.
+        switch peek.next(on: fd, deadline: ContinuousClock.now + deadline.limit + .seconds(1), stallLimit: ioTimeout) {
+        case .request(let valid):
+            shape = valid
+        case .refused(let violation):
+            deadline.disarm()
+            countRefusal(violation)
+            peek.close(fd)  // after the log line: whoever sees the close can read why
+            return
+        case .gone:
+            deadline.disarm()
+            peek.close(fd)
+            return
+        }
+        // What libfcgi takes from the socket is measured, so that a kept connection
+        // can be left exactly at the start of the next request.
+        let unreadBefore = cfastcgi_unread_bytes(fd)
         request.pointee.ipcFd = fd
         // FCGX_Accept_r begins by finishing the previous request, which would close
         // ipcFd unless marked kept; the BEGIN_REQUEST record it then reads sets the
@@ -161,9 +221,8 @@ public final class FastCGIServer: Sendable {
         // lingering drain: it waits in select(2), whose fd_set cannot hold fds past
         // 1023, and up to 2 s. nginx has nothing more to send by then.
         request.pointee.detached = 1
-        // Parses BEGIN_REQUEST and PARAMS; on a malformed or closed connection
-        // libfcgi closes it and returns an error: nothing to answer.
-        deadline.arm(fd)
+        // Parses BEGIN_REQUEST and PARAMS (validated); on a closed connection libfcgi
+        // closes it and returns an error: nothing to answer.
         let accepted = FCGX_Accept_r(request)
         deadline.disarm()
         guard accepted == 0 else {
@@ -172,8 +231,10 @@ public final class FastCGIServer: Sendable {
         }
         busyWorkers.add(1, ordering: .relaxed)
         // The handler computes without a deadline; its writes (and any body read) re-arm it.
-        handler(FastCGIRequest(request, deadline: deadline))
+        handler(FastCGIRequest(request, deadline: deadline, bodyIsValidated: shape.requestLength != nil))
         let kept = request.pointee.keepConnection != 0
+        // Before END_REQUEST goes out: once it has, nginx may write its next request at once.
+        let unreadAfter = cfastcgi_unread_bytes(fd)
         // libfcgi flushes the response and frees the request; the connection stays
         // open (or libfcgi closed it after an I/O error), and we decide its fate.
         request.pointee.keepConnection = 1
@@ -184,8 +245,9 @@ public final class FastCGIServer: Sendable {
         let open = request.pointee.ipcFd >= 0
         request.pointee.ipcFd = -1
         guard open else { return }
-        guard kept && !stopping.load(ordering: .relaxed) else {
-            close(fd)
+        guard kept && !stopping.load(ordering: .relaxed), positionAtNextRequest(fd, after: shape, unread: (unreadBefore, unreadAfter),
+                                                                              peek: peek, deadline: deadline) else {
+            peek.close(fd)  // a body never seen whole may be there
             return
         }
         if watched {
@@ -197,6 +259,35 @@ public final class FastCGIServer: Sendable {
             }
         } else {
             watchOrClose(fd)
+        }
+    }
+
+    /// Whether a kept connection can serve another request: its unread bytes must
+    /// start exactly where this request ended. libfcgi reads in 8 KiB blocks and only
+    /// as much of the body as the handler asked for; the rest of the validated request
+    /// is read and dropped here. `unread`: the socket's unread bytes before libfcgi read
+    /// the request and after the handler (nginx sends nothing in between). A body never
+    /// seen whole, or anything beyond the request already there when libfcgi began (a
+    /// pipelined request, which libfcgi's 8 KiB read could swallow in part), and the
+    /// connection is closed instead.
+    private func positionAtNextRequest(_ fd: Int32, after shape: FastCGIRequestShape, unread: (before: Int, after: Int),
+                                       peek: RequestPeek, deadline: RequestDeadlines.Slot) -> Bool {
+        guard let requestLength = shape.requestLength, unread.before == requestLength, unread.after >= 0 else { return false }
+        let left = requestLength - (unread.before - unread.after)
+        guard left > 0 else { return left == 0 }
+        deadline.arm(fd)
+        defer { deadline.disarm() }
+        return peek.discard(left, from: fd)
+    }
+
+    /// Counts and logs (once a minute, with the rule of the first one) a request that
+    /// broke a rule: its connection is closed unread by libfcgi.
+    private func countRefusal(_ violation: FastCGIRecordViolation) {
+        refusedRequests.withLock { $0[violation, default: 0] += 1 }
+        requestRefusalLog.record { suppressed in
+            logger.warning("refused a FastCGI request: its records break a rule; connection closed unread", metadata: [
+                "rule": "\(violation.name)", "why": "\(violation)", "refused-since-last-line": "\(suppressed + 1)",
+            ])
         }
     }
 
@@ -215,7 +306,7 @@ public final class FastCGIServer: Sendable {
     private func acceptOneConnection() -> Int32? {
         let connection = acceptConnection()
         do {
-            try idle.rearm(socket.fd)
+            try idle.rearmListener()
         } catch {
             // Nobody would accept again: a service that cannot serve should say so and stop.
             logger.critical("cannot watch the listening socket", metadata: ["error": "\(error)"])
@@ -268,6 +359,16 @@ public final class FastCGIServer: Sendable {
                 close(connection)
                 return nil
             }
+        }
+        // Out-of-band data stays in the stream: without this, read(2) skips a byte sent
+        // with MSG_OOB, and on kernels whose MSG_PEEK still shows it the validator and
+        // libfcgi would see different bytes.
+        var inline: Int32 = 1
+        guard setsockopt(connection, SOL_SOCKET, SO_OOBINLINE, &inline, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            logger.error("cannot keep out-of-band data in a connection's stream; closing it",
+                         metadata: ["error": "\(SystemError("setsockopt"))"])
+            close(connection)
+            return nil
         }
         return connection
     }

@@ -1,5 +1,7 @@
 import CFastCGI
 import Glibc
+import Synchronization
+import SystemSupport
 
 /// The connections no worker is serving — nginx's kept connections between
 /// requests, new ones not yet readable — and the listening socket, watched by
@@ -10,10 +12,22 @@ import Glibc
 /// idle kept connection holds no thread, and a new connection wakes one worker,
 /// not all of them. The shutdown eventfd is watched without a one-shot, so it
 /// wakes every worker.
+///
+/// Idle connections are bounded (`IdleConnectionRegistry`): past `maxIdle` the
+/// oldest is closed, and any idle longer than `idleTimeout`. Closing here means
+/// `shutdown(2)`: the fd stays open, epoll wakes a worker for its end of file, and
+/// that worker closes it — only ever the worker that holds an fd closes it, so a
+/// number the kernel reuses for a new connection is never closed by mistake.
 final class IdleConnections: Sendable {
     private let epollFD: Int32
     let listenerFD: Int32
     private let wakeFD: Int32
+    let idleTimeout: Duration
+    // Registered before an fd is armed and forgotten when a worker is woken for it,
+    // under one lock: a registered fd is open (its worker has not closed it yet).
+    private let registry: LockedValue<IdleConnectionRegistry>
+    private let closedOverCap = Atomic<Int>(0)
+    private let closedAfterTimeout = Atomic<Int>(0)
 
     enum Ready: Equatable {
         /// The listening socket has a connection to accept (re-arm it after).
@@ -24,7 +38,7 @@ final class IdleConnections: Sendable {
         case shutdown
     }
 
-    init(listening listenerFD: Int32) throws(SystemError) {
+    init(listening listenerFD: Int32, maxIdle: Int, idleTimeout: Duration) throws(SystemError) {
         let epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epollFD >= 0 else { throw SystemError("epoll_create1") }
         let wakeFD = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
@@ -36,6 +50,8 @@ final class IdleConnections: Sendable {
         self.epollFD = epollFD
         self.listenerFD = listenerFD
         self.wakeFD = wakeFD
+        self.idleTimeout = idleTimeout
+        self.registry = LockedValue(IdleConnectionRegistry(capacity: maxIdle))
         guard cfastcgi_epoll_watch(epollFD, wakeFD) == 0 else { throw SystemError("epoll_ctl(eventfd)") }
         guard cfastcgi_epoll_arm(epollFD, listenerFD, 1) == 0 else { throw SystemError("epoll_ctl(listening socket)") }
     }
@@ -45,25 +61,67 @@ final class IdleConnections: Sendable {
         close(epollFD)
     }
 
+    /// Connections idle right now.
+    var idleCount: Int { registry.withLock { $0.count } }
+    /// Idle connections closed because `maxIdle` newer ones were waiting.
+    var closedOverCapCount: Int { closedOverCap.load(ordering: .relaxed) }
+    /// Idle connections closed after `idleTimeout`.
+    var closedAfterTimeoutCount: Int { closedAfterTimeout.load(ordering: .relaxed) }
+
     /// Blocks until something is ready for this worker.
     func next() -> Ready {
         while true {
             let fd = cfastcgi_epoll_next(epollFD)
             if fd == wakeFD { return .shutdown }
             if fd == listenerFD { return .listener }
-            if fd >= 0 { return .connection(fd) }
+            if fd >= 0 {
+                registry.withLock { $0.remove(fd) }
+                return .connection(fd)
+            }
             if errno != EINTR { return .shutdown }  // EBADF/EINVAL: the set is gone
         }
     }
 
     /// Watches a connection just accepted.
     func watch(_ connection: Int32) throws(SystemError) {
-        guard cfastcgi_epoll_arm(epollFD, connection, 1) == 0 else { throw SystemError("epoll_ctl(add)") }
+        try watchIdle(connection, add: true)
     }
 
-    /// Watches again a connection (or the listening socket) this worker was woken for.
-    func rearm(_ fd: Int32) throws(SystemError) {
-        guard cfastcgi_epoll_arm(epollFD, fd, 0) == 0 else { throw SystemError("epoll_ctl(rearm)") }
+    /// Watches again a connection this worker was woken for.
+    func rearm(_ connection: Int32) throws(SystemError) {
+        try watchIdle(connection, add: false)
+    }
+
+    /// Watches again the listening socket.
+    func rearmListener() throws(SystemError) {
+        guard cfastcgi_epoll_arm(epollFD, listenerFD, 0) == 0 else { throw SystemError("epoll_ctl(rearm listener)") }
+    }
+
+    private func watchIdle(_ connection: Int32, add: Bool) throws(SystemError) {
+        let now = ContinuousClock.now
+        let evicted = registry.withLock { registry in
+            let evicted = registry.add(connection, at: now)
+            for fd in evicted { _ = cfastcgi_shutdown(fd) }  // under the lock: still open
+            return evicted.count
+        }
+        if evicted > 0 { closedOverCap.add(evicted, ordering: .relaxed) }
+        guard cfastcgi_epoll_arm(epollFD, connection, add ? 1 : 0) == 0 else {
+            let error = SystemError(add ? "epoll_ctl(add)" : "epoll_ctl(rearm)")
+            registry.withLock { $0.remove(connection) }
+            throw error
+        }
+    }
+
+    /// Closes (shuts down) the connections idle longer than `idleTimeout`; returns how many.
+    @discardableResult
+    func closeExpired(now: ContinuousClock.Instant = .now) -> Int {
+        let expired = registry.withLock { registry in
+            let expired = registry.expired(before: now - idleTimeout)
+            for fd in expired { _ = cfastcgi_shutdown(fd) }
+            return expired.count
+        }
+        if expired > 0 { closedAfterTimeout.add(expired, ordering: .relaxed) }
+        return expired
     }
 
     /// Wakes every worker, for good.

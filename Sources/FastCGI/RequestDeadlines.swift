@@ -1,3 +1,4 @@
+import CFastCGI
 import Glibc
 import Synchronization
 import SystemSupport
@@ -20,7 +21,7 @@ final class RequestDeadlines: Sendable {
         // but never contended) keeps the watchdog from cutting an fd the worker has
         // meanwhile closed and the kernel reused for another connection.
         private let armed = LockedValue<Armed?>(nil)
-        private let limit: Duration
+        let limit: Duration
 
         fileprivate init(limit: Duration) {
             self.limit = limit
@@ -39,7 +40,7 @@ final class RequestDeadlines: Sendable {
         fileprivate func cutIfLate(now: ContinuousClock.Instant) -> Bool {
             armed.withLock { armed in
                 guard let current = armed, now >= current.deadline else { return false }
-                shutdown(current.fd, Int32(SHUT_RDWR))
+                _ = cfastcgi_shutdown(current.fd)
                 armed = nil
                 return true
             }

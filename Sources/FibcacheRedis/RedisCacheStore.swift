@@ -13,11 +13,16 @@ public final class RedisCacheStore: CacheStore {
         public var commandTimeout: Duration
         public var initialBackoff: Duration = .milliseconds(100)
         public var maxBackoff: Duration = .seconds(1)
+        /// The largest reply the cache can use (`RedisCacheStore.replyLimits(forValuesUpTo:)`
+        /// with F(--max-n)'s digits); anything larger is refused and the connection dropped.
+        public var replyLimits = RedisReplyLimits()
 
-        public init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration) {
+        public init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
+                    replyLimits: RedisReplyLimits = RedisReplyLimits()) {
             self.url = url
             self.connectTimeout = connectTimeout
             self.commandTimeout = commandTimeout
+            self.replyLimits = replyLimits
         }
     }
 
@@ -34,6 +39,11 @@ public final class RedisCacheStore: CacheStore {
     private var connection: (any RedisCommanding)?
     private var backoff: Duration
     private var retryAt: ContinuousClock.Instant?
+    /// Whether the current connection has answered a command yet. Only an answer
+    /// counts as Redis being back: a peer that accepts connections and then sends
+    /// nothing usable (too large, too slow) keeps its backoff growing, and is logged
+    /// once, not once per reconnection.
+    private var connectionAnswered = false
     /// `health.recoveryCount` when this worker last failed.
     private var recoveriesAtFailure = 0
 
@@ -50,8 +60,15 @@ public final class RedisCacheStore: CacheStore {
     private static func connector(for settings: Settings) -> Connector {
         { () throws(RedisError) -> any RedisCommanding in
             try RedisConnection(url: settings.url, connectTimeout: settings.connectTimeout,
-                                commandTimeout: settings.commandTimeout)
+                                commandTimeout: settings.commandTimeout, limits: settings.replyLimits)
         }
+    }
+
+    /// The limits for a cache whose longest value is `maxValueBytes`: `GETRANGE key 0 N`
+    /// (`get(_:atMost:)`) answers at most N + 1 bytes; every other reply fibcache reads
+    /// is a few words, and the largest array it is sent is `ROLE`'s (a primary's replicas).
+    public static func replyLimits(forValuesUpTo maxValueBytes: Int) -> RedisReplyLimits {
+        RedisReplyLimits(maxStringBytes: max(maxValueBytes + 1, 4096), maxElements: 1024)
     }
 
     /// `GETRANGE key 0 maxBytes`, not `GET`: a value planted far larger than F(n)
@@ -135,12 +152,12 @@ public final class RedisCacheStore: CacheStore {
         let reused = connection?.isOpen == true
         guard let current = openConnection() else { return nil }
         do {
-            return accept(try current.command(arguments), isWrite: isWrite)
+            return accept(try answered(current.command(arguments)), isWrite: isWrite)
         } catch RedisError.connectionLost(_) where reused {
             connection = nil
             guard let fresh = openConnection() else { return nil }
             do {
-                return accept(try fresh.command(arguments), isWrite: isWrite)
+                return accept(try answered(fresh.command(arguments)), isWrite: isWrite)
             } catch {
                 failed(error)
                 return nil
@@ -174,14 +191,23 @@ public final class RedisCacheStore: CacheStore {
         do {
             let made = try connect()
             connection = made
-            backoff = settings.initialBackoff
+            connectionAnswered = false
             retryAt = nil
-            health.connected()
             return made
         } catch {
             failed(error)
             return nil
         }
+    }
+
+    /// The first reply on a connection ends the backoff and any unavailable condition.
+    private func answered(_ reply: RedisReply) -> RedisReply {
+        if !connectionAnswered {
+            connectionAnswered = true
+            backoff = settings.initialBackoff
+            health.connected()
+        }
+        return reply
     }
 
     private func failed(_ error: RedisError) {

@@ -16,6 +16,12 @@ import SystemSupport
 public final class RedisInvalidations: Sendable {
     public static let channel = "__redis__:invalidate"
 
+    /// A message names the keys changed in one turn of Redis' event loop (BCAST
+    /// batches them), so its array may be long, though its strings are key names.
+    /// A longer one drops the channel: the copy is suspended, and starts empty when
+    /// the channel is back, so refusing loses nothing but the copy's contents.
+    static let replyLimits = RedisReplyLimits(maxStringBytes: 64 << 10, maxElements: 65536)
+
     /// What the channel reports to.
     public struct Handler: Sendable {
         /// Keys changed or deleted.
@@ -98,9 +104,10 @@ public final class RedisInvalidations: Sendable {
         let connection: RedisConnection
         do {
             // Replies to the setup come within the command timeout; afterwards `receive` waits
-            // by poll(2), and a message's bytes arrive together.
+            // by poll(2) for a message, which then must be whole within the command timeout.
             connection = try RedisConnection(url: settings.url, connectTimeout: settings.connectTimeout,
-                                             commandTimeout: max(settings.commandTimeout, .milliseconds(500)))
+                                             commandTimeout: max(settings.commandTimeout, .milliseconds(500)),
+                                             limits: Self.replyLimits)
         } catch { throw .lost(error.description) }
         do {
             guard case .integer(let id) = try connection.command("CLIENT", "ID") else {

@@ -12,6 +12,8 @@ import SystemSupport
 public struct FibonacciService: Sendable {
     public let limits: ServiceLimits
     public let cache: ReadThroughCache
+    /// What answers in flight may hold at once; nil: unbounded.
+    public let memoryBudget: AnswerMemoryBudget?
     public let statistics: ServiceStatistics
     /// Requests slower than this are logged once each (php-fpm's slowlog); nil: never.
     public let slowRequestThreshold: Duration?
@@ -20,12 +22,13 @@ public struct FibonacciService: Sendable {
     /// Refused misses come in floods: logged once per interval.
     let rejectionLog: RateLimitedLog
 
-    public init(limits: ServiceLimits = ServiceLimits(), cache: ReadThroughCache,
+    public init(limits: ServiceLimits = ServiceLimits(), cache: ReadThroughCache, memoryBudget: AnswerMemoryBudget? = nil,
                 statistics: ServiceStatistics = ServiceStatistics(workerCount: 1),
                 slowRequestThreshold: Duration? = .seconds(1), clock: any BlockingClock = SystemClock(),
                 logger: Logger) {
         self.limits = limits
         self.cache = cache
+        self.memoryBudget = memoryBudget
         self.statistics = statistics
         self.slowRequestThreshold = slowRequestThreshold
         self.clock = clock
@@ -86,6 +89,10 @@ public struct FibonacciService: Sendable {
     func fibonacci(_ query: FibonacciQuery, store: CacheStore,
                    clientHasGone: @escaping @Sendable () -> Bool = { false }) -> HTTPResponse {
         let start = clock.now
+        // A large answer takes its memory before anything is read or computed: a flood
+        // of them gets 503s, not the OOM killer.
+        let reservation = memoryBudget.map { $0.reserve(forAnswerTo: query.n) }
+        if case .some(.none) = reservation { return refusedForMemory(query) }
         let answer: ReadThroughCache.Answer
         do {
             // The cheap `fast` computation of n shares its flight and lock with nobody
@@ -104,7 +111,7 @@ public struct FibonacciService: Sendable {
                                   algorithm: answer.shared ? "shared" : answer.computedHere ? query.algorithm.rawValue : nil,
                                   local: answer.fromLocalCopy)
         logIfSlow(query, timing: timing, total: clock.now - start)
-        return HTTPResponse(
+        var response = HTTPResponse(
             status: 200,
             headers: [
                 ("Content-Type", JSON.contentType),
@@ -114,6 +121,8 @@ public struct FibonacciService: Sendable {
                 ("Server-Timing", timing.headerValue),
             ],
             body: JSON.fibonacci(digits: answer.digits))
+        response.memoryReservation = reservation ?? nil
+        return response
     }
 
     /// 304: the validators and freshness of the 200, no body (RFC 9110 §15.4.5).
@@ -140,6 +149,19 @@ public struct FibonacciService: Sendable {
             // Nobody reads this: the client hung up and its computation stopped.
             return APIError(status: 503, message: "the computation stopped: the client had gone").response
         }
+    }
+
+    /// A large answer the memory budget had no room for: 503 with `Retry-After`,
+    /// logged once per interval (it shares the computations' interval and line budget).
+    private func refusedForMemory(_ query: FibonacciQuery) -> HTTPResponse {
+        rejectionLog.record { suppressed in
+            logger.warning("memory budget for answers in flight used up: refusing large values with 503", metadata: [
+                "n": "\(query.n)", "budget_mib": "\(memoryBudget.map { $0.totalBytes >> 20 } ?? 0)",
+                "refused_since_last_log": "\(suppressed)",
+            ])
+        }
+        return APIError(status: 503, message: "too many large values in flight; retry in \(Self.retryAfterSeconds) s (smaller values are served meanwhile)",
+                        extraHeaders: [("Retry-After", "\(Self.retryAfterSeconds)")]).response
     }
 
     static let retryAfterSeconds = 1

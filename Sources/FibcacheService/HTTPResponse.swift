@@ -4,6 +4,8 @@ public struct HTTPResponse: Sendable, Equatable {
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// The memory a large answer holds, released when the last copy of the response is gone (written).
+    public var memoryReservation: AnswerMemoryBudget.Reservation?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status

@@ -44,6 +44,12 @@ extension FibonacciService {
                           + #""max_running": \#(admission.limits.running), "max_waiting": \#(admission.limits.waiting), "#
                           + #""max_miss_workers": \#(admission.limits.missWorkers)}"#)
         }
+        if let memoryBudget {
+            // Large answers in flight, and those refused for want of room (503).
+            fields.append(#""answer_memory": {"budget_bytes": \#(memoryBudget.totalBytes), "large_answers_bytes": \#(memoryBudget.largeAnswerBytes), "#
+                          + #""reserved_bytes": \#(memoryBudget.reservedBytes), "refused": \#(memoryBudget.refusedCount)}"#)
+        }
+        fields.append(s.connections.statusJSON)
         if let localCache = cache.local {
             let (entries, bytes) = localCache.usage
             // in_use false: the invalidation channel is down, so the copy is empty and unused.
@@ -65,6 +71,8 @@ extension FibonacciService {
 
     func metrics() -> HTTPResponse {
         statistics.observe(cache.admission?.counts, rejectedValues: cache.rejectedValueCount)
+        if let memoryBudget { statistics.observe(memoryBudget) }
+        statistics.connections.observe()
         return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
                                                    ("Cache-Control", HTTPCaching.neverValue)],
                             body: statistics.registry.emitToBuffer())

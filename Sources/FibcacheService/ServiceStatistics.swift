@@ -25,6 +25,8 @@ public final class ServiceStatistics: Sendable {
     let workers: [WorkerActivity]
 
     let registry: PrometheusCollectorRegistry
+    /// The FastCGI server's connection counts (refused requests, idle connections).
+    let connections: ConnectionStatistics
     private let responseCounters: [CacheOutcome: CoreMetrics.Counter]
     private let computationCounter: CoreMetrics.Counter
     private let redisErrorCounter: CoreMetrics.Counter
@@ -37,10 +39,14 @@ public final class ServiceStatistics: Sendable {
     private let rejectedCounter: CoreMetrics.Counter
     private let abandonedCounter: CoreMetrics.Counter
     private let rejectedValueCounter: CoreMetrics.Counter
+    private let memoryReservedGauge: CoreMetrics.Gauge
+    private let memoryRefusedCounter: CoreMetrics.Counter
+    /// The memory budget's refusals at the last scrape.
+    private let memoryRefusalsSeen = Mutex(0)
     /// Totals at the last scrape (refused, abandoned, values rejected): the counters grow by the difference.
     private let cacheSeen = Mutex((0, 0, 0))
 
-    public init(workerCount: Int) {
+    public init(workerCount: Int, connections: @escaping @Sendable () -> ConnectionCounts = { ConnectionCounts() }) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         startedAt = now.tv_sec
@@ -72,6 +78,9 @@ public final class ServiceStatistics: Sendable {
         rejectedCounter = CoreMetrics.Counter(label: "fibcache_computations_rejected_total", factory: factory)
         abandonedCounter = CoreMetrics.Counter(label: "fibcache_computations_abandoned_total", factory: factory)
         rejectedValueCounter = CoreMetrics.Counter(label: "fibcache_cache_values_rejected_total", factory: factory)
+        memoryReservedGauge = CoreMetrics.Gauge(label: "fibcache_answer_memory_reserved_bytes", factory: factory)
+        memoryRefusedCounter = CoreMetrics.Counter(label: "fibcache_answers_refused_memory_total", factory: factory)
+        self.connections = ConnectionStatistics(factory: factory, source: connections)
     }
 
     public var uptime: Duration { ContinuousClock.now - startInstant }
@@ -115,6 +124,17 @@ public final class ServiceStatistics: Sendable {
         if rejected > 0 { rejectedCounter.increment(by: rejected) }
         if abandoned > 0 { abandonedCounter.increment(by: abandoned) }
         if badValues > 0 { rejectedValueCounter.increment(by: badValues) }
+    }
+
+    /// Brings the memory budget's gauge and counter up to date (at each scrape).
+    func observe(_ budget: AnswerMemoryBudget) {
+        memoryReservedGauge.record(budget.reservedBytes)
+        let refused = budget.refusedCount
+        let new = memoryRefusalsSeen.withLock { seen in
+            defer { seen = refused }
+            return refused - seen
+        }
+        if new > 0 { memoryRefusedCounter.increment(by: new) }
     }
 
     /// The cache store failed a command or a connection (counted as

@@ -8,31 +8,47 @@ import SystemSupport
 /// this type is deliberately not `Sendable`, and a fatal error closes it: the
 /// owner makes a new one (hiredis 0.14's `redisReconnect` would forget the
 /// command timeout).
+///
+/// Nothing a peer sends is trusted: a command, its writing and all of its reply,
+/// ends by one deadline (`commandTimeout`), and a reply beyond `limits` is refused
+/// (RedisConnection+Replies.swift).
 public final class RedisConnection: RedisCommanding {
     var context: UnsafeMutablePointer<redisContext>?
+    /// The reply budget the context's reader checks; freed after the context.
+    var budget: UnsafeMutablePointer<chiredis_reply_budget>?
+    let commandTimeout: Duration
+    let limits: RedisReplyLimits
 
     /// Connects, authenticates and selects the database, each bounded by the timeouts.
     /// With Sentinels, connects to the primary the first of them that answers names,
     /// once `ROLE` confirms it is one (a Sentinel that is down or lies is skipped).
-    public init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration) throws(RedisError) {
+    public init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
+                limits: RedisReplyLimits = RedisReplyLimits()) throws(RedisError) {
+        self.commandTimeout = commandTimeout
+        self.limits = limits
         if case .sentinel(let nodes, let service) = url.endpoint {
             var reasons: [String] = []
             for node in nodes {
+                var named: RedisURL.Node?
                 do {
                     let primary = try RedisSentinel.primary(of: service, asking: node, connectTimeout: connectTimeout,
                                                             commandTimeout: commandTimeout)
+                    named = primary
                     var direct = url
                     direct.endpoint = .tcp(host: primary.host, port: primary.port)
-                    let connection = try RedisConnection(url: direct, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+                    let connection = try RedisConnection(url: direct, connectTimeout: connectTimeout,
+                                                         commandTimeout: commandTimeout, limits: limits)
                     do { try RedisSentinel.expectPrimary(connection, at: primary) } catch {
                         connection.close()
                         throw error
                     }
-                    context = connection.context  // adopted: this object owns it from now on
-                    connection.context = nil
+                    // Adopted: this object owns the context and its budget from now on.
+                    (context, budget) = (connection.context, connection.budget)
+                    (connection.context, connection.budget) = (nil, nil)
                     return
                 } catch {
-                    reasons.append("Sentinel \(node): \(error)")
+                    // The host is the Sentinel's word: logged (escaped) so an operator sees whom it named.
+                    reasons.append("Sentinel \(node)" + (named.map { " named \($0)" } ?? "") + ": \(error)")
                 }
             }
             throw .connectionFailed("no primary for '\(service)': " + reasons.joined(separator: "; "))
@@ -54,7 +70,9 @@ public final class RedisConnection: RedisCommanding {
             redisFree(made)
             throw .connectionFailed(why)
         }
-        context = made
+        let budget = UnsafeMutablePointer<chiredis_reply_budget>.allocate(capacity: 1)
+        chiredis_limit_replies(made, budget, limits.maxElements)
+        (context, self.budget) = (made, budget)
         do {
             if let password = url.password {
                 let auth = url.username.map { ["AUTH", $0, password] } ?? ["AUTH", password]
@@ -76,25 +94,21 @@ public final class RedisConnection: RedisCommanding {
     public func close() {
         if let context { redisFree(context) }
         context = nil
+        budget?.deallocate()  // after the context: freeing it may use the budget's functions
+        budget = nil
     }
 
-    /// Sends one command and waits for its reply. Error replies come back as
-    /// `.error`, not thrown: only transport failures throw (and close the connection).
+    /// Sends one command and waits for its reply, all within `commandTimeout`. Error
+    /// replies come back as `.error`, not thrown: only transport failures, a late or
+    /// a refused reply throw (and close the connection).
     public func command(_ arguments: [[UInt8]]) throws(RedisError) -> RedisReply {
-        guard let context else { throw .connectionLost("connection closed") }
-        let raw = withArgv(arguments) { argc, argv, lengths in
-            redisCommandArgv(context, argc, argv, lengths)
-        }
-        guard let raw else {
-            let error: RedisError = chiredis_is_timeout(context) != 0
-                ? .timedOut
-                : .connectionLost(String(cString: chiredis_errstr(context)))
+        let deadline = ContinuousClock.now + commandTimeout
+        try write(arguments, by: deadline)
+        guard let reply = try readReply(waitingUntil: deadline, completingWithin: nil) else {
             close()
-            throw error
+            throw .timedOut
         }
-        let reply = raw.assumingMemoryBound(to: redisReply.self)
-        defer { freeReplyObject(raw) }
-        return RedisReply(copying: reply)
+        return reply
     }
 
     /// Convenience for commands made of strings.
@@ -111,7 +125,7 @@ public final class RedisConnection: RedisCommanding {
     }
 }
 
-/// Lays out argv/argvlen for `redisCommandArgv` without copying the arguments twice.
+/// Lays out argv/argvlen for `redisAppendCommandArgv` without copying the arguments twice.
 func withArgv<R>(
     _ arguments: [[UInt8]],
     _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R

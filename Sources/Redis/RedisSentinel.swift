@@ -5,7 +5,8 @@ enum RedisSentinel {
     static func primary(of service: String, asking sentinel: RedisURL.Node, connectTimeout: Duration,
                         commandTimeout: Duration) throws(RedisError) -> RedisURL.Node {
         let connection = try RedisConnection(url: RedisURL(endpoint: .tcp(host: sentinel.host, port: sentinel.port)),
-                                             connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+                                             connectTimeout: connectTimeout, commandTimeout: commandTimeout,
+                                             limits: .sentinel)
         defer { connection.close() }
         let reply = try connection.command("SENTINEL", "get-master-addr-by-name", service)
         guard case .array(let parts) = reply, parts.count == 2,

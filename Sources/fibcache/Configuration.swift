@@ -22,9 +22,14 @@ struct Configuration: Sendable {
     var slowRequestThreshold: Duration
     /// 0: no in-process copy in front of Redis.
     var localCacheBytes: Int
+    /// What answers in flight may hold at once (`--memory-budget-mb`).
+    var memoryBudget: MemoryBudgetSetting
     var stampede: StampedeProtection
     /// Reading a request and writing its response, together (`--request-io-deadline`).
     var requestIODeadline: Duration
+    /// Idle FastCGI connections kept at most (`--max-idle-connections`), and for how long (`--idle-connection-timeout`).
+    var maxIdleConnections = FastCGIServer.defaultMaxIdleConnections
+    var idleConnectionTimeout = FastCGIServer.defaultIdleConnectionTimeout
     var shutdownTimeout: Duration
     var logLevel: Logger.Level
     /// What the supervisor tells through the environment:
@@ -34,6 +39,27 @@ struct Configuration: Sendable {
     var notifySocket: String?
     /// whether to cap malloc's arenas ourselves (not when the operator set `MALLOC_ARENA_MAX`).
     var capMallocArenas = true
+    /// whether to fix malloc's mmap threshold ourselves (not when the operator set `MALLOC_MMAP_THRESHOLD_`).
+    var mapLargeAllocations = true
+    /// Why `--redis-password-file` gave no password (missing, empty, unreadable), if it did not:
+    /// fibcache then starts without one and logs this, rather than exiting into a restart loop.
+    var redisPasswordUnavailable: String?
+
+    static let defaultMemoryBudgetMb = 256
+
+    enum MemoryBudgetSetting: Equatable, Sendable {
+        case configured(bytes: Int)
+        /// Half of the cgroup's limit (the unit's `MemoryHigh=`/`MemoryMax=`), read at start.
+        case fromServiceLimit
+
+        /// The budget in bytes, and the cgroup limit it was derived from (if any).
+        func resolve(limit: Int? = MemoryLimit.ofThisProcess()) -> (bytes: Int, serviceLimit: Int?) {
+            switch self {
+            case .configured(let bytes): return (bytes, limit)
+            case .fromServiceLimit: return (limit.map { max(1 << 20, $0 / 2) } ?? Configuration.defaultMemoryBudgetMb << 20, limit)
+            }
+        }
+    }
 
     /// Where to listen when `--listen` is not given: the socket a supervisor
     /// passed on fd 0, if there is one, else the production path.

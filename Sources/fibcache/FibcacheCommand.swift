@@ -99,6 +99,12 @@ struct FibcacheCommand: ParsableCommand {
     @Option(help: ArgumentHelp("MiB of recently served values kept in the process in front of Redis (each expires with --ttl); 0 turns it off, so every hit asks Redis. (FIBCACHE_LOCAL_CACHE_MB)", valueName: "MiB"))
     var localCacheMb: Int = 4
 
+    @Option(help: ArgumentHelp(
+        "MiB that answers in flight may hold at once; beyond it, requests for large values get 503 with Retry-After. (FIBCACHE_MEMORY_BUDGET_MB)",
+        discussion: "An answer of F(n) holds its digits about \(AnswerMemoryBudget.copiesInFlight) times while in flight (F(10⁶): 1.3 MiB, F(10⁷): 12.6 MiB); small values are always served. Default: half the memory the service may use (systemd's MemoryHigh=, else MemoryMax=), or \(Configuration.defaultMemoryBudgetMb) without such a limit.",
+        valueName: "MiB"))
+    var memoryBudgetMb: Int?
+
     @Option(help: ArgumentHelp("Stampede protection: how long the Redis lock of a value being computed lives if its holder dies. (FIBCACHE_LOCK_TIMEOUT)", valueName: "duration"))
     var lockTimeout: DurationArgument = DurationArgument(argument: "30s")!
 
@@ -112,6 +118,17 @@ struct FibcacheCommand: ParsableCommand {
         "Longest time reading a request and writing its response may take, computation not counted; a slower FastCGI peer is disconnected. (FIBCACHE_REQUEST_IO_DEADLINE)",
         valueName: "duration"))
     var requestIoDeadline: DurationArgument = DurationArgument(argument: "5s")!
+
+    @Option(help: ArgumentHelp(
+        "Idle FastCGI connections kept at most (nginx's between requests, and silent ones); past it the oldest is closed. (FIBCACHE_MAX_IDLE_CONNECTIONS)",
+        discussion: "nginx keeps up to 256 per nginx worker with the shipped site and retries a request on a kept connection found closed; each idle connection is one open file (LimitNOFILE=65536).",
+        valueName: "count"))
+    var maxIdleConnections: Int = FastCGIServer.defaultMaxIdleConnections
+
+    @Option(help: ArgumentHelp(
+        "An idle FastCGI connection is closed after this long: longer than nginx keeps one idle (keepalive_timeout, 60 s). (FIBCACHE_IDLE_CONNECTION_TIMEOUT)",
+        valueName: "duration"))
+    var idleConnectionTimeout: DurationArgument = DurationArgument(argument: "75s")!
 
     @Option(help: ArgumentHelp("On SIGTERM, how long requests in flight may take to finish. (FIBCACHE_SHUTDOWN_TIMEOUT)", valueName: "duration"))
     var shutdownTimeout: DurationArgument = DurationArgument(argument: "4s")!
@@ -151,12 +168,15 @@ struct FibcacheCommand: ParsableCommand {
         }
         var url: RedisURL
         do { url = try RedisURL(parsing: redisURL) } catch { throw ValidationError("--redis-url: \(error)") }
+        var redisPasswordUnavailable: String?
         if let redisPasswordFile {
             guard url.password == nil else {
                 throw ValidationError("--redis-password-file and a password in --redis-url: give the password in one place")
             }
+            // Without it fibcache still serves (uncached, if Redis wants one): an exit here
+            // would only become a restart loop under systemd.
             do { url.password = try RedisPasswordFile.contents(of: redisPasswordFile) } catch {
-                throw ValidationError("--redis-password-file: \(error)")
+                redisPasswordUnavailable = "\(error)"
             }
         }
         guard ttl > 0 else { throw ValidationError("--ttl must be a positive number of seconds, got \(ttl)") }
@@ -176,25 +196,39 @@ struct FibcacheCommand: ParsableCommand {
         guard (0...4096).contains(localCacheMb) else {
             throw ValidationError("--local-cache-mb must be from 0 to 4096, got \(localCacheMb)")
         }
+        guard (1...60_000).contains(maxIdleConnections) else {
+            throw ValidationError("--max-idle-connections must be from 1 to 60000 (below the unit's LimitNOFILE=65536), got \(maxIdleConnections)")
+        }
+        if let memoryBudgetMb, !(1...65536).contains(memoryBudgetMb) {
+            throw ValidationError("--memory-budget-mb must be from 1 to 65536, got \(memoryBudgetMb)")
+        }
         return Configuration(
             listen: listenAddress,
             allowedPeers: allowedPeers,
             socketMode: mode,
             workers: workers,
             redis: RedisCacheStore.Settings(url: url, connectTimeout: redisConnectTimeout.duration,
-                                            commandTimeout: redisCommandTimeout.duration),
+                                            commandTimeout: redisCommandTimeout.duration,
+                                            // A reply larger than F(--max-n) is a hostile one.
+                                            replyLimits: RedisCacheStore.replyLimits(
+                                                forValuesUpTo: Fibonacci.expectedDigitCount(of: maxN))),
             cachePolicy: CachePolicy(keyspace: CacheKeyspace(prefix: keyPrefix), timeToLive: .seconds(ttl)),
             limits: ServiceLimits(maxN: maxN, maxIterativeN: maxIterativeN, maxRecursiveN: maxRecursiveN),
             admission: admission,
             slowRequestThreshold: slowRequestThreshold.duration,
             localCacheBytes: localCacheMb << 20,
+            memoryBudget: memoryBudgetMb.map { .configured(bytes: $0 << 20) } ?? .fromServiceLimit,
             stampede: StampedeProtection(lockTimeToLive: lockTimeout.duration, lockWait: lockWait.duration),
             requestIODeadline: requestIoDeadline.duration,
+            maxIdleConnections: maxIdleConnections,
+            idleConnectionTimeout: idleConnectionTimeout.duration,
             shutdownTimeout: shutdownTimeout.duration,
             logLevel: logLevel,
             logsToJournal: environment["JOURNAL_STREAM"] != nil,
             notifySocket: environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 },
-            capMallocArenas: environment["MALLOC_ARENA_MAX"] == nil)
+            capMallocArenas: environment["MALLOC_ARENA_MAX"] == nil,
+            mapLargeAllocations: environment["MALLOC_MMAP_THRESHOLD_"] == nil,
+            redisPasswordUnavailable: redisPasswordUnavailable)
     }
 
     /// One computation per core but one by default, so that a core stays for hits, nginx

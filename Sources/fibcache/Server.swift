@@ -29,10 +29,19 @@ struct Server {
         if configuration.capMallocArenas {
             _ = cmalloc_limit_arenas(Int32(max(2, FibcacheCommand.cores)))
         }
+        // Large answers' buffers go back to the system when freed (an operator's
+        // MALLOC_MMAP_THRESHOLD_ wins), so a burst of them leaves no resident heap behind.
+        if configuration.mapLargeAllocations {
+            _ = cmalloc_map_large_allocations(256 << 10)
+        }
         // Idle kept connections hold no thread but do hold a file each.
         if let files = FileDescriptorLimit.raiseToHardLimit(), files < 4096 {
             logger.notice("few open files allowed: fewer FastCGI connections can be kept; raise LimitNOFILE",
                           metadata: ["limit": "\(files)"])
+        }
+        if let why = configuration.redisPasswordUnavailable {
+            logger.warning("no Redis password: connecting without one; a Redis that requires it refuses the cache and every request is answered uncached (X-Cache: BYPASS) until the file is fixed and fibcache restarted",
+                           metadata: ["reason": "\(why)"])
         }
 
         let socket: ListeningSocket
@@ -44,8 +53,10 @@ struct Server {
         }
         let server = try FastCGIServer(socket: socket, workers: configuration.workers,
                                        requestDeadline: configuration.requestIODeadline,
-                                       allowedPeers: configuration.allowedPeers, logger: logger)
-        let statistics = ServiceStatistics(workerCount: configuration.workers)
+                                       allowedPeers: configuration.allowedPeers,
+                                       maxIdleConnections: configuration.maxIdleConnections,
+                                       idleConnectionTimeout: configuration.idleConnectionTimeout, logger: logger)
+        let statistics = ServiceStatistics(workerCount: configuration.workers, connections: { server.connectionCounts })
         // Suspended until Redis' invalidation channel is up (RedisInvalidations, below).
         let localCopy = configuration.localCacheBytes > 0
             ? LocalValueCache(capacity: configuration.localCacheBytes, timeToLive: configuration.cachePolicy.timeToLive,
@@ -54,7 +65,9 @@ struct Server {
         let cache = ReadThroughCache(policy: configuration.cachePolicy, stampede: configuration.stampede,
                                      local: localCopy, admission: ComputationAdmission(limits: configuration.admission),
                                      logger: logger)
-        let service = FibonacciService(limits: configuration.limits, cache: cache, statistics: statistics,
+        let memoryBudget = makeMemoryBudget(logger: logger)
+        let service = FibonacciService(limits: configuration.limits, cache: cache, memoryBudget: memoryBudget,
+                                       statistics: statistics,
                                        slowRequestThreshold: configuration.slowRequestThreshold, logger: logger)
         // The cache store is Redis: the one place the executable names the adapter.
         let health = RedisHealth(target: configuration.redis.url.description, logger: logger,
@@ -116,6 +129,46 @@ struct Server {
             }
             return
         }
+    }
+}
+
+extension Server {
+    /// The answers' memory budget, checked against --max-n and --workers at start:
+    /// what does not fit is said once here, not discovered by the OOM killer.
+    func makeMemoryBudget(logger: Logger) -> AnswerMemoryBudget {
+        let (bytes, serviceLimit) = configuration.memoryBudget.resolve()
+        let budget = AnswerMemoryBudget(totalBytes: bytes, workers: configuration.workers)
+        let maxN = configuration.limits.maxN
+        let largest = AnswerMemoryBudget.cost(ofAnswerFor: maxN)
+        let fit = budget.answersThatFit(n: maxN)
+        var metadata: Logger.Metadata = [
+            "budget_mib": "\(bytes >> 20)", "service_memory_limit_mib": "\(serviceLimit.map { "\($0 >> 20)" } ?? "none")",
+            "max-n": "\(maxN)", "answer_of_max_n_mib": "\(Double(largest * 10 >> 20) / 10)",
+        ]
+        if let serviceLimit, bytes >= serviceLimit {
+            logger.warning("--memory-budget-mb is not below the service's memory limit: a flood of large values can still get fibcache killed",
+                           metadata: metadata)
+        }
+        if fit == 0 {
+            logger.error("one answer of F(--max-n) needs more than the memory budget: every request for the largest values will get 503; raise MemoryMax/--memory-budget-mb or lower --max-n",
+                         metadata: metadata)
+        } else if fit < configuration.workers {
+            metadata["answers_of_max_n_at_once"] = "\(fit)"
+            logger.notice("the memory budget holds fewer answers of F(--max-n) than there are workers: beyond them, large values get 503 with Retry-After",
+                          metadata: metadata)
+        } else {
+            logger.debug("memory budget", metadata: metadata)
+        }
+        return budget
+    }
+}
+
+extension FastCGIServer {
+    /// What /status and /metrics show of the server's connections.
+    var connectionCounts: ConnectionCounts {
+        ConnectionCounts(requestsRefusedByRule: Dictionary(uniqueKeysWithValues: refusedRequestsByRule.map { ($0.key.name, $0.value) }),
+                         idle: idleConnectionCount, idleClosedOverCap: idleConnectionsClosedOverCap,
+                         idleClosedAfterTimeout: idleConnectionsClosedAfterTimeout)
     }
 }
 

@@ -30,10 +30,11 @@ struct StandardErrorLogHandler: LogHandler {
             ? "<\(Self.syslogPriority(event.level))>"
             : "\(Self.timestamp()) \(event.level.rawValue) \(label): "
         if journal { line += "\(event.level.rawValue): " }
-        line += event.message.description
+        line += Self.escapingControlCharacters(event.message.description)
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for key in merged.keys.sorted() {
-            line += " \(key)=\(Self.quotedIfNeeded(merged[key]!.description))"
+            let value = Self.escapingControlCharacters(merged[key]!.description)
+            line += " \(Self.escapingControlCharacters(key))=\(Self.quotedIfNeeded(value))"
         }
         line += "\n"
         var bytes = Array(line.utf8)
@@ -50,6 +51,34 @@ struct StandardErrorLogHandler: LogHandler {
         case .error: return 3
         case .critical: return 2
         }
+    }
+
+    /// Text from a peer (a Redis error reply, a host a Sentinel named) may hold
+    /// newlines: written as they are, one would start a line of the peer's making,
+    /// under the journal with a priority of its choosing (`<0>`: emergency). So
+    /// control characters (C0, DEL, C1) are written escaped, `\n` `\r` `\t` or
+    /// `\u{1b}`, and every line is one event that starts with what we wrote.
+    static func escapingControlCharacters(_ text: String) -> String {
+        func isControl(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+        }
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            guard isControl(scalar) else {
+                escaped.append(scalar)
+                continue
+            }
+            let replacement: String
+            switch scalar {
+            case "\n": replacement = "\\n"
+            case "\r": replacement = "\\r"
+            case "\t": replacement = "\\t"
+            default: replacement = "\\u{\(String(scalar.value, radix: 16))}"
+            }
+            escaped.append(contentsOf: replacement.unicodeScalars)
+        }
+        return String(escaped)
     }
 
     static func quotedIfNeeded(_ value: String) -> String {

@@ -55,10 +55,12 @@ struct FastCGITestClient {
         record(type: 1, [0, 1, keepConnection ? 1 : 0, 0, 0, 0, 0, 0])
     }
 
-    /// Whether the server has closed the connection (end of stream within the read timeout).
+    /// Whether the server has closed the connection (end of stream within the read timeout;
+    /// or a reset: a unix socket closed with bytes unread in it resets its peer).
     func isClosedByServer() -> Bool {
         var byte: UInt8 = 0
-        return Foundation.read(fd, &byte, 1) == 0
+        let read = Foundation.read(fd, &byte, 1)
+        return read == 0 || (read < 0 && errno == ECONNRESET)
     }
 
     /// Reads one response's STDOUT up to END_REQUEST; nil if the connection closed first.

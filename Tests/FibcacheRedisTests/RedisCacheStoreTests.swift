@@ -207,4 +207,41 @@ extension RedisCacheStore {
         let down = store(ScriptedConnector([]))
         #expect(down.unavailabilityReason() == "cannot connect: refused")
     }
+
+    @Test func aRefusedReplyIsNotRetried() {
+        let hostile = ScriptedConnection([.success(.null), .failure(.replyRefused("more than 101 bytes in one string"))])
+        let connector = ScriptedConnector([.success(hostile), .success(ScriptedConnection())])
+        let redis = store(connector)
+        _ = redis.get("k")
+        #expect(redis.get("k") == .unavailable)
+        #expect(!hostile.isOpen)
+        #expect(connector.attempts == 1, "asking again at once would cost as much again")
+    }
+
+    /// A hostile or broken peer: every connection is accepted, and its first command
+    /// fails (a reply too large or too slow). Reconnecting is not Redis coming back.
+    @Test func aPeerThatNeverAnswersKeepsTheBackoffGrowing() {
+        let connector = ScriptedConnector([])
+        connector.outcomes = (0..<8).map { _ in .success(ScriptedConnection([.failure(.timedOut)])) }
+        let redis = store(connector)
+        for wait in [100, 200, 400, 800, 1000] {
+            let before = connector.attempts
+            #expect(redis.get("k") == .unavailable)
+            clock.advance(by: .milliseconds(wait - 1))
+            #expect(redis.get("k") == .unavailable)
+            #expect(connector.attempts == before + 1, "no attempt during a \(wait) ms backoff")
+            clock.advance(by: .milliseconds(1))
+        }
+        #expect(health.recoveryCount == 0, "never counted as Redis coming back")
+    }
+
+    /// The largest answer the cache asks for is `GETRANGE key 0 <digits of F(--max-n)>`.
+    @Test func replyLimitsAdmitTheLargestValueAndNoMore() {
+        let limits = RedisCacheStore.replyLimits(forValuesUpTo: 208_988)  // F(10⁶)
+        #expect(limits.maxStringBytes == 208_989)
+        #expect(limits.admits(unparsedBytes: "$208989\r\n\r\n".utf8.count + 208_989))
+        #expect(!limits.admits(unparsedBytes: 2_000_000_000))
+        #expect(RedisCacheStore.replyLimits(forValuesUpTo: 1).maxStringBytes >= 4096)  // error replies, lock tokens
+        #expect(RedisInvalidations.replyLimits.maxElements >= 1024)
+    }
 }

@@ -2,8 +2,9 @@
 dependencies: install from the file, the documented one-liner that enables the site, MISS then
 HIT; an upgrade to a newer build under load with no failed request; remove (stopped, disabled,
 conffiles kept); purge (nothing left, the host's Redis and nginx configuration as shipped);
-reinstall after purge. FIBCACHE_DEB and FIBCACHE_DEB_NEWER name the two packages; the box's
-Debian release is the host's, or FIBCACHE_SDBOX_SUITE."""
+reinstall after purge; then crashes that never become outages (issue 21). FIBCACHE_DEB and
+FIBCACHE_DEB_NEWER name the two packages; the box's Debian release is the host's, or
+FIBCACHE_SDBOX_SUITE."""
 import os
 import re
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Support"))
 from box import Box  # noqa: E402
+import crash_recovery  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 BOX = Path(os.environ.get("SYSTEMD_BOX", ROOT.parent / "shared" / "tools" / "systemd-box"))
@@ -155,3 +157,17 @@ def test_the_package_lifecycle(box):
     enable_site(box)
     assert cache(box, 41) == ("200", "MISS")
     assert cache(box, 41) == ("200", "HIT")
+
+
+def test_crashes_never_become_outages_on_the_installed_package(box):
+    """Issue 21 on the package as installed (the checks: Tests/Support/crash_recovery.py): the
+    crash records from a local peer do not restart it; 20 kill -9 in 10 s, a missing Redis
+    password file, a broken /etc/default/fibcache — the socket never fails and the site answers
+    again by itself."""
+    if box.out("dpkg-query -W -f='${Status}' fibcache 2>/dev/null; true") != "install ok installed":
+        box.apt_install(f"/root/{NEWER.name}")
+        enable_site(box)
+    crash_recovery.crash_records_survived(box)
+    crash_recovery.crash_loop(box)
+    crash_recovery.missing_password_file(box)
+    crash_recovery.broken_settings_file(box)

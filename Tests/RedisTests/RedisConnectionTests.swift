@@ -4,8 +4,10 @@ import Testing
 
 /// Against a real redis-server started per test.
 @Suite(.serialized) struct RedisConnectionTests {
-    private func connect(_ url: String, commandTimeout: Duration = .milliseconds(300)) throws -> RedisConnection {
-        try RedisConnection(url: RedisURL(parsing: url), connectTimeout: .milliseconds(300), commandTimeout: commandTimeout)
+    private func connect(_ url: String, commandTimeout: Duration = .milliseconds(300),
+                         limits: RedisReplyLimits = RedisReplyLimits()) throws -> RedisConnection {
+        try RedisConnection(url: RedisURL(parsing: url), connectTimeout: .milliseconds(300), commandTimeout: commandTimeout,
+                            limits: limits)
     }
 
     @Test func setGetAndMissingKeys() throws {
@@ -83,5 +85,77 @@ import Testing
         #expect(!redis.isOpen)
         server.resume()
         #expect(try connect("redis://127.0.0.1:\(server.port)").command("PING") == .status("PONG"))
+    }
+
+    @Test func aStringLongerThanTheLimitIsRefusedAndTheConnectionDropped() throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let limits = RedisReplyLimits(maxStringBytes: 100_000, maxElements: 16)
+        let redis = try connect("redis://127.0.0.1:\(server.port)/1", limits: limits)
+        let atLimit = [UInt8](repeating: 55, count: 100_000)
+        _ = try redis.command([Array("SET".utf8), Array("fits".utf8), atLimit])
+        _ = try redis.command([Array("SET".utf8), Array("huge".utf8), [UInt8](repeating: 55, count: 1_000_000)])
+        #expect(try redis.command("GET", "fits") == .string(atLimit))
+        #expect {
+            try redis.command("GET", "huge")
+        } throws: { error in
+            guard let error = error as? RedisError, case .replyRefused = error else { return false }
+            return error.isConnectionFatal
+        }
+        #expect(!redis.isOpen)
+        // What the cache does: GETRANGE within the limit reads the same key safely.
+        let again = try connect("redis://127.0.0.1:\(server.port)/1", limits: limits)
+        #expect(try again.command("GETRANGE", "huge", "0", "99999") == .string(Array(atLimit)))
+    }
+
+    @Test func arraysClaimingMoreElementsThanTheLimitAreRefused() throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let redis = try connect("redis://127.0.0.1:\(server.port)/1", limits: RedisReplyLimits(maxElements: 10))
+        _ = try redis.command((["RPUSH", "ten"] + (1...10).map(String.init)).map { Array($0.utf8) })
+        _ = try redis.command((["RPUSH", "eleven"] + (1...11).map(String.init)).map { Array($0.utf8) })
+        #expect(try redis.command("LRANGE", "ten", "0", "-1") == .array((1...10).map { .string(Array(String($0).utf8)) }))
+        // The next reply gets the whole budget again.
+        #expect(try redis.command("LRANGE", "ten", "0", "-1") == .array((1...10).map { .string(Array(String($0).utf8)) }))
+        #expect(throws: RedisError.replyRefused("an array of 11 elements (at most 10 accepted)")) {
+            try redis.command("LRANGE", "eleven", "0", "-1")
+        }
+        #expect(!redis.isOpen)
+        // Nested arrays count together: EVAL returning {{1..6},{1..6}} claims 2 + 12 elements.
+        let nested = try connect("redis://127.0.0.1:\(server.port)/1", limits: RedisReplyLimits(maxElements: 10))
+        #expect(throws: RedisError.self) {
+            try nested.command("EVAL", "return {{1,2,3,4,5,6},{1,2,3,4,5,6}}", "0")
+        }
+        // Seven levels are what hiredis 0.14 reads at most; 1.x would read any depth, and copying
+        // a reply nested thousands deep would overflow a thread's stack.
+        let deep = try connect("redis://127.0.0.1:\(server.port)/1")
+        #expect(try deep.command("EVAL", "return {{{{{{{1}}}}}}}", "0") == .array([.array([.array([.array([.array([.array([.array([.integer(1)])])])])])])]))
+        #expect(throws: RedisError.replyRefused("arrays nested more than 7 deep")) {
+            try deep.command("EVAL", "return {{{{{{{{1}}}}}}}}", "0")
+        }
+    }
+
+    @Test func pubSubMessagesAreBoundedToo() throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let subscriber = try connect("redis://127.0.0.1:\(server.port)", limits: RedisReplyLimits(maxStringBytes: 1000))
+        try subscriber.send(["SUBSCRIBE", "news"].map { Array($0.utf8) })
+        #expect(try subscriber.receive(within: .seconds(1)) == .array([.string(Array("subscribe".utf8)),
+                                                                           .string(Array("news".utf8)), .integer(1)]))
+        #expect(try subscriber.receive(within: .milliseconds(50)) == nil)  // nothing sent: nothing, and still open
+        #expect(subscriber.isOpen)
+        let publisher = try connect("redis://127.0.0.1:\(server.port)")
+        _ = try publisher.command("PUBLISH", "news", "short")
+        #expect(try subscriber.receive(within: .seconds(1)) == .array([.string(Array("message".utf8)),
+                                                                           .string(Array("news".utf8)),
+                                                                           .string(Array("short".utf8))]))
+        _ = try publisher.command("PUBLISH", "news", String(repeating: "x", count: 100_000))
+        #expect {
+            try subscriber.receive(within: .seconds(1))
+        } throws: { error in
+            guard let error = error as? RedisError, case .replyRefused = error else { return false }
+            return true
+        }
+        #expect(!subscriber.isOpen)
     }
 }

@@ -84,43 +84,7 @@ import Testing
         #expect(throws: (any Error).self) { try configuration(["--listen", "/tmp/x.sock"] + arguments) }
     }
 
-    /// The password comes from a file (a systemd credential), never the command line;
-    /// errors name the file, never what it holds.
-    @Test func theRedisPasswordIsReadFromAFile() throws {
-        let directory = String(cString: mkdtemp(strdup("/tmp/fibcache-password-XXXXXX")))
-        defer { _ = system("rm -rf '\(directory)'") }
-        func write(_ name: String, _ text: String) -> String {
-            let path = "\(directory)/\(name)"
-            let file = fopen(path, "w")!
-            fputs(text, file)
-            fclose(file)
-            return path
-        }
-        let good = write("good", "s3cret-marker\n")
-        let url = "unix:///run/redis-fibcache/redis-server.sock?user=fibcache"
-        let config = try configuration(["--listen", "/tmp/x.sock", "--redis-url", url, "--redis-password-file", good])
-        #expect(config.redis.url.password == "s3cret-marker")
-        #expect(config.redis.url.username == "fibcache")
-        #expect(!config.redis.url.description.contains("s3cret-marker"))
-        #expect(config.redis.url.description.contains("user=fibcache"))
-
-        let failures: [(path: String, url: String, why: String)] = [
-            ("\(directory)/missing", url, "cannot open"),
-            (write("empty", "\nsecond-line-s3cret-marker\n"), url, "holds no password"),
-            (write("big", String(repeating: "s3cret-marker", count: 400)), url, "larger than"),
-            (good, "redis://:other-s3cret-marker@127.0.0.1:6379/1", "in one place"),
-        ]
-        for failure in failures {
-            do {
-                _ = try configuration(["--listen", "/tmp/x.sock", "--redis-url", failure.url, "--redis-password-file", failure.path])
-                Issue.record("\(failure.path) was accepted")
-            } catch {
-                let message = FibcacheCommand.message(for: error)
-                #expect(message.contains(failure.why), "\(message)")
-                #expect(!message.contains("s3cret-marker"), "\(message)")
-            }
-        }
-    }
+    // The Redis password file: RedisPasswordFileTests.
 
     @Test func environmentFallsBackAndFlagsWin() throws {
         let env = ["FIBCACHE_TTL": "120", "FIBCACHE_REDIS_URL": "redis://h:1/2", "FIBCACHE_LISTEN": "/tmp/e.sock", "PATH": "/bin"]
@@ -129,6 +93,16 @@ import Testing
         #expect(fromEnvironment.redis.url.description == "redis://h:1/2")
         let overridden = try configuration(EnvironmentFallback.arguments(from: env) + ["--ttl", "30"])
         #expect(overridden.cachePolicy.timeToLive == .seconds(30))
+    }
+
+    @Test func idleConnectionsAreBoundedByDefaultAndByFlags() throws {
+        let defaults = try configuration(["--listen", "/tmp/x.sock"])
+        #expect(defaults.maxIdleConnections == 8192 && defaults.idleConnectionTimeout == .seconds(75))
+        let set = try configuration(["--listen", "/tmp/x.sock", "--max-idle-connections", "50", "--idle-connection-timeout", "2s"])
+        #expect(set.maxIdleConnections == 50 && set.idleConnectionTimeout == .seconds(2))
+        for bad in ["0", "60001"] {
+            #expect(throws: (any Error).self) { try configuration(["--listen", "/tmp/x.sock", "--max-idle-connections", bad]) }
+        }
     }
 
     @Test func everyOptionHasItsVariableAndHelpNamesIt() {
@@ -163,5 +137,34 @@ import Testing
         #expect(StandardErrorLogHandler.quotedIfNeeded("plain") == "plain")
         #expect(StandardErrorLogHandler.quotedIfNeeded("two words") == "\"two words\"")
         #expect(StandardErrorLogHandler.quotedIfNeeded("") == "\"\"")
+    }
+}
+
+@Suite struct MemoryLimitTests {
+    @Test func theCgroupIsFoundInEitherHierarchy() {
+        let unified = MemoryLimit.cgroups(in: "0::/system.slice/fibcache.service\n")
+        #expect(unified.count == 1 && unified[0].0 == .unified && unified[0].1 == "/system.slice/fibcache.service")
+        let legacy = MemoryLimit.cgroups(in: "12:cpu,cpuacct:/x\n5:memory:/system.slice/fibcache.service\n1:name=systemd:/y\n")
+        #expect(legacy.count == 1 && legacy[0].0 == .memoryV1 && legacy[0].1 == "/system.slice/fibcache.service")
+        let root = MemoryLimit.cgroups(in: "0::/\n")
+        #expect(root.count == 1 && root[0].1 == "")
+    }
+
+    @Test func aLimitFileSaysBytesOrNoLimit() {
+        #expect(MemoryLimit.bytes(inLimitFile: "134217728\n") == 128 << 20)
+        #expect(MemoryLimit.bytes(inLimitFile: "max\n") == nil)
+        #expect(MemoryLimit.bytes(inLimitFile: "9223372036854771712\n") == nil)  // v1's "unlimited"
+    }
+
+    @Test func theBudgetIsHalfTheServiceLimitUnlessSet() throws {
+        #expect(Configuration.MemoryBudgetSetting.fromServiceLimit.resolve(limit: 128 << 20).bytes == 64 << 20)
+        #expect(Configuration.MemoryBudgetSetting.fromServiceLimit.resolve(limit: nil).bytes
+                == Configuration.defaultMemoryBudgetMb << 20)
+        #expect(Configuration.MemoryBudgetSetting.configured(bytes: 10 << 20).resolve(limit: 128 << 20).bytes == 10 << 20)
+        let configured = try FibcacheCommand.parse(["--listen", "/tmp/x.sock", "--memory-budget-mb", "32"]).makeConfiguration()
+        #expect(configured.memoryBudget == .configured(bytes: 32 << 20))
+        #expect(throws: (any Error).self) {
+            try FibcacheCommand.parse(["--listen", "/tmp/x.sock", "--memory-budget-mb", "0"]).makeConfiguration()
+        }
     }
 }

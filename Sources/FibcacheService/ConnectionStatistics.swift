@@ -1,0 +1,78 @@
+import CoreMetrics
+import Prometheus
+import Synchronization
+
+/// What the FastCGI server did with its connections (this module knows no FastCGI:
+/// the executable reads these from the server).
+public struct ConnectionCounts: Sendable, Equatable {
+    /// Requests refused unread since start, by the rule they broke (its short name).
+    public var requestsRefusedByRule: [String: Int]
+    /// Connections idle right now.
+    public var idle: Int
+    /// Idle connections closed since start because too many newer ones waited.
+    public var idleClosedOverCap: Int
+    /// Idle connections closed since start after the idle timeout.
+    public var idleClosedAfterTimeout: Int
+
+    public init(requestsRefusedByRule: [String: Int] = [:], idle: Int = 0, idleClosedOverCap: Int = 0, idleClosedAfterTimeout: Int = 0) {
+        self.requestsRefusedByRule = requestsRefusedByRule
+        self.idle = idle
+        self.idleClosedOverCap = idleClosedOverCap
+        self.idleClosedAfterTimeout = idleClosedAfterTimeout
+    }
+
+    public var requestsRefused: Int { requestsRefusedByRule.values.reduce(0, +) }
+}
+
+/// The connection counts in `/status` (`"fastcgi": {...}`) and `/metrics`
+/// (`fibcache_fastcgi_*`), read from their source at each request for them.
+final class ConnectionStatistics: Sendable {
+    private let source: @Sendable () -> ConnectionCounts
+    private let factory: PrometheusMetricsFactory
+    private let idleGauge: CoreMetrics.Gauge
+    private let closedOverCapCounter: CoreMetrics.Counter
+    private let closedAfterTimeoutCounter: CoreMetrics.Counter
+    /// One counter per rule, made when a rule is first broken; and the counts at the last scrape.
+    private let scraped = Mutex<(refused: [String: (counter: CoreMetrics.Counter, seen: Int)], overCap: Int, afterTimeout: Int)>(([:], 0, 0))
+
+    init(factory: PrometheusMetricsFactory, source: @escaping @Sendable () -> ConnectionCounts) {
+        self.source = source
+        self.factory = factory
+        idleGauge = CoreMetrics.Gauge(label: "fibcache_fastcgi_idle_connections", factory: factory)
+        closedOverCapCounter = CoreMetrics.Counter(label: "fibcache_fastcgi_idle_connections_closed_total",
+                                                   dimensions: [("reason", "over_cap")], factory: factory)
+        closedAfterTimeoutCounter = CoreMetrics.Counter(label: "fibcache_fastcgi_idle_connections_closed_total",
+                                                        dimensions: [("reason", "timeout")], factory: factory)
+    }
+
+    /// `/status`'s `"fastcgi"` object.
+    var statusJSON: String {
+        let counts = source()
+        let rules = counts.requestsRefusedByRule.sorted { $0.key < $1.key }.map { #""\#($0.key)": \#($0.value)"# }
+        return #""fastcgi": {"requests_refused": \#(counts.requestsRefused), "#
+            + #""requests_refused_by_rule": {\#(rules.joined(separator: ", "))}, "#
+            + #""idle_connections": \#(counts.idle), "idle_closed_over_cap": \#(counts.idleClosedOverCap), "#
+            + #""idle_closed_after_timeout": \#(counts.idleClosedAfterTimeout)}"#
+    }
+
+    /// Brings the gauge and counters up to date (at each scrape).
+    func observe() {
+        let counts = source()
+        idleGauge.record(counts.idle)
+        let factory = self.factory
+        scraped.withLock { scraped in
+            for (rule, total) in counts.requestsRefusedByRule {
+                let entry = scraped.refused[rule] ?? (CoreMetrics.Counter(label: "fibcache_fastcgi_requests_refused_total",
+                                                                         dimensions: [("rule", rule)], factory: factory), 0)
+                if total > entry.seen { entry.counter.increment(by: total - entry.seen) }
+                scraped.refused[rule] = (entry.counter, total)
+            }
+            if counts.idleClosedOverCap > scraped.overCap { closedOverCapCounter.increment(by: counts.idleClosedOverCap - scraped.overCap) }
+            if counts.idleClosedAfterTimeout > scraped.afterTimeout {
+                closedAfterTimeoutCounter.increment(by: counts.idleClosedAfterTimeout - scraped.afterTimeout)
+            }
+            scraped.overCap = counts.idleClosedOverCap
+            scraped.afterTimeout = counts.idleClosedAfterTimeout
+        }
+    }
+}

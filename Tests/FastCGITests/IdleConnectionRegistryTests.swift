@@ -1,0 +1,48 @@
+import Testing
+@testable import FastCGI
+
+struct IdleConnectionRegistryTests {
+    let start = ContinuousClock.now
+
+    @Test func overCapacityTheOldestGo() {
+        var registry = IdleConnectionRegistry(capacity: 2)
+        #expect(registry.add(10, at: start).isEmpty)
+        #expect(registry.add(11, at: start + .seconds(1)).isEmpty)
+        #expect(registry.add(12, at: start + .seconds(2)) == [10])
+        registry.remove(11)  // a worker took it
+        #expect(registry.add(13, at: start + .seconds(3)).isEmpty)
+        #expect(registry.add(14, at: start + .seconds(4)) == [12])
+        #expect(registry.count == 2)
+    }
+
+    @Test func expiredAreThoseIdleSinceBeforeTheLimit() {
+        var registry = IdleConnectionRegistry(capacity: 10)
+        for fd in Int32(0)..<5 { _ = registry.add(fd, at: start + .seconds(Int(fd))) }
+        #expect(registry.expired(before: start + .milliseconds(2500)) == [0, 1, 2])
+        #expect(registry.expired(before: start + .milliseconds(2500)).isEmpty)
+        #expect(registry.count == 2)
+    }
+
+    @Test func aConnectionIdleAgainCountsFromItsNewTime() {
+        var registry = IdleConnectionRegistry(capacity: 10)
+        _ = registry.add(7, at: start)
+        _ = registry.add(8, at: start + .seconds(1))
+        registry.remove(7)
+        _ = registry.add(7, at: start + .seconds(2))  // served a request, kept, idle again
+        #expect(registry.expired(before: start + .milliseconds(1500)) == [8])
+        #expect(registry.expired(before: start + .seconds(3)) == [7])
+    }
+
+    /// A million requests on one kept connection leave no trail: stale entries are compacted.
+    @Test func memoryFollowsTheIdleCountNotTheTraffic() {
+        var registry = IdleConnectionRegistry(capacity: 10)
+        _ = registry.add(1, at: start)  // an old idle connection holds the head
+        for i in 0..<100_000 {
+            registry.remove(2)
+            _ = registry.add(2, at: start + .microseconds(i))
+        }
+        #expect(registry.count == 2)
+        #expect(registry.entriesKept < 200)
+        #expect(registry.expired(before: start + .seconds(1)) == [1, 2])
+    }
+}
