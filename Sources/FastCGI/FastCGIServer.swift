@@ -176,7 +176,7 @@ public final class FastCGIServer: Sendable {
                 if requestArrives(on: connection, within: Self.newRequestWait) {
                     serveOneRequest(on: connection, watched: false, request: request, peek: peek, deadline: deadline, handler: handler)
                 } else {
-                    watchOrClose(connection)
+                    watchOrClose(connection, served: false)
                 }
             case .connection(let fd):
                 serveOneRequest(on: fd, watched: true, request: request, peek: peek, deadline: deadline, handler: handler)
@@ -258,7 +258,7 @@ public final class FastCGIServer: Sendable {
                 close(fd)
             }
         } else {
-            watchOrClose(fd)
+            watchOrClose(fd, served: true)
         }
     }
 
@@ -292,9 +292,9 @@ public final class FastCGIServer: Sendable {
     }
 
     /// Adds a connection to the idle set; one that cannot be watched could never be served.
-    private func watchOrClose(_ connection: Int32) {
+    private func watchOrClose(_ connection: Int32, served: Bool) {
         do {
-            try idle.watch(connection)
+            try idle.watch(connection, served: served)
         } catch {
             logger.error("cannot watch a connection; closing it", metadata: ["error": "\(error)"])
             close(connection)

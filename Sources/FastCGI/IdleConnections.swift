@@ -14,7 +14,7 @@ import SystemSupport
 /// wakes every worker.
 ///
 /// Idle connections are bounded (`IdleConnectionRegistry`): past `maxIdle` the
-/// oldest is closed, and any idle longer than `idleTimeout`. Closing here means
+/// oldest is closed (one that never carried a request before any kept one), and any idle longer than `idleTimeout`. Closing here means
 /// `shutdown(2)`: the fd stays open, epoll wakes a worker for its end of file, and
 /// that worker closes it — only ever the worker that holds an fd closes it, so a
 /// number the kernel reuses for a new connection is never closed by mistake.
@@ -82,14 +82,14 @@ final class IdleConnections: Sendable {
         }
     }
 
-    /// Watches a connection just accepted.
-    func watch(_ connection: Int32) throws(SystemError) {
-        try watchIdle(connection, add: true)
+    /// Watches a connection just accepted; `served`: it has carried a request already.
+    func watch(_ connection: Int32, served: Bool) throws(SystemError) {
+        try watchIdle(connection, add: true, served: served)
     }
 
-    /// Watches again a connection this worker was woken for.
+    /// Watches again a connection this worker was woken for and served a request on.
     func rearm(_ connection: Int32) throws(SystemError) {
-        try watchIdle(connection, add: false)
+        try watchIdle(connection, add: false, served: true)
     }
 
     /// Watches again the listening socket.
@@ -97,14 +97,14 @@ final class IdleConnections: Sendable {
         guard cfastcgi_epoll_arm(epollFD, listenerFD, 0) == 0 else { throw SystemError("epoll_ctl(rearm listener)") }
     }
 
-    private func watchIdle(_ connection: Int32, add: Bool) throws(SystemError) {
+    private func watchIdle(_ connection: Int32, add: Bool, served: Bool) throws(SystemError) {
         let now = ContinuousClock.now
-        let evicted = registry.withLock { registry in
-            let evicted = registry.add(connection, at: now)
-            for fd in evicted { _ = cfastcgi_shutdown(fd) }  // under the lock: still open
-            return evicted.count
+        registry.withLock { registry in
+            let evicted = registry.add(connection, at: now, served: served)
+            // Counted before the peer can see the close; shut down under the lock: still open.
+            if !evicted.isEmpty { closedOverCap.add(evicted.count, ordering: .relaxed) }
+            for fd in evicted { _ = cfastcgi_shutdown(fd) }
         }
-        if evicted > 0 { closedOverCap.add(evicted, ordering: .relaxed) }
         guard cfastcgi_epoll_arm(epollFD, connection, add ? 1 : 0) == 0 else {
             let error = SystemError(add ? "epoll_ctl(add)" : "epoll_ctl(rearm)")
             registry.withLock { $0.remove(connection) }
@@ -115,13 +115,13 @@ final class IdleConnections: Sendable {
     /// Closes (shuts down) the connections idle longer than `idleTimeout`; returns how many.
     @discardableResult
     func closeExpired(now: ContinuousClock.Instant = .now) -> Int {
-        let expired = registry.withLock { registry in
+        registry.withLock { registry in
             let expired = registry.expired(before: now - idleTimeout)
+            // Counted before the peer can see the close.
+            if !expired.isEmpty { closedAfterTimeout.add(expired.count, ordering: .relaxed) }
             for fd in expired { _ = cfastcgi_shutdown(fd) }
             return expired.count
         }
-        if expired > 0 { closedAfterTimeout.add(expired, ordering: .relaxed) }
-        return expired
     }
 
     /// Wakes every worker, for good.

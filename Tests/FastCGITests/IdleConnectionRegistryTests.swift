@@ -15,6 +15,21 @@ struct IdleConnectionRegistryTests {
         #expect(registry.count == 2)
     }
 
+    /// Silent connections evict each other before any connection nginx keeps.
+    @Test func overCapacityConnectionsThatNeverCarriedARequestGoFirst() {
+        var registry = IdleConnectionRegistry(capacity: 3)
+        #expect(registry.add(20, at: start, served: true).isEmpty)  // nginx's, kept
+        #expect(registry.add(21, at: start + .seconds(1), served: true).isEmpty)
+        #expect(registry.add(30, at: start + .seconds(2), served: false).isEmpty)  // silent
+        #expect(registry.add(31, at: start + .seconds(3), served: false) == [30])
+        #expect(registry.add(32, at: start + .seconds(4), served: false) == [31])
+        // With no silent one left to close, the oldest kept one goes.
+        registry.remove(32)
+        #expect(registry.add(22, at: start + .seconds(5), served: true).isEmpty)
+        #expect(registry.add(23, at: start + .seconds(6), served: true) == [20])
+        #expect(registry.expired(before: start + .seconds(10)) == [21, 22, 23])
+    }
+
     @Test func expiredAreThoseIdleSinceBeforeTheLimit() {
         var registry = IdleConnectionRegistry(capacity: 10)
         for fd in Int32(0)..<5 { _ = registry.add(fd, at: start + .seconds(Int(fd))) }
