@@ -110,7 +110,9 @@ public final class RedisInvalidations: Sendable {
                                              limits: Self.replyLimits)
         } catch { throw .lost(error.description) }
         do {
-            guard case .integer(let id) = try connection.command("CLIENT", "ID") else {
+            let clientID = try connection.command("CLIENT", "ID")
+            if case .error(let message) = clientID { throw Failure.refused("CLIENT ID refused: \(message)") }
+            guard case .integer(let id) = clientID else {
                 throw Failure.refused("CLIENT ID unsupported (Redis 5 or older?)")
             }
             let tracking = try connection.command("CLIENT", "TRACKING", "on", "REDIRECT", String(id), "BCAST", "PREFIX", prefix)
