@@ -2,7 +2,8 @@
 dependencies: install from the file, the documented one-liner that enables the site, MISS then
 HIT; an upgrade to a newer build under load with no failed request; remove (stopped, disabled,
 conffiles kept); purge (nothing left, the host's Redis and nginx configuration as shipped);
-reinstall after purge; then crashes that never become outages (issue 21). FIBCACHE_DEB and
+reinstall after purge; then crashes that never become outages and untrusted peers (FastCGI,
+Redis, a flood of huge values) that cannot take it down (issue 21). FIBCACHE_DEB and
 FIBCACHE_DEB_NEWER name the two packages; the box's Debian release is the host's, or
 FIBCACHE_SDBOX_SUITE."""
 import os
@@ -15,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Support"))
 from box import Box  # noqa: E402
 import crash_recovery  # noqa: E402
+import peer_attacks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 BOX = Path(os.environ.get("SYSTEMD_BOX", ROOT.parent / "shared" / "tools" / "systemd-box"))
@@ -23,8 +25,9 @@ NEWER = Path(os.environ.get("FIBCACHE_DEB_NEWER", ""))
 SUITE = os.environ.get("FIBCACHE_SDBOX_SUITE", "")
 BASE_ROOT = os.environ.get("FIBCACHE_SDBOX_DEB_BASE", f"/var/tmp/sdbox-fibcache-deb{('-' + SUITE) if SUITE else ''}")
 RUN_ROOT = BASE_ROOT + "-run"
-# Nothing of fibcache's: no Redis, no nginx, no C libraries. Only what the test itself runs.
-PACKAGES = "curl wrk procps"
+# Nothing of fibcache's: no Redis, no nginx, no C libraries. Only what the test itself runs
+# (python3: the hostile peers, Tests/Support/peer_attacks.py).
+PACKAGES = "curl wrk procps python3"
 SITE_ONE_LINER = ("ln -sfn /etc/nginx/sites-available/fibcache /etc/nginx/sites-enabled/fibcache && "
                   "rm -f /etc/nginx/sites-enabled/default && nginx -t && systemctl reload nginx")
 URL = "http://127.0.0.1:80/api/fibonacci/number"
@@ -171,3 +174,17 @@ def test_crashes_never_become_outages_on_the_installed_package(box):
     crash_recovery.crash_loop(box)
     crash_recovery.missing_password_file(box)
     crash_recovery.broken_settings_file(box)
+
+
+def test_untrusted_peers_cannot_take_the_installed_package_down(box):
+    """Issue 21's peers on the package as installed (the checks: Tests/Support/peer_attacks.py):
+    the FastCGI fuzz peer as www-data on /run/fibcache.sock; a hostile Redis (a 2 GB bulk, an
+    array of 50 million, a trickle, an error reply with a journal priority in it); 24 clients
+    flooding four values of F(~10^7). Each: no restart, no swelling, the site answers."""
+    if box.out("dpkg-query -W -f='${Status}' fibcache 2>/dev/null; true") != "install ok installed":
+        box.apt_install(f"/root/{NEWER.name}")
+        enable_site(box)
+    peer_attacks.copy_peers(box)
+    peer_attacks.fuzz_as_www_data(box)
+    peer_attacks.hostile_redis_shapes(box)
+    peer_attacks.memory_flood(box)

@@ -143,3 +143,25 @@ def sentinel_naming(host):
             return b"*2\r\n$%d\r\n%s\r\n$4\r\n6379\r\n" % (len(host), host)
         return b"+OK\r\n"
     return reply
+
+
+def main():
+    """Runs one fake in the foreground, for a box with no pytest in it (Tests/Support/peer_attacks.py):
+    python3 hostile_redis.py SHAPE PORT_FILE [--connectable] [--seconds N]."""
+    import argparse
+    shapes = {f.__name__: f for f in (huge_bulk, huge_array, trickle, error_with_newline)}
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("shape", choices=sorted(shapes))
+    parser.add_argument("port_file", help="where the port it listens on is written, once it listens")
+    parser.add_argument("--connectable", action="store_true", help="answer a connection's setup (see connectable)")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    shape = shapes[args.shape]
+    with HostileRedis(connectable(shape) if args.connectable else shape) as fake:
+        with open(args.port_file, "w") as out:
+            out.write(f"{fake.port}\n")
+        time.sleep(args.seconds)
+
+
+if __name__ == "__main__":
+    main()

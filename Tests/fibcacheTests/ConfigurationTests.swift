@@ -112,6 +112,13 @@ import Testing
             #expect(help.contains(EnvironmentFallback.variable(for: name)), "help names \(EnvironmentFallback.variable(for: name))")
         }
         #expect(EnvironmentFallback.variable(for: "max-recursive-n") == "FIBCACHE_MAX_RECURSIVE_N")
+        // And the other way: every variable the help names is read (FIBCACHE_MEMORY_BUDGET_MB was not).
+        let named = help.split(separator: "(FIBCACHE_").dropFirst().compactMap { $0.split(separator: ")").first }
+        #expect(named.count >= EnvironmentFallback.optionNames.count)
+        for variable in named {
+            #expect(EnvironmentFallback.optionNames.contains { EnvironmentFallback.variable(for: $0) == "FIBCACHE_\(variable)" },
+                    "FIBCACHE_\(variable) is named in --help but not read")
+        }
     }
 
     @Test func durations() {
