@@ -47,13 +47,13 @@ end
 """
 
 
-def wrk_during(box, path, action, seconds=8, script=None, connections=8):
+def wrk_during(box, path, action, seconds=8, script=None, connections=8, timeout="5s"):
     """Bounded load (wrk) with `action` run after a third of it; returns (requests, failures, output)."""
     if script:
         box.sh(f"cat > /tmp/load.lua <<'EOF'\n{script}\nEOF")
     out = box.out(f"""
         ulimit -n 8192
-        wrk -t2 -c{connections} -d{seconds}s --timeout 5s {"-s /tmp/load.lua" if script else ""} {URL}/{path} > /tmp/wrk.txt 2>&1 &
+        wrk -t2 -c{connections} -d{seconds}s --timeout {timeout} {"-s /tmp/load.lua" if script else ""} {URL}/{path} > /tmp/wrk.txt 2>&1 &
         sleep {seconds // 3}
         {action}
         wait
@@ -281,11 +281,14 @@ def test_512_connections_of_mixed_traffic_through_restarts_fail_nothing(installe
     installed.sh("sed -i 's|^\\(\\s*error_log /var/log/nginx/error.log\\);|\\1 warn;|' /etc/nginx/nginx.conf && "
                  "systemctl reload nginx && sleep 1 && truncate -s 0 /var/log/nginx/error.log")
     # The first 4 s are steady load: nginx must log nothing then (a fibcache that closed kept
-    # connections to make room logged thousands of lines here). Then the restarts.
+    # connections to make room logged thousands of lines here). Then the restarts. Nothing may
+    # be lost, but a request may be slow: after the module's flood test Redis holds ~256 MB,
+    # which it saves on stop and loads on start, and meanwhile every worker pays its command
+    # timeout now and then (5-15 s for some requests in 5 of 9 runs, old build included).
     requests, failures, out = wrk_during(
         installed, "40/", "wc -l < /var/log/nginx/error.log > /tmp/steady-errors; "
                           f"systemctl restart fibcache; sleep 3; systemctl restart {REDIS_UNIT}",
-        seconds=12, script=MIXED_LUA, connections=512)
+        seconds=12, script=MIXED_LUA, connections=512, timeout="15s")
     steady_errors = installed.out("cat /tmp/steady-errors")
     nginx_errors = installed.out("wc -l < /var/log/nginx/error.log")
     print(f"512 connections, mixed, restarts of fibcache and Redis: {requests} requests, {failures} failures, "
@@ -297,7 +300,9 @@ def test_512_connections_of_mixed_traffic_through_restarts_fail_nothing(installe
     statuses = installed.out("tail -n 200000 /var/log/nginx/access.log | awk '{print $9}' | sort | uniq -c")
     notices = installed.out("journalctl -u fibcache --since '-1min' -o cat | grep -v '^Started\\|^Stopp' | "
                             "sed -E 's/ [a-z_]+=.*//' | sort | uniq -c | sort -rn | head")
-    print(f"nginx logged:\n{kinds}\nfibcache logged:\n{notices}")
+    # A request nginx sent that fibcache refused would be a validator bug: its rule, whole.
+    refusals = installed.out("journalctl -u fibcache --since '-1min' -o cat | grep 'refused a FastCGI request' | head -20 || true")
+    print(f"nginx logged:\n{kinds}\nfibcache logged:\n{notices}\n{refusals}")
     assert requests > 5_000, out
     assert failures == 0, f"{out}\nnginx errors:\n{kinds}\nstatuses:\n{statuses}\nfibcache logged:\n{notices}"
     assert steady_errors == "0", f"nginx errors under steady load:\n{kinds}"
