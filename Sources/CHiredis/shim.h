@@ -12,39 +12,15 @@
 // The error text of a failed context (a char array, which Swift imports as a tuple).
 static inline const char *chiredis_errstr(const redisContext *c) { return c->errstr; }
 
-// Connect over TCP with a connect timeout, then arm the command timeout.
-// 1.x also accepts the command timeout in its options; 0.14 needs redisSetTimeout.
-// Either way the caller gets a context whose every command is bounded.
-static inline redisContext *chiredis_connect_tcp(const char *host, int port,
-                                                 struct timeval connect_timeout,
-                                                 struct timeval command_timeout) {
-#if HIREDIS_MAJOR >= 1
-    redisOptions options = {0};
-    REDIS_OPTIONS_SET_TCP(&options, host, port);
-    options.connect_timeout = &connect_timeout;
-    options.command_timeout = &command_timeout;
-    return redisConnectWithOptions(&options);
-#else
-    redisContext *c = redisConnectWithTimeout(host, port, connect_timeout);
-    if (c != NULL && c->err == 0) redisSetTimeout(c, command_timeout);
-    return c;
-#endif
+// Connect with a timeout. No command timeout is armed: hiredis' is SO_RCVTIMEO, per
+// read(2), and fibcache bounds each command as a whole itself (poll(2) up to one
+// deadline, RedisConnection+Replies.swift).
+static inline redisContext *chiredis_connect_tcp(const char *host, int port, struct timeval connect_timeout) {
+    return redisConnectWithTimeout(host, port, connect_timeout);
 }
 
-static inline redisContext *chiredis_connect_unix(const char *path,
-                                                  struct timeval connect_timeout,
-                                                  struct timeval command_timeout) {
-#if HIREDIS_MAJOR >= 1
-    redisOptions options = {0};
-    REDIS_OPTIONS_SET_UNIX(&options, path);
-    options.connect_timeout = &connect_timeout;
-    options.command_timeout = &command_timeout;
-    return redisConnectWithOptions(&options);
-#else
-    redisContext *c = redisConnectUnixWithTimeout(path, connect_timeout);
-    if (c != NULL && c->err == 0) redisSetTimeout(c, command_timeout);
-    return c;
-#endif
+static inline redisContext *chiredis_connect_unix(const char *path, struct timeval connect_timeout) {
+    return redisConnectUnixWithTimeout(path, connect_timeout);
 }
 
 // A command that ran out of time: 1.x reports REDIS_ERR_TIMEOUT, 0.14 an I/O
@@ -59,9 +35,11 @@ static inline int chiredis_is_timeout(const redisContext *c) {
 // Refusing replies larger than a caller can use. hiredis builds an array's
 // element table as soon as it reads the claimed count (`*50000000` is 400 MB
 // before one element arrives), so the claim is checked there: the arrays of one
-// reply together may claim at most `max_elements`; a refused claim makes the
-// reader fail, and the connection with it. Installed per context by
-// `chiredis_limit_replies`, which keeps hiredis' own functions for the rest.
+// reply together may claim at most `max_elements`. And it copies each string as
+// soon as it is whole, so the strings of one reply together may hold at most
+// `max_bytes` (1,024 strings of 200 kB each would be 200 MB). A refused claim
+// or string makes the reader fail, and the connection with it. Installed per
+// context by `chiredis_limit_replies`, which keeps hiredis' own functions for the rest.
 #define CHIREDIS_MAX_REPLY_DEPTH 7
 
 typedef struct chiredis_reply_budget {
@@ -69,7 +47,10 @@ typedef struct chiredis_reply_budget {
     redisReplyObjectFunctions *inner;
     size_t max_elements;
     size_t elements;      // claimed so far by the reply being read
-    long long refused;    // the claim refused, or -1
+    long long refused;    // the elements the refused claim would have made in all, or -1
+    size_t max_bytes;
+    size_t bytes;         // in the strings of the reply being read
+    long long refused_bytes;  // the bytes the refused string would have made in all, or -1
     int too_deep;         // whether an array nested deeper than CHIREDIS_MAX_REPLY_DEPTH was refused
 } chiredis_reply_budget;
 
@@ -89,21 +70,36 @@ static inline void *chiredis_budgeted_array(const redisReadTask *task, int eleme
         return NULL;
     }
     if ((size_t)elements > budget->max_elements - budget->elements) {
-        budget->refused = (long long)elements;
+        budget->refused = (long long)(budget->elements + (size_t)elements);
         return NULL;
     }
     budget->elements += (size_t)elements;
     return budget->inner->createArray(task, elements);
 }
 
+static inline void *chiredis_budgeted_string(const redisReadTask *task, char *text, size_t length) {
+    chiredis_reply_budget *budget = (chiredis_reply_budget *)task->privdata;
+    if (length > budget->max_bytes - budget->bytes) {
+        budget->refused_bytes = (long long)(budget->bytes + length);
+        return NULL;
+    }
+    budget->bytes += length;
+    return budget->inner->createString(task, text, length);
+}
+
 // The budget must outlive the context: redisFree may free a partial reply through it.
-static inline void chiredis_limit_replies(redisContext *c, chiredis_reply_budget *budget, size_t max_elements) {
+static inline void chiredis_limit_replies(redisContext *c, chiredis_reply_budget *budget,
+                                          size_t max_elements, size_t max_bytes) {
     budget->inner = c->reader->fn;
     budget->functions = *c->reader->fn;
     budget->functions.createArray = chiredis_budgeted_array;
+    budget->functions.createString = chiredis_budgeted_string;
     budget->max_elements = max_elements;
     budget->elements = 0;
     budget->refused = -1;
+    budget->max_bytes = max_bytes;
+    budget->bytes = 0;
+    budget->refused_bytes = -1;
     budget->too_deep = 0;
     c->reader->fn = &budget->functions;
     c->reader->privdata = budget;
@@ -113,7 +109,10 @@ static inline void chiredis_limit_replies(redisContext *c, chiredis_reply_budget
 }
 
 // A reply was taken whole: the next one starts with the full budget.
-static inline void chiredis_reply_budget_reset(chiredis_reply_budget *budget) { budget->elements = 0; }
+static inline void chiredis_reply_budget_reset(chiredis_reply_budget *budget) {
+    budget->elements = 0;
+    budget->bytes = 0;
+}
 
 // Bytes read but not yet parsed: a bulk string waits here whole until its last
 // byte arrives (a `$2000000000` claim's stream would all be kept here).

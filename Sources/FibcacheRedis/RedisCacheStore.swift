@@ -68,7 +68,7 @@ public final class RedisCacheStore: CacheStore {
     /// (`get(_:atMost:)`) answers at most N + 1 bytes; every other reply fibcache reads
     /// is a few words, and the largest array it is sent is `ROLE`'s (a primary's replicas).
     public static func replyLimits(forValuesUpTo maxValueBytes: Int) -> RedisReplyLimits {
-        RedisReplyLimits(maxStringBytes: max(maxValueBytes + 1, 4096), maxElements: 1024)
+        RedisReplyLimits(maxBytes: max(maxValueBytes + 1, 4096), maxElements: 1024)
     }
 
     /// `GETRANGE key 0 maxBytes`, not `GET`: a value planted far larger than F(n)
@@ -152,12 +152,12 @@ public final class RedisCacheStore: CacheStore {
         let reused = connection?.isOpen == true
         guard let current = openConnection() else { return nil }
         do {
-            return accept(try answered(current.command(arguments)), isWrite: isWrite)
+            return accept(try current.command(arguments), isWrite: isWrite)
         } catch RedisError.connectionLost(_) where reused {
             connection = nil
             guard let fresh = openConnection() else { return nil }
             do {
-                return accept(try answered(fresh.command(arguments)), isWrite: isWrite)
+                return accept(try fresh.command(arguments), isWrite: isWrite)
             } catch {
                 failed(error)
                 return nil
@@ -169,6 +169,7 @@ public final class RedisCacheStore: CacheStore {
     }
 
     private func accept(_ reply: RedisReply, isWrite: Bool) -> RedisReply? {
+        noteFirstAnswer()
         // A key holding another type is bad data, not Redis in trouble: the caller repairs it.
         if case .error(let message) = reply, message.hasPrefix("WRONGTYPE") { return reply }
         if case .error(let message) = reply {
@@ -201,13 +202,11 @@ public final class RedisCacheStore: CacheStore {
     }
 
     /// The first reply on a connection ends the backoff and any unavailable condition.
-    private func answered(_ reply: RedisReply) -> RedisReply {
-        if !connectionAnswered {
-            connectionAnswered = true
-            backoff = settings.initialBackoff
-            health.connected()
-        }
-        return reply
+    private func noteFirstAnswer() {
+        guard !connectionAnswered else { return }
+        connectionAnswered = true
+        backoff = settings.initialBackoff
+        health.connected()
     }
 
     private func failed(_ error: RedisError) {

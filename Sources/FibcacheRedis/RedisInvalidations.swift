@@ -20,7 +20,7 @@ public final class RedisInvalidations: Sendable {
     /// batches them), so its array may be long, though its strings are key names.
     /// A longer one drops the channel: the copy is suspended, and starts empty when
     /// the channel is back, so refusing loses nothing but the copy's contents.
-    static let replyLimits = RedisReplyLimits(maxStringBytes: 64 << 10, maxElements: 65536)
+    static let replyLimits = RedisReplyLimits(maxBytes: 64 << 10, maxElements: 65536)
 
     /// What the channel reports to.
     public struct Handler: Sendable {

@@ -18,9 +18,8 @@ extension RedisConnection {
         var done: Int32 = 0
         while done == 0 {
             guard let milliseconds = Self.pollMilliseconds(until: deadline) else { throw closing(.timedOut) }
-            guard try wait(for: POLLOUT, milliseconds: milliseconds) else { continue }
             // A blocking write(2) waits for all of the buffer: bound it by what is left.
-            setSendTimeout(until: deadline)
+            setSendTimeout(milliseconds: milliseconds)
             guard redisBufferWrite(context, &done) == REDIS_OK else { throw fail(context) }
         }
     }
@@ -42,7 +41,10 @@ extension RedisConnection {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReplyFromReader(context, &raw) == REDIS_OK else {
                 if budget.pointee.refused >= 0 {
-                    throw closing(.replyRefused("an array of \(budget.pointee.refused) elements (at most \(limits.maxElements) accepted)"))
+                    throw closing(.replyRefused("arrays claiming \(budget.pointee.refused) elements in all (at most \(limits.maxElements) accepted)"))
+                }
+                if budget.pointee.refused_bytes >= 0 {
+                    throw closing(.replyRefused("strings of \(budget.pointee.refused_bytes) bytes in all (at most \(limits.maxBytes) accepted)"))
                 }
                 if budget.pointee.too_deep != 0 {
                     throw closing(.replyRefused("arrays nested more than \(CHIREDIS_MAX_REPLY_DEPTH) deep"))
@@ -59,7 +61,7 @@ extension RedisConnection {
             }
             let unparsed = Int(chiredis_unparsed_bytes(context))
             guard limits.admits(unparsedBytes: unparsed) else {
-                throw closing(.replyRefused("more than \(limits.maxStringBytes) bytes in one string"))
+                throw closing(.replyRefused("more than \(limits.maxBytes) bytes in one reply"))
             }
             guard let milliseconds = Self.pollMilliseconds(until: deadline) else {
                 if begun { throw closing(.timedOut) }
@@ -91,9 +93,9 @@ extension RedisConnection {
         return ready > 0
     }
 
-    private func setSendTimeout(until deadline: ContinuousClock.Instant) {
+    private func setSendTimeout(milliseconds: Int32) {
         guard let context else { return }
-        var limit = timeval(max(deadline - .now, .milliseconds(1)))
+        var limit = timeval(.milliseconds(milliseconds))
         _ = setsockopt(chiredis_fd(context), SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
     }
 

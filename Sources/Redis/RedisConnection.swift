@@ -54,13 +54,12 @@ public final class RedisConnection: RedisCommanding {
             throw .connectionFailed("no primary for '\(service)': " + reasons.joined(separator: "; "))
         }
         let connectTV = timeval(connectTimeout)
-        let commandTV = timeval(commandTimeout)
         let made: UnsafeMutablePointer<redisContext>?
         switch url.endpoint {
         case .tcp(let host, let port):
-            made = chiredis_connect_tcp(host, Int32(port), connectTV, commandTV)
+            made = chiredis_connect_tcp(host, Int32(port), connectTV)
         case .unix(let path):
-            made = chiredis_connect_unix(path, connectTV, commandTV)
+            made = chiredis_connect_unix(path, connectTV)
         case .sentinel:
             preconditionFailure("resolved above")
         }
@@ -71,7 +70,7 @@ public final class RedisConnection: RedisCommanding {
             throw .connectionFailed(why)
         }
         let budget = UnsafeMutablePointer<chiredis_reply_budget>.allocate(capacity: 1)
-        chiredis_limit_replies(made, budget, limits.maxElements)
+        chiredis_limit_replies(made, budget, limits.maxElements, limits.maxBytes)
         (context, self.budget) = (made, budget)
         do {
             if let password = url.password {

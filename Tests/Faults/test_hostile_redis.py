@@ -13,7 +13,7 @@ import pytest
 from conftest import rss_kib
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Support"))
-from hostile_redis import (INJECTED, HostileRedis, connectable, error_with_newline, huge_array,  # noqa: E402
+from hostile_redis import (INJECTED, HostileRedis, connectable, error_with_newline, huge_array, many_strings,  # noqa: E402
                            huge_bulk, sentinel_naming, trickle)
 
 API = "/api/fibonacci/number"
@@ -53,7 +53,7 @@ def assert_log_clean(log):
         assert not line.startswith(INJECTED.decode()) and not line.startswith("<0>"), line
 
 
-@pytest.mark.parametrize("shape", [huge_bulk, huge_array, trickle], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("shape", [huge_bulk, huge_array, many_strings, trickle], ids=lambda f: f.__name__)
 def test_hostile_redis_replies_are_refused(make_stack, shape):
     with HostileRedis(connectable(shape)) as fake:
         stack = make_stack(with_redis=False, fibcache_args=["--redis-url", f"redis://127.0.0.1:{fake.port}/1"])

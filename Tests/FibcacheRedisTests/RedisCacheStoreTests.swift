@@ -238,10 +238,10 @@ extension RedisCacheStore {
     /// The largest answer the cache asks for is `GETRANGE key 0 <digits of F(--max-n)>`.
     @Test func replyLimitsAdmitTheLargestValueAndNoMore() {
         let limits = RedisCacheStore.replyLimits(forValuesUpTo: 208_988)  // F(10⁶)
-        #expect(limits.maxStringBytes == 208_989)
+        #expect(limits.maxBytes == 208_989)
         #expect(limits.admits(unparsedBytes: "$208989\r\n\r\n".utf8.count + 208_989))
         #expect(!limits.admits(unparsedBytes: 2_000_000_000))
-        #expect(RedisCacheStore.replyLimits(forValuesUpTo: 1).maxStringBytes >= 4096)  // error replies, lock tokens
+        #expect(RedisCacheStore.replyLimits(forValuesUpTo: 1).maxBytes >= 4096)  // error replies, lock tokens
         #expect(RedisInvalidations.replyLimits.maxElements >= 1024)
     }
 }

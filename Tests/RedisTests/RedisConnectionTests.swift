@@ -90,7 +90,7 @@ import Testing
     @Test func aStringLongerThanTheLimitIsRefusedAndTheConnectionDropped() throws {
         let server = try RedisServerProcess()
         defer { server.stop() }
-        let limits = RedisReplyLimits(maxStringBytes: 100_000, maxElements: 16)
+        let limits = RedisReplyLimits(maxBytes: 100_000, maxElements: 16)
         let redis = try connect("redis://127.0.0.1:\(server.port)/1", limits: limits)
         let atLimit = [UInt8](repeating: 55, count: 100_000)
         _ = try redis.command([Array("SET".utf8), Array("fits".utf8), atLimit])
@@ -108,6 +108,25 @@ import Testing
         #expect(try again.command("GETRANGE", "huge", "0", "99999") == .string(Array(atLimit)))
     }
 
+    /// Each string within the limit, together far beyond it: 1,024 strings of 200 kB held
+    /// 407 MiB before the strings of one reply were counted together.
+    @Test func theStringsOfOneReplyAreCountedTogether() throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let limits = RedisReplyLimits(maxBytes: 100_000, maxElements: 16)
+        let redis = try connect("redis://127.0.0.1:\(server.port)/1", limits: limits)
+        let part = [UInt8](repeating: 55, count: 40_000)
+        _ = try redis.command([Array("RPUSH".utf8), Array("two".utf8), part, part])
+        _ = try redis.command([Array("RPUSH".utf8), Array("three".utf8), part, part, part])
+        #expect(try redis.command("LRANGE", "two", "0", "-1") == .array([.string(part), .string(part)]))
+        // The next reply gets the whole budget again.
+        #expect(try redis.command("LRANGE", "two", "0", "-1") == .array([.string(part), .string(part)]))
+        #expect(throws: RedisError.replyRefused("strings of 120000 bytes in all (at most 100000 accepted)")) {
+            try redis.command("LRANGE", "three", "0", "-1")
+        }
+        #expect(!redis.isOpen)
+    }
+
     @Test func arraysClaimingMoreElementsThanTheLimitAreRefused() throws {
         let server = try RedisServerProcess()
         defer { server.stop() }
@@ -117,13 +136,13 @@ import Testing
         #expect(try redis.command("LRANGE", "ten", "0", "-1") == .array((1...10).map { .string(Array(String($0).utf8)) }))
         // The next reply gets the whole budget again.
         #expect(try redis.command("LRANGE", "ten", "0", "-1") == .array((1...10).map { .string(Array(String($0).utf8)) }))
-        #expect(throws: RedisError.replyRefused("an array of 11 elements (at most 10 accepted)")) {
+        #expect(throws: RedisError.replyRefused("arrays claiming 11 elements in all (at most 10 accepted)")) {
             try redis.command("LRANGE", "eleven", "0", "-1")
         }
         #expect(!redis.isOpen)
         // Nested arrays count together: EVAL returning {{1..6},{1..6}} claims 2 + 12 elements.
         let nested = try connect("redis://127.0.0.1:\(server.port)/1", limits: RedisReplyLimits(maxElements: 10))
-        #expect(throws: RedisError.self) {
+        #expect(throws: RedisError.replyRefused("arrays claiming 14 elements in all (at most 10 accepted)")) {
             try nested.command("EVAL", "return {{1,2,3,4,5,6},{1,2,3,4,5,6}}", "0")
         }
         // Seven levels are what hiredis 0.14 reads at most; 1.x would read any depth, and copying
@@ -138,7 +157,7 @@ import Testing
     @Test func pubSubMessagesAreBoundedToo() throws {
         let server = try RedisServerProcess()
         defer { server.stop() }
-        let subscriber = try connect("redis://127.0.0.1:\(server.port)", limits: RedisReplyLimits(maxStringBytes: 1000))
+        let subscriber = try connect("redis://127.0.0.1:\(server.port)", limits: RedisReplyLimits(maxBytes: 1000))
         try subscriber.send(["SUBSCRIBE", "news"].map { Array($0.utf8) })
         #expect(try subscriber.receive(within: .seconds(1)) == .array([.string(Array("subscribe".utf8)),
                                                                            .string(Array("news".utf8)), .integer(1)]))

@@ -4,7 +4,7 @@ import Testing
 /// The pure parts of bounding a peer: what may wait unparsed, how long to poll.
 struct RedisReplyLimitsTests {
     @Test func aStringUpToTheLimitWithItsFramingIsAdmitted() {
-        let limits = RedisReplyLimits(maxStringBytes: 1000, maxElements: 8)
+        let limits = RedisReplyLimits(maxBytes: 1000, maxElements: 8)
         // `$1000\r\n` + 1000 bytes + `\r\n`, not yet parsed: still a reply the caller can use.
         #expect(limits.admits(unparsedBytes: 1000 + 9))
         #expect(limits.admits(unparsedBytes: 1000 + RedisReplyLimits.framingBytes))
@@ -13,7 +13,7 @@ struct RedisReplyLimitsTests {
     }
 
     @Test func sentinelRepliesAreSmall() {
-        #expect(RedisReplyLimits.sentinel.maxStringBytes <= 4096)
+        #expect(RedisReplyLimits.sentinel.maxBytes <= 4096)
         #expect(RedisReplyLimits.sentinel.maxElements >= 2)  // host and port
     }
 

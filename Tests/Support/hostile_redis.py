@@ -122,6 +122,13 @@ def huge_array(_args):
         yield b":1\r\n" * 16384, 0
 
 
+def many_strings(_args):
+    """1,024 strings of 200 kB each: every one shorter than F(10^6)'s digits, 200 MB together."""
+    yield b"*1024\r\n", 0
+    for _ in range(1024):
+        yield b"$200000\r\n" + b"7" * 200_000 + b"\r\n", 0
+
+
 def trickle(_args):
     """A valid 20-digit value, one byte every 150 ms (about 4 s in all)."""
     for byte in b"$20\r\n12345678901234567890\r\n":
@@ -149,7 +156,7 @@ def main():
     """Runs one fake in the foreground, for a box with no pytest in it (Tests/Support/peer_attacks.py):
     python3 hostile_redis.py SHAPE PORT_FILE [--connectable] [--seconds N]."""
     import argparse
-    shapes = {f.__name__: f for f in (huge_bulk, huge_array, trickle, error_with_newline)}
+    shapes = {f.__name__: f for f in (huge_bulk, huge_array, many_strings, trickle, error_with_newline)}
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("shape", choices=sorted(shapes))
     parser.add_argument("port_file", help="where the port it listens on is written, once it listens")
