@@ -5,16 +5,12 @@ import CFastCGI
 /// read from it is copied out.
 public struct FastCGIRequest: ~Copyable {
     private let raw: UnsafeMutablePointer<FCGX_Request>
-    /// Armed while the body is read or the response written.
+    /// Armed while the response is written.
     private let deadline: RequestDeadlines.Slot?
-    /// Whether the whole body (through its empty STDIN record) was validated before
-    /// libfcgi read anything: if not, libfcgi must not parse a byte of it.
-    private let bodyIsValidated: Bool
 
-    init(_ raw: UnsafeMutablePointer<FCGX_Request>, deadline: RequestDeadlines.Slot? = nil, bodyIsValidated: Bool) {
+    init(_ raw: UnsafeMutablePointer<FCGX_Request>, deadline: RequestDeadlines.Slot? = nil) {
         self.raw = raw
         self.deadline = deadline
-        self.bodyIsValidated = bodyIsValidated
     }
 
     /// A CGI/FastCGI parameter (`REQUEST_METHOD`, `DOCUMENT_URI`, `QUERY_STRING`, ...).
@@ -29,24 +25,6 @@ public struct FastCGIRequest: ~Copyable {
     public var peerHasGone: @Sendable () -> Bool {
         let fd = raw.pointee.ipcFd
         return { cfastcgi_peer_closed(fd) != 0 }
-    }
-
-    /// Reads and discards the request body, up to `limit` bytes. A handler that
-    /// answers without reading the body (405 to a POST, say) calls this so the
-    /// web server is not left writing into a connection nobody reads.
-    /// A body not validated whole is left unread (the connection is closed after the answer).
-    public func discardBody(limit: Int = 1 << 20) {
-        guard bodyIsValidated else { return }
-        deadline?.arm(raw.pointee.ipcFd)
-        var scratch = [CChar](repeating: 0, count: 8192)
-        var total = 0
-        while total < limit {
-            let read = scratch.withUnsafeMutableBufferPointer {
-                FCGX_GetStr($0.baseAddress, Int32($0.count), raw.pointee.in)
-            }
-            if read <= 0 { return }
-            total += Int(read)
-        }
     }
 
     /// Writes a complete CGI response: the `Status` line, the headers (with

@@ -76,19 +76,10 @@ public struct FastCGIRequestShape: Equatable, Sendable {
     public let keepConnection: Bool
     public let paramPairs: Int
     public let paramsBytes: Int
-
-    public init(headLength: Int, requestLength: Int?, requestID: UInt16, keepConnection: Bool, paramPairs: Int, paramsBytes: Int) {
-        self.headLength = headLength
-        self.requestLength = requestLength
-        self.requestID = requestID
-        self.keepConnection = keepConnection
-        self.paramPairs = paramPairs
-        self.paramsBytes = paramsBytes
-    }
 }
 
 /// The rule a peer's bytes broke.
-public enum FastCGIRecordViolation: Equatable, Sendable, CaseIterable, CustomStringConvertible {
+public enum FastCGIRecordViolation: Equatable, Sendable, CustomStringConvertible {
     /// A record header whose version is not 1.
     case unsupportedVersion
     /// A management record (request id 0): nginx never sends one.

@@ -22,7 +22,8 @@ import SystemSupport
 /// reads them; a request that breaks a rule closes its connection, counted by rule.
 ///
 /// Each worker owns one `FCGX_Request` and whatever per-worker state its handler
-/// closes over (a Redis connection, say), so the request path takes no locks.
+/// closes over (a Redis connection, say); the request path takes one lock, the
+/// idle registry's, when a kept connection leaves and re-enters the idle set.
 /// Reading a request and writing its response have a deadline (`requestDeadline`,
 /// `RequestDeadlines`): a peer that stalls or trickles holds its worker that long
 /// at most; one that sends nothing holds none (beyond the 5 ms the accepting
@@ -41,7 +42,6 @@ public final class FastCGIServer: Sendable {
     private let allowedPeers: PeerAllowList
     private let refusedPeers = Atomic<Int>(0)
     private let refusalLog = RateLimitedLog(interval: .seconds(60))
-    private let requestLimits: FastCGIRequestLimits
     private let refusedRequests = LockedValue<[FastCGIRecordViolation: Int]>([:])
     private let requestRefusalLog = RateLimitedLog(interval: .seconds(60))
     private let logger: Logger
@@ -52,12 +52,10 @@ public final class FastCGIServer: Sendable {
 
     /// - Parameters:
     ///   - allowedPeers: who may connect over TCP (unix socket peers always may).
-    ///   - requestLimits: the caps every request is checked against before libfcgi reads it.
     ///   - maxIdleConnections: idle connections kept at most (the oldest is closed past it).
     ///   - idleConnectionTimeout: an idle connection is closed after this long.
     public init(socket: ListeningSocket, workers: Int, ioTimeout: Duration = .seconds(10),
                 requestDeadline: Duration = .seconds(5), allowedPeers: PeerAllowList = .loopback,
-                requestLimits: FastCGIRequestLimits = .standard,
                 maxIdleConnections: Int = FastCGIServer.defaultMaxIdleConnections,
                 idleConnectionTimeout: Duration = FastCGIServer.defaultIdleConnectionTimeout,
                 logger: Logger) throws(SystemError) {
@@ -70,7 +68,6 @@ public final class FastCGIServer: Sendable {
         self.deadlines = RequestDeadlines(workers: workers, limit: requestDeadline)
         self.idle = try IdleConnections(listening: socket.fd, maxIdle: maxIdleConnections, idleTimeout: idleConnectionTimeout)
         self.allowedPeers = allowedPeers
-        self.requestLimits = requestLimits
         self.logger = logger
     }
 
@@ -114,28 +111,25 @@ public final class FastCGIServer: Sendable {
                 throw error
             }
         }
-        try WorkerThread.spawn { [self] in
-            // Idle connections past their timeout, checked a few times per timeout.
-            let interval = min(max(idle.idleTimeout / 4, .milliseconds(50)), .seconds(1))
-            while !(stopping.load(ordering: .acquiring) && live == 0) {
-                SystemClock().sleep(for: interval)
-                idle.closeExpired()
-            }
-        }
         let lateLog = RateLimitedLog(interval: .seconds(10))
         try WorkerThread.spawn { [self] in
-            deadlines.watch(every: Self.deadlineCheckInterval,
-                            until: { stopping.load(ordering: .acquiring) && live == 0 }) { cut in
-                lateLog.record { suppressed in
-                    logger.warning("closed FastCGI connections too slow to send a request or take its response",
-                                   metadata: ["connections": "\(cut + suppressed)", "total": "\(lateConnectionsCut)"])
+            // The watchdog: requests past their deadline, and idle connections past theirs.
+            while !(stopping.load(ordering: .acquiring) && live == 0) {
+                SystemClock().sleep(for: Self.watchdogInterval)
+                let cut = deadlines.cutLate()
+                if cut > 0 {
+                    lateLog.record { suppressed in
+                        logger.warning("closed FastCGI connections too slow to send a request or take its response",
+                                       metadata: ["connections": "\(cut + suppressed)", "total": "\(lateConnectionsCut)"])
+                    }
                 }
+                idle.closeExpired()
             }
         }
     }
 
-    /// How often the watchdog looks for requests past their deadline.
-    private static let deadlineCheckInterval: Duration = .milliseconds(50)
+    /// How often the watchdog looks for requests and idle connections past their time.
+    private static let watchdogInterval: Duration = .milliseconds(50)
 
     /// Stops accepting: idle workers exit now, busy ones after their current request.
     public func beginShutdown() {
@@ -160,7 +154,7 @@ public final class FastCGIServer: Sendable {
         // FCGX_Accept_r returns to us instead of blocking.
         FCGX_InitRequest(request, -1, 0)
         defer { request.deallocate() }
-        let peek = RequestPeek(limits: requestLimits)
+        let peek = RequestPeek(limits: .standard)
         while !stopping.load(ordering: .acquiring) {
             switch idle.next() {
             case .shutdown:
@@ -194,11 +188,15 @@ public final class FastCGIServer: Sendable {
         // Nothing reaches libfcgi before the validator has seen it.
         deadline.arm(fd)
         let shape: FastCGIRequestShape
+        // What libfcgi takes from the socket is measured, so that a kept connection can
+        // be left exactly at the start of the next request: before, all that was peeked
+        // (nginx sends nothing more until it has the answer).
+        let unreadBefore: Int
         // The watchdog cuts a peer past the deadline (counted and logged as such); the
         // peek's own limit, a second later, is only a backstop.
         switch peek.next(on: fd, deadline: ContinuousClock.now + deadline.limit + .seconds(1), stallLimit: ioTimeout) {
-        case .request(let valid):
-            shape = valid
+        case .request(let valid, let peeked):
+            (shape, unreadBefore) = (valid, peeked)
         case .refused(let violation):
             deadline.disarm()
             countRefusal(violation)
@@ -209,9 +207,6 @@ public final class FastCGIServer: Sendable {
             peek.close(fd)
             return
         }
-        // What libfcgi takes from the socket is measured, so that a kept connection
-        // can be left exactly at the start of the next request.
-        let unreadBefore = cfastcgi_unread_bytes(fd)
         request.pointee.ipcFd = fd
         // FCGX_Accept_r begins by finishing the previous request, which would close
         // ipcFd unless marked kept; the BEGIN_REQUEST record it then reads sets the
@@ -231,7 +226,7 @@ public final class FastCGIServer: Sendable {
         }
         busyWorkers.add(1, ordering: .relaxed)
         // The handler computes without a deadline; its writes (and any body read) re-arm it.
-        handler(FastCGIRequest(request, deadline: deadline, bodyIsValidated: shape.requestLength != nil))
+        handler(FastCGIRequest(request, deadline: deadline))
         let kept = request.pointee.keepConnection != 0
         // Before END_REQUEST goes out: once it has, nginx may write its next request at once.
         let unreadAfter = cfastcgi_unread_bytes(fd)

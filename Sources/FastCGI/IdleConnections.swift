@@ -22,7 +22,7 @@ final class IdleConnections: Sendable {
     private let epollFD: Int32
     let listenerFD: Int32
     private let wakeFD: Int32
-    let idleTimeout: Duration
+    private let idleTimeout: Duration
     // Registered before an fd is armed and forgotten when a worker is woken for it,
     // under one lock: a registered fd is open (its worker has not closed it yet).
     private let registry: LockedValue<IdleConnectionRegistry>
@@ -112,15 +112,14 @@ final class IdleConnections: Sendable {
         }
     }
 
-    /// Closes (shuts down) the connections idle longer than `idleTimeout`; returns how many.
-    @discardableResult
-    func closeExpired(now: ContinuousClock.Instant = .now) -> Int {
+    /// Closes (shuts down) the connections idle longer than `idleTimeout`.
+    func closeExpired() {
+        let limit = ContinuousClock.now - idleTimeout
         registry.withLock { registry in
-            let expired = registry.expired(before: now - idleTimeout)
+            let expired = registry.expired(before: limit)
             // Counted before the peer can see the close.
             if !expired.isEmpty { closedAfterTimeout.add(expired.count, ordering: .relaxed) }
             for fd in expired { _ = cfastcgi_shutdown(fd) }
-            return expired.count
         }
     }
 

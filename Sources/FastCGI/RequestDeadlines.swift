@@ -57,17 +57,10 @@ final class RequestDeadlines: Sendable {
 
     var cutCount: Int { cut.load(ordering: .relaxed) }
 
-    /// The watchdog's loop, on a thread of its own, until `done` says so. Returns the
-    /// number cut at each pass through `onCut` (for a log line), if any were.
-    func watch(every interval: Duration, until done: () -> Bool, onCut: (Int) -> Void) {
-        while !done() {
-            SystemClock().sleep(for: interval)
-            let now = ContinuousClock.now
-            let late = slots.reduce(0) { $0 + ($1.cutIfLate(now: now) ? 1 : 0) }
-            if late > 0 {
-                cut.add(late, ordering: .relaxed)
-                onCut(late)
-            }
-        }
+    /// One pass of the watchdog: cuts the connections past their deadline; returns how many.
+    func cutLate(now: ContinuousClock.Instant = .now) -> Int {
+        let late = slots.reduce(0) { $0 + ($1.cutIfLate(now: now) ? 1 : 0) }
+        if late > 0 { cut.add(late, ordering: .relaxed) }
+        return late
     }
 }

@@ -7,8 +7,9 @@ import Glibc
 /// they are a whole valid head, break a rule, or stop coming.
 final class RequestPeek {
     enum Outcome: Equatable {
-        /// A valid head is in the socket (and the whole request, if `requestLength` says so).
-        case request(FastCGIRequestShape)
+        /// A valid head is in the socket (and the whole request, if `requestLength` says so),
+        /// with `unread` bytes in all (-1: more than the buffer holds).
+        case request(FastCGIRequestShape, unread: Int)
         /// The bytes break a rule: close the connection unread.
         case refused(FastCGIRecordViolation)
         /// The peer closed (or the deadline watchdog cut the connection) before a whole head came.
@@ -41,11 +42,13 @@ final class RequestPeek {
         var head: (shape: FastCGIRequestShape, since: ContinuousClock.Instant)?
         var pause = 1
         var lastProgress = ContinuousClock.now
+        // No more bytes will decide it: a head without its body's end, or nothing.
+        func asFarAsItCame() -> Outcome { head.map { .request($0.shape, unread: unread(checked)) } ?? .gone }
         while true {
             let count = cfastcgi_peek(fd, buffer.baseAddress, buffer.count)
-            if count == 0 { return head.map { .request($0.shape) } ?? .gone }
+            if count == 0 { return asFarAsItCame() }
             if count < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR {
-                return head.map { .request($0.shape) } ?? .gone
+                return asFarAsItCame()
             }
             if count > checked {
                 checked = count
@@ -55,23 +58,28 @@ final class RequestPeek {
                 case .refused(let violation):
                     return .refused(violation)
                 case .complete(let shape):
-                    if shape.requestLength != nil || count == buffer.count { return .request(shape) }
+                    if shape.requestLength != nil || count == buffer.count { return .request(shape, unread: unread(count)) }
                     head = (shape, head?.since ?? ContinuousClock.now)
                 case .incomplete:
                     break
                 }
             }
             let now = ContinuousClock.now
-            if let head, now - head.since >= Self.bodyWait { return .request(head.shape) }
+            if let head, now - head.since >= Self.bodyWait { return asFarAsItCame() }
             // Our own shutdown (the watchdog's, at the deadline) or the peer's.
             if now >= deadline || now - lastProgress >= stallLimit || cfastcgi_peer_closed(fd) != 0 {
-                return head.map { .request($0.shape) } ?? .gone
+                return asFarAsItCame()
             }
             // Nothing new: the peeked bytes stay readable, so poll(2) would not wait.
             // A short sleep, longer while nothing comes (a trickler, not nginx).
             usleep(UInt32(pause) * 1_000)
             pause = min(pause * 2, 16)
         }
+    }
+
+    /// The socket's unread bytes, from a peek of `count`: a full buffer may hide more.
+    private func unread(_ count: Int) -> Int {
+        count < buffer.count ? count : -1
     }
 
     /// Closes `fd` after reading what it has received and nobody read (a few buffers at

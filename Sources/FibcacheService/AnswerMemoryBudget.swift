@@ -52,7 +52,7 @@ public final class AnswerMemoryBudget: Sendable {
     /// (when the response that carries it is gone); nil, counted, when there is none.
     public func reserve(forAnswerTo n: Int) -> Reservation? {
         let cost = Self.cost(ofAnswerFor: n)
-        if cost <= Self.smallAnswerBytes { return Reservation(budget: nil, bytes: 0) }
+        if cost <= Self.smallAnswerBytes { return .unreserved }
         var current = reserved.load(ordering: .relaxed)
         while true {
             guard current + cost <= largeAnswerBytes else {
@@ -74,7 +74,9 @@ public final class AnswerMemoryBudget: Sendable {
     /// response carries it until it has been written.
     public final class Reservation: Sendable {
         private let budget: AnswerMemoryBudget?
-        public let bytes: Int
+        private let bytes: Int
+        /// A small answer's: nothing held, and nothing allocated per request for it.
+        static let unreserved = Reservation(budget: nil, bytes: 0)
 
         fileprivate init(budget: AnswerMemoryBudget?, bytes: Int) {
             self.budget = budget

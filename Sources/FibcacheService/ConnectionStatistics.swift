@@ -30,19 +30,19 @@ final class ConnectionStatistics: Sendable {
     private let source: @Sendable () -> ConnectionCounts
     private let factory: PrometheusMetricsFactory
     private let idleGauge: CoreMetrics.Gauge
-    private let closedOverCapCounter: CoreMetrics.Counter
-    private let closedAfterTimeoutCounter: CoreMetrics.Counter
-    /// One counter per rule, made when a rule is first broken; and the counts at the last scrape.
-    private let scraped = Mutex<(refused: [String: (counter: CoreMetrics.Counter, seen: Int)], overCap: Int, afterTimeout: Int)>(([:], 0, 0))
+    private let closedOverCapCounter: FollowingCounter
+    private let closedAfterTimeoutCounter: FollowingCounter
+    /// One counter per rule, made when a rule is first broken.
+    private let refusedCounters = Mutex<[String: FollowingCounter]>([:])
 
     init(factory: PrometheusMetricsFactory, source: @escaping @Sendable () -> ConnectionCounts) {
         self.source = source
         self.factory = factory
         idleGauge = CoreMetrics.Gauge(label: "fibcache_fastcgi_idle_connections", factory: factory)
-        closedOverCapCounter = CoreMetrics.Counter(label: "fibcache_fastcgi_idle_connections_closed_total",
-                                                   dimensions: [("reason", "over_cap")], factory: factory)
-        closedAfterTimeoutCounter = CoreMetrics.Counter(label: "fibcache_fastcgi_idle_connections_closed_total",
-                                                        dimensions: [("reason", "timeout")], factory: factory)
+        closedOverCapCounter = FollowingCounter(label: "fibcache_fastcgi_idle_connections_closed_total",
+                                                dimensions: [("reason", "over_cap")], factory: factory)
+        closedAfterTimeoutCounter = FollowingCounter(label: "fibcache_fastcgi_idle_connections_closed_total",
+                                                     dimensions: [("reason", "timeout")], factory: factory)
     }
 
     /// `/status`'s `"fastcgi"` object.
@@ -59,20 +59,16 @@ final class ConnectionStatistics: Sendable {
     func observe() {
         let counts = source()
         idleGauge.record(counts.idle)
+        closedOverCapCounter.follow(counts.idleClosedOverCap)
+        closedAfterTimeoutCounter.follow(counts.idleClosedAfterTimeout)
         let factory = self.factory
-        scraped.withLock { scraped in
+        refusedCounters.withLock { counters in
             for (rule, total) in counts.requestsRefusedByRule {
-                let entry = scraped.refused[rule] ?? (CoreMetrics.Counter(label: "fibcache_fastcgi_requests_refused_total",
-                                                                         dimensions: [("rule", rule)], factory: factory), 0)
-                if total > entry.seen { entry.counter.increment(by: total - entry.seen) }
-                scraped.refused[rule] = (entry.counter, total)
+                let counter = counters[rule] ?? FollowingCounter(label: "fibcache_fastcgi_requests_refused_total",
+                                                                 dimensions: [("rule", rule)], factory: factory)
+                counters[rule] = counter
+                counter.follow(total)
             }
-            if counts.idleClosedOverCap > scraped.overCap { closedOverCapCounter.increment(by: counts.idleClosedOverCap - scraped.overCap) }
-            if counts.idleClosedAfterTimeout > scraped.afterTimeout {
-                closedAfterTimeoutCounter.increment(by: counts.idleClosedAfterTimeout - scraped.afterTimeout)
-            }
-            scraped.overCap = counts.idleClosedOverCap
-            scraped.afterTimeout = counts.idleClosedAfterTimeout
         }
     }
 }

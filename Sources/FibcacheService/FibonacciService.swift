@@ -91,8 +91,11 @@ public struct FibonacciService: Sendable {
         let start = clock.now
         // A large answer takes its memory before anything is read or computed: a flood
         // of them gets 503s, not the OOM killer.
-        let reservation = memoryBudget.map { $0.reserve(forAnswerTo: query.n) }
-        if case .some(.none) = reservation { return refusedForMemory(query) }
+        var reservation: AnswerMemoryBudget.Reservation?
+        if let memoryBudget {
+            guard let room = memoryBudget.reserve(forAnswerTo: query.n) else { return refusedForMemory(query) }
+            reservation = room
+        }
         let answer: ReadThroughCache.Answer
         do {
             // The cheap `fast` computation of n shares its flight and lock with nobody
@@ -121,7 +124,7 @@ public struct FibonacciService: Sendable {
                 ("Server-Timing", timing.headerValue),
             ],
             body: JSON.fibonacci(digits: answer.digits))
-        response.memoryReservation = reservation ?? nil
+        response.memoryReservation = reservation
         return response
     }
 

@@ -36,15 +36,11 @@ public final class ServiceStatistics: Sendable {
     private let computeCPUCounter: CoreMetrics.FloatingPointCounter
     private let runningGauge: CoreMetrics.Gauge
     private let waitingGauge: CoreMetrics.Gauge
-    private let rejectedCounter: CoreMetrics.Counter
-    private let abandonedCounter: CoreMetrics.Counter
-    private let rejectedValueCounter: CoreMetrics.Counter
+    private let rejectedCounter: FollowingCounter
+    private let abandonedCounter: FollowingCounter
+    private let rejectedValueCounter: FollowingCounter
     private let memoryReservedGauge: CoreMetrics.Gauge
-    private let memoryRefusedCounter: CoreMetrics.Counter
-    /// The memory budget's refusals at the last scrape.
-    private let memoryRefusalsSeen = Mutex(0)
-    /// Totals at the last scrape (refused, abandoned, values rejected): the counters grow by the difference.
-    private let cacheSeen = Mutex((0, 0, 0))
+    private let memoryRefusedCounter: FollowingCounter
 
     public init(workerCount: Int, connections: @escaping @Sendable () -> ConnectionCounts = { ConnectionCounts() }) {
         var now = timespec()
@@ -75,11 +71,11 @@ public final class ServiceStatistics: Sendable {
         computeCPUCounter = CoreMetrics.FloatingPointCounter(label: "fibcache_compute_cpu_seconds_total", factory: factory)
         runningGauge = CoreMetrics.Gauge(label: "fibcache_computations_running", factory: factory)
         waitingGauge = CoreMetrics.Gauge(label: "fibcache_computations_waiting", factory: factory)
-        rejectedCounter = CoreMetrics.Counter(label: "fibcache_computations_rejected_total", factory: factory)
-        abandonedCounter = CoreMetrics.Counter(label: "fibcache_computations_abandoned_total", factory: factory)
-        rejectedValueCounter = CoreMetrics.Counter(label: "fibcache_cache_values_rejected_total", factory: factory)
+        rejectedCounter = FollowingCounter(label: "fibcache_computations_rejected_total", factory: factory)
+        abandonedCounter = FollowingCounter(label: "fibcache_computations_abandoned_total", factory: factory)
+        rejectedValueCounter = FollowingCounter(label: "fibcache_cache_values_rejected_total", factory: factory)
         memoryReservedGauge = CoreMetrics.Gauge(label: "fibcache_answer_memory_reserved_bytes", factory: factory)
-        memoryRefusedCounter = CoreMetrics.Counter(label: "fibcache_answers_refused_memory_total", factory: factory)
+        memoryRefusedCounter = FollowingCounter(label: "fibcache_answers_refused_memory_total", factory: factory)
         self.connections = ConnectionStatistics(factory: factory, source: connections)
     }
 
@@ -116,25 +112,15 @@ public final class ServiceStatistics: Sendable {
             runningGauge.record(admission.running)
             waitingGauge.record(admission.waiting)
         }
-        let totals = (admission?.rejected ?? 0, admission?.abandoned ?? 0, rejectedValues)
-        let (rejected, abandoned, badValues) = cacheSeen.withLock { seen in
-            defer { seen = totals }
-            return (totals.0 - seen.0, totals.1 - seen.1, totals.2 - seen.2)
-        }
-        if rejected > 0 { rejectedCounter.increment(by: rejected) }
-        if abandoned > 0 { abandonedCounter.increment(by: abandoned) }
-        if badValues > 0 { rejectedValueCounter.increment(by: badValues) }
+        rejectedCounter.follow(admission?.rejected ?? 0)
+        abandonedCounter.follow(admission?.abandoned ?? 0)
+        rejectedValueCounter.follow(rejectedValues)
     }
 
     /// Brings the memory budget's gauge and counter up to date (at each scrape).
     func observe(_ budget: AnswerMemoryBudget) {
         memoryReservedGauge.record(budget.reservedBytes)
-        let refused = budget.refusedCount
-        let new = memoryRefusalsSeen.withLock { seen in
-            defer { seen = refused }
-            return refused - seen
-        }
-        if new > 0 { memoryRefusedCounter.increment(by: new) }
+        memoryRefusedCounter.follow(budget.refusedCount)
     }
 
     /// The cache store failed a command or a connection (counted as

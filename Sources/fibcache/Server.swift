@@ -91,9 +91,6 @@ struct Server {
                 let httpRequest = HTTPRequest(fastCGI: request)
                 let response = service.respond(to: httpRequest, store: store, worker: worker,
                                                clientHasGone: request.peerHasGone)
-                if httpRequest.method != "GET" && httpRequest.method != "HEAD" {
-                    request.discardBody()  // answered without reading it (405)
-                }
                 request.respond(status: response.status, headers: response.headers, body: response.body,
                                 includeBody: httpRequest.method != "HEAD")
             }

@@ -30,14 +30,13 @@ struct StandardErrorLogHandler: LogHandler {
             ? "<\(Self.syslogPriority(event.level))>"
             : "\(Self.timestamp()) \(event.level.rawValue) \(label): "
         if journal { line += "\(event.level.rawValue): " }
-        line += Self.escapingControlCharacters(event.message.description)
+        line += event.message.description
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for key in merged.keys.sorted() {
-            let value = Self.escapingControlCharacters(merged[key]!.description)
-            line += " \(Self.escapingControlCharacters(key))=\(Self.quotedIfNeeded(value))"
+            line += " \(key)=\(Self.quotedIfNeeded(merged[key]!.description))"
         }
-        line += "\n"
-        var bytes = Array(line.utf8)
+        // One event, one line, whatever a peer's text in it holds.
+        var bytes = Array((Self.escapingControlCharacters(line) + "\n").utf8)
         _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 

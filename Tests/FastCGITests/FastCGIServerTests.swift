@@ -16,18 +16,15 @@ import Testing
         var timeout = FastCGIServer.defaultIdleConnectionTimeout
     }
 
-    /// A server whose handler answers with the request's method and path (after
-    /// discarding the body, if `discardsBody`).
+    /// A server whose handler answers with the request's method and path (never reading a body).
     private func startEchoServer(path: String, workers: Int, ioTimeout: Duration = .seconds(5),
-                                 requestDeadline: Duration = .seconds(5), idle: IdleLimits = IdleLimits(),
-                                 discardsBody: Bool = false) throws -> FastCGIServer {
+                                 requestDeadline: Duration = .seconds(5), idle: IdleLimits = IdleLimits()) throws -> FastCGIServer {
         let socket = try ListeningSocket(.unix(path: path), unixMode: 0o600)
         let server = try FastCGIServer(socket: socket, workers: workers, ioTimeout: ioTimeout,
                                        requestDeadline: requestDeadline, maxIdleConnections: idle.count,
                                        idleConnectionTimeout: idle.timeout, logger: logger)
         try server.start { worker in
             return { request in
-                if discardsBody { request.discardBody() }
                 let body = "\(request.param("REQUEST_METHOD") ?? "-") \(request.param("DOCUMENT_URI") ?? "-") w\(worker)"
                 request.respond(status: 200, headers: [("Content-Type", "text/plain")], body: Array(body.utf8))
             }
@@ -38,11 +35,11 @@ import Testing
     /// Runs `body` with an echo server on a fresh socket path, stopped afterwards
     /// even when the body fails.
     func withEchoServer(workers: Int, ioTimeout: Duration = .seconds(5), requestDeadline: Duration = .seconds(5),
-                        idle: IdleLimits = IdleLimits(), discardsBody: Bool = false,
+                        idle: IdleLimits = IdleLimits(),
                         _ body: (_ path: String, _ server: FastCGIServer) throws -> Void) throws {
         let path = temporarySocketPath()
         let server = try startEchoServer(path: path, workers: workers, ioTimeout: ioTimeout, requestDeadline: requestDeadline,
-                                         idle: idle, discardsBody: discardsBody)
+                                         idle: idle)
         defer { stop(server) }
         try body(path, server)
     }

@@ -48,5 +48,10 @@ import Testing
         #expect(service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/40/"), store: store).status == 200)
         let status = String(decoding: service.respond(to: HTTPRequest(method: "GET", path: "/status"), store: store).body, as: UTF8.self)
         #expect(status.contains(#""refused": 1}"#))
+        // The counter follows the budget's total: a second scrape adds nothing.
+        for _ in 0..<2 {
+            let metrics = String(decoding: service.respond(to: HTTPRequest(method: "GET", path: "/metrics"), store: store).body, as: UTF8.self)
+            #expect(metrics.contains("fibcache_answers_refused_memory_total 1\n"))
+        }
     }
 }
