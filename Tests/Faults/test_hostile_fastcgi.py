@@ -2,20 +2,14 @@
 a byte at a time, silent connections by the hundred. Each is written straight to fibcache's
 socket (as www-data could); fibcache stays alive, closes that connection at once, counts
 it, and a request through nginx succeeds right after."""
-import json
-import os
 import socket
 import struct
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import Stack, wait_until
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Support"))
-from fastcgi_records import GET_VALUES, PARAMS, begin, record  # noqa: E402
+from conftest import fastcgi_status, open_fds, wait_until  # conftest has put Tests/Support on sys.path
+from fastcgi_records import GET_VALUES, PARAMS, begin, record
 
 API = "/api/fibonacci/number"
 
@@ -38,9 +32,7 @@ CRASH_RECORDS = {
 
 
 def fastcgi_counts(stack):
-    status, _, body = stack.ops("GET", "/status")
-    assert status == 200
-    return json.loads(body).get("fastcgi", {})
+    return fastcgi_status(stack.socket)["fastcgi"]
 
 
 def closed_by_server(s, within):
@@ -63,35 +55,26 @@ def connect(stack):
     return s
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    stack = Stack(tmp_path_factory.mktemp("hostile"))
-    try:
-        yield stack.start()
-    finally:
-        stack.stop()
-
-
 @pytest.mark.parametrize("shape", sorted(CRASH_RECORDS))
-def test_crash_record_is_refused(hostile, shape):
-    before = fastcgi_counts(hostile).get("requests_refused", 0)
-    s = connect(hostile)
+def test_crash_record_is_refused(stack, shape):
+    before = fastcgi_counts(stack).get("requests_refused", 0)
+    s = connect(stack)
     try:
         s.sendall(CRASH_RECORDS[shape])
         assert closed_by_server(s, within=2.0), "the connection was left open"
     finally:
         s.close()
-    assert hostile.fibcache.poll() is None, f"fibcache died: exit {hostile.fibcache.returncode}"
-    assert fastcgi_counts(hostile).get("requests_refused") == before + 1, "not counted"
-    assert hostile.get(f"{API}/20/")[:3:2] == (200, b'{"fibonacci": 6765}')
+    assert stack.fibcache.poll() is None, f"fibcache died: exit {stack.fibcache.returncode}"
+    assert fastcgi_counts(stack).get("requests_refused") == before + 1, "not counted"
+    assert stack.get(f"{API}/20/")[:3:2] == (200, b'{"fibonacci": 6765}')
 
 
-def test_two_gigabyte_claim_trickled_is_refused_before_the_deadline(hostile):
+def test_two_gigabyte_claim_trickled_is_refused_before_the_deadline(stack):
     """A PARAMS record whose one pair claims a 2 GB value, sent a byte every 20 ms: refused as
     soon as the length is in (libfcgi would allocate it and wait for the bytes until the deadline)."""
-    before = fastcgi_counts(hostile).get("requests_refused", 0)
+    before = fastcgi_counts(stack).get("requests_refused", 0)
     claim = begin() + record(PARAMS, struct.pack(">BI", 4, 0x80000000 | 0x7FFFFFF0) + b"NAME" + b"v" * 64)
-    s = connect(hostile)
+    s = connect(stack)
     started = time.monotonic()
     closed = False
     try:
@@ -109,41 +92,42 @@ def test_two_gigabyte_claim_trickled_is_refused_before_the_deadline(hostile):
     assert closed, "the connection was left open"
     # The length is complete at byte 29: about 0.6 s of trickling; the I/O deadline is 5 s.
     assert took < 3.0, f"closed after {took:.1f} s: by the deadline, not by a rule"
-    assert hostile.fibcache.poll() is None
-    assert fastcgi_counts(hostile).get("requests_refused") == before + 1, "not counted"
-    assert hostile.get(f"{API}/21/")[0] == 200
+    assert stack.fibcache.poll() is None
+    assert fastcgi_counts(stack).get("requests_refused") == before + 1, "not counted"
+    assert stack.get(f"{API}/21/")[0] == 200
 
 
-def test_refusals_are_logged_with_their_rule_at_most_once_per_interval(hostile):
+def test_refusals_are_logged_with_their_rule_at_most_once_per_interval(stack):
     for _ in range(5):
-        s = connect(hostile)
+        s = connect(stack)
         s.sendall(CRASH_RECORDS["0xC0000000 + 0xC0000000"])
         closed_by_server(s, within=2.0)
         s.close()
-    log = hostile.log_text()
+    log = stack.log_text()
     lines = [line for line in log.splitlines() if "refused a FastCGI request" in line]
     assert lines, log[-2000:]
     assert len(lines) <= 2, lines  # the first refusal of the module's tests, then silence for the interval
     assert "pair" in lines[0] and "rule" in lines[0]
 
 
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def test_silent_connections_are_capped_and_time_out(tmp_path):
+def test_silent_connections_are_capped_and_time_out(make_stack):
     """Silent connections (more than the cap) cannot exhaust fibcache's files: past
     --max-idle-connections the oldest are closed, and each after --idle-connection-timeout."""
-    stack = Stack(tmp_path, fibcache_args=["--max-idle-connections", "50", "--idle-connection-timeout", "2s"])
+    stack = make_stack(fibcache_args=["--max-idle-connections", "50", "--idle-connection-timeout", "2s"])
     silent = []
     try:
-        stack.start()
         assert stack.get(f"{API}/22/")[0] == 200
-        baseline = fd_count(stack.fibcache.pid)
+        baseline = open_fds(stack.fibcache.pid)
         for _ in range(300):
             silent.append(connect(stack))
-        time.sleep(0.5)
-        held = fd_count(stack.fibcache.pid)
+
+        def all_taken():
+            """Every silent connection accepted: held idle, or closed (over the cap, or timed out)."""
+            counts = fastcgi_counts(stack)
+            return counts["idle_connections"] + counts["idle_closed_over_cap"] + counts["idle_closed_after_timeout"] >= len(silent)
+
+        wait_until(all_taken, what="the silent connections accepted")
+        held = open_fds(stack.fibcache.pid)
         print(f"open files: {baseline} before, {held} with 300 silent connections (cap 50)")
         assert held <= baseline + 50 + 8 + 2, held  # the cap, workers mid-accept, slack
         assert stack.get(f"{API}/23/")[0] == 200
@@ -151,7 +135,7 @@ def test_silent_connections_are_capped_and_time_out(tmp_path):
         assert counts["idle_closed_over_cap"] >= 300 - 50 - 8
         # The survivors are closed after the idle timeout.
         started = time.monotonic()
-        wait_until(lambda: fd_count(stack.fibcache.pid) <= baseline + 2, timeout=6, what="idle connections closed")
+        wait_until(lambda: open_fds(stack.fibcache.pid) <= baseline + 2, timeout=6, what="idle connections closed")
         print(f"silent connections closed {time.monotonic() - started:.1f} s after the last one opened (timeout 2 s)")
         assert fastcgi_counts(stack)["idle_closed_after_timeout"] >= 1
         assert stack.get(f"{API}/24/")[0] == 200
@@ -159,4 +143,3 @@ def test_silent_connections_are_capped_and_time_out(tmp_path):
     finally:
         for s in silent:
             s.close()
-        stack.stop()

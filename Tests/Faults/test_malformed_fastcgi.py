@@ -7,21 +7,11 @@ import time
 
 import pytest
 
+from conftest import fastcgi_status  # conftest has put Tests/Support on sys.path
+from fastcgi_records import (ABORT_REQUEST, BEGIN_REQUEST, HEADER_LENGTH, MAX_CONTENT, PARAMS, STDIN, begin, params,
+                             params_pair, record)
+
 API = "/api/fibonacci/number"
-
-
-def record(kind, content, request_id=1, version=1, padding=0):
-    return struct.pack(">BBHHBB", version, kind, request_id, len(content), padding, 0) + content + b"\0" * padding
-
-
-def begin(flags=0):
-    return record(1, struct.pack(">HB5x", 1, flags))
-
-
-def params_pair(name, value):
-    def length(n):
-        return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-    return length(len(name)) + length(len(value)) + name + value
 
 
 def send_raw(sock_path, payload, close_after=True, wait=0.2):
@@ -40,14 +30,15 @@ def send_raw(sock_path, payload, close_after=True, wait=0.2):
 
 MALFORMED = {
     "truncated header": b"\x01\x01\x00",
-    "wrong version": record(1, struct.pack(">HB5x", 1, 0), version=9) + record(4, b"") + record(5, b""),
-    "huge content length": struct.pack(">BBHHBB", 1, 4, 1, 0xFFFF, 0, 0) + b"x" * 100,
-    "unknown record type": begin() + record(42, b"whatever") + record(4, b"") + record(5, b""),
-    "params length overflow": begin() + record(4, struct.pack(">II", 0xFFFFFFFF, 0x7FFFFFFF) + b"a" * 32),
-    "abort mid-request": begin() + record(4, params_pair(b"REQUEST_METHOD", b"GET")) + record(2, b""),
+    "wrong version": record(BEGIN_REQUEST, struct.pack(">HB5x", 1, 0), version=9) + params(b"") + record(STDIN, b""),
+    # A header claiming the most content, then 100 bytes of it.
+    "huge content length": record(PARAMS, b"x" * MAX_CONTENT)[:HEADER_LENGTH + 100],
+    "unknown record type": begin() + record(42, b"whatever") + params(b"") + record(STDIN, b""),
+    "params length overflow": begin() + record(PARAMS, struct.pack(">II", 0xFFFFFFFF, 0x7FFFFFFF) + b"a" * 32),
+    "abort mid-request": begin() + record(PARAMS, params_pair(b"REQUEST_METHOD", b"GET")) + record(ABORT_REQUEST, b""),
     "http instead of fastcgi": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
     "random bytes": bytes(range(256)) * 20,
-    "stdin before params": begin() + record(5, b"body") + record(4, b""),
+    "stdin before params": begin() + record(STDIN, b"body") + record(PARAMS, b""),
 }
 
 
@@ -63,13 +54,17 @@ def test_thousands_of_params_are_refused(stack):
     """~300 KB of params in 5 000 pairs: nine times what nginx can send (one record of at most
     64 KiB; 32 KB measured at its largest, test_nginx_largest_request). Refused unread — the
     connection closed without an answer — and counted by its rule."""
-    import json
-    params = b"".join(params_pair(f"HTTP_X_{i}".encode(), b"v" * 50) for i in range(5000))
-    params += params_pair(b"REQUEST_METHOD", b"GET") + params_pair(b"DOCUMENT_URI", f"{API}/10/".encode())
-    chunks = b"".join(record(4, params[i:i + 65000]) for i in range(0, len(params), 65000))
-    refused = lambda: json.loads(stack.ops("GET", "/status")[2])["fastcgi"]["requests_refused_by_rule"].get("params_too_large", 0)
+    pairs = b"".join(params_pair(f"HTTP_X_{i}".encode(), b"v" * 50) for i in range(5000))
+    pairs += params_pair(b"REQUEST_METHOD", b"GET") + params_pair(b"DOCUMENT_URI", f"{API}/10/".encode())
+
+    def refused():
+        return fastcgi_status(stack.socket)["fastcgi"]["requests_refused_by_rule"].get("params_too_large", 0)
+
+    # In records of 65 000 bytes, not params()'s 65 535: the cap on params (65 535 bytes) falls inside a
+    # record, which breaks params_too_large; at a record's end, the pair cut there breaks pair_length_beyond_params.
+    stream = b"".join(record(PARAMS, pairs[i:i + 65000]) for i in range(0, len(pairs), 65000)) + record(PARAMS, b"")
     before = refused()
-    s = send_raw(stack.socket, begin() + chunks + record(4, b"") + record(5, b""), close_after=False, wait=0)
+    s = send_raw(stack.socket, begin() + stream + record(STDIN, b""), close_after=False, wait=0)
     reply = b""
     try:
         while True:

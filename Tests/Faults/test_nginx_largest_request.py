@@ -7,33 +7,17 @@ The bytes are recorded by a FastCGI responder of our own (the one that captures 
 that nginx (the shipped site, rendered as for every test) passes the requests to."""
 import socket
 import struct
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import Stack
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Support"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "FuzzFastCGI"))
-from fastcgi_records import PARAMS, split_records  # noqa: E402
-from make_corpus import RecordingResponder  # noqa: E402  (the fuzz corpus is captured the same way)
+import conftest  # noqa: F401  (puts Tests/Support on sys.path)
+from fastcgi_recorder import RecordingStack  # the fuzz corpus is captured the same way
+from fastcgi_records import PARAMS, split_records
 
 API = "/api/fibonacci/number"
 # fibcache's caps (FastCGIRequestLimits.standard): the measured requests must stay within them.
 MAX_PARAMS_BYTES = 65535
 MAX_PARAM_PAIRS = 4096
-
-
-class RecordingStack(Stack):
-    """The shipped site in front of the recording peer instead of fibcache."""
-
-    def start_fibcache(self, sock, log_path):
-        self.peer = RecordingResponder(sock)
-
-    def stop(self):
-        super().stop()
-        self.peer.close()
 
 
 def params_of(request):

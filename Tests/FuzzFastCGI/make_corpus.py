@@ -12,98 +12,36 @@ STDIN record) and answers it. Run it again when the site changes:
 Each file is one connection's bytes: a seed for libFuzzer (fuzz-fastcgi) and for the protocol fuzz
 peer (Tests/Support/fastcgi_fuzz_peer.py).
 """
-import http.client
-import socket
 import struct
-import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[0] / "Support"))
-from stack import NGINX, ROOT, free_port, wait_until  # noqa: E402
-from fastcgi_records import BEGIN_REQUEST, GET_VALUES, PARAMS, STDIN, begin, params, params_pair, record  # noqa: E402
+from fastcgi_recorder import RecordingStack  # noqa: E402
+from fastcgi_records import ABORT_REQUEST, BEGIN_REQUEST, GET_VALUES, PARAMS, STDIN, begin, params, params_pair, record  # noqa: E402
+from stack import wait_until  # noqa: E402
 
 CORPUS = HERE / "corpus"
-
-
-class RecordingResponder:
-    """A FastCGI responder that keeps each request's raw bytes and answers 200 with `{}`."""
-
-    def __init__(self, path):
-        self.path = str(path)
-        self.requests = []
-        self.lock = threading.Lock()
-        self.listener = socket.socket(socket.AF_UNIX)
-        self.listener.bind(self.path)
-        self.listener.listen(16)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
-
-    def _serve(self, connection):
-        buffered, start = b"", 0
-        with connection:
-            while chunk := connection.recv(65536):
-                buffered += chunk
-                offset = start
-                while offset + 8 <= len(buffered):
-                    _, kind, request_id, length, padding = struct.unpack(">BBHHB", buffered[offset:offset + 7])
-                    end = offset + 8 + length + padding
-                    if end > len(buffered):
-                        break
-                    offset = end
-                    if kind == STDIN and length == 0:  # the request is complete: keep it, answer it
-                        with self.lock:
-                            self.requests.append(buffered[start:end])
-                        start = end
-                        body = b"Status: 200 OK\r\nContent-Type: application/json\r\n\r\n{}"
-                        connection.sendall(record(6, body, request_id) + record(6, b"", request_id)
-                                           + record(3, bytes(8), request_id))
-                if start == len(buffered):
-                    buffered, start = b"", 0
-
-    def close(self):
-        self.listener.close()
 
 
 def capture_nginx(requests):
     """[(name, method, port key, path, headers, body)] → {name: bytes nginx sent for it}."""
     captured = {}
     with tempfile.TemporaryDirectory(prefix="fibcache-corpus-") as d:
-        run = Path(d)
-        responder = RecordingResponder(run / "fake.sock")
-        ports = {"public": free_port(), "ops": free_port()}
-        conf = run / "nginx.conf"
-        conf.write_text(subprocess.run([str(ROOT / "scripts" / "render-nginx-conf"), str(run), f"127.0.0.1:{ports['public']}",
-                                        f"127.0.0.1:{ports['ops']}", responder.path],
-                                       check=True, capture_output=True, text=True).stdout)
-        subprocess.run([NGINX, "-p", str(run), "-c", str(conf), "-e", str(run / "nginx-error.log")], check=True)
+        stack = RecordingStack(d, with_redis=False)
+        stack.start()
         try:
-            wait_until(lambda: (run / "nginx.pid").exists(), what="nginx pid file")
+            ports = {"public": stack.http_port, "ops": stack.ops_port}
             for name, method, port, path, headers, body in requests:
-                before = len(responder.requests)
-                connection = http.client.HTTPConnection("127.0.0.1", ports[port], timeout=10)
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                connection.close()
-                assert response.status == 200, (name, response.status)
-                wait_until(lambda: len(responder.requests) > before, what=f"the request for {name}")
-                captured[name] = responder.requests[-1]
+                before = len(stack.peer.requests)
+                status, _, _ = stack.request(method, path, body=body, headers=headers, port=ports[port], timeout=10)
+                assert status == 200, (name, status)
+                wait_until(lambda: len(stack.peer.requests) > before, what=f"the request for {name}")
+                captured[name] = stack.peer.requests[-1]
         finally:
-            nginx_pid = int((run / "nginx.pid").read_text())
-            subprocess.run(["kill", "-TERM", str(nginx_pid)], check=False)
-            wait_until(lambda: not (run / "nginx.pid").exists(), what="nginx exit")
-            responder.close()
+            stack.stop()
     return captured
 
 
@@ -167,10 +105,10 @@ def synthetic():
         "begin-short-body": record(BEGIN_REQUEST, b"\x00\x01\x00") + params(get) + record(STDIN, b""),
         "begin-request-id-0": begin(request_id=0) + params(get, request_id=0) + record(STDIN, b""),
         "wrong-version": bytes([2]) + good[1:],
-        "role-authorizer": record(BEGIN_REQUEST, struct.pack(">HB5x", 2, 0)) + params(get) + record(STDIN, b""),
+        "role-authorizer": begin(role=2) + params(get) + record(STDIN, b""),
         "params-of-other-id": begin() + record(PARAMS, get, request_id=2) + record(PARAMS, b"") + record(STDIN, b""),
         "second-begin-mid-params": begin() + record(PARAMS, get) + begin(request_id=2) + record(PARAMS, b"") + record(STDIN, b""),
-        "abort-mid-params": begin() + record(PARAMS, get) + record(2, b""),
+        "abort-mid-params": begin() + record(PARAMS, get) + record(ABORT_REQUEST, b""),
         "stdin-before-params": begin() + record(STDIN, b"body") + record(PARAMS, b""),
         "unknown-type": begin() + record(42, b"whatever") + record(PARAMS, b"") + record(STDIN, b""),
         "max-content-length": begin() + record(PARAMS, params_pair(b"HTTP_X", b"v" * 65500)) + record(PARAMS, b"") + record(STDIN, b""),

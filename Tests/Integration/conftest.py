@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Support"))
 from stack import (BINARY, NGINX, ROOT, Load, Redis, Sentinels, Stack, fastcgi_answer, fastcgi_request, fastcgi_status,  # noqa: E402,F401
-                   free_port, rss_kib, stop_process, wait_until)
+                   free_port, open_fds, rss_kib, stop_process, wait_until)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -73,6 +73,14 @@ def enable_site(box):
            "&& exit 0; sleep 0.1; done; exit 1", check=False)
 
 
+def installed_with_site(box):
+    """The newer package installed and its site enabled, if the lifecycle test left it otherwise
+    (or did not run): for the tests that run on the package as installed."""
+    if box.out("dpkg-query -W -f='${Status}' fibcache 2>/dev/null; true") != "install ok installed":
+        box.apt_install(f"/root/{NEWER.name}")
+        enable_site(box)
+
+
 def conffiles_as_shipped(box, package):
     """Every conffile of `package` whose contents differ from what the package shipped."""
     listing = box.out(f"dpkg-query -W -f='${{Conffiles}}' {package}")
@@ -167,9 +175,7 @@ def test_crashes_never_become_outages_on_the_installed_package(box):
     crash records from a local peer do not restart it; 20 kill -9 in 10 s, a missing Redis
     password file, a broken /etc/default/fibcache — the socket never fails and the site answers
     again by itself."""
-    if box.out("dpkg-query -W -f='${Status}' fibcache 2>/dev/null; true") != "install ok installed":
-        box.apt_install(f"/root/{NEWER.name}")
-        enable_site(box)
+    installed_with_site(box)
     crash_recovery.crash_records_survived(box)
     crash_recovery.crash_loop(box)
     crash_recovery.missing_password_file(box)
@@ -181,9 +187,7 @@ def test_untrusted_peers_cannot_take_the_installed_package_down(box):
     the FastCGI fuzz peer as www-data on /run/fibcache.sock; a hostile Redis (a 2 GB bulk, an
     array of 50 million, a trickle, an error reply with a journal priority in it); 24 clients
     flooding four values of F(~10^7). Each: no restart, no swelling, the site answers."""
-    if box.out("dpkg-query -W -f='${Status}' fibcache 2>/dev/null; true") != "install ok installed":
-        box.apt_install(f"/root/{NEWER.name}")
-        enable_site(box)
+    installed_with_site(box)
     peer_attacks.copy_peers(box)
     peer_attacks.fuzz_as_www_data(box)
     peer_attacks.hostile_redis_shapes(box)

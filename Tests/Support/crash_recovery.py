@@ -7,6 +7,12 @@ import re
 URL = "http://127.0.0.1:80/api/fibonacci/number"  # the port: no /etc/services in the box
 SOCKET_STATE = "systemctl is-failed fibcache.socket"  # prints active, failed, inactive...
 NRESTARTS = "systemctl show -p NRestarts --value fibcache"
+MAIN_PID = "systemctl show -p MainPID --value fibcache"
+
+
+def site_status(box, n=30):
+    """The HTTP status (as text) of a GET of F(n) through nginx."""
+    return box.out(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {URL}/{n}/")
 
 
 def first_200_after(box, start_expression, n, limit_s=20):
@@ -34,7 +40,7 @@ def restore(box):
 def crash_loop(box, kills_wanted=20, within_s=10):
     """The issue's crash loop: each kill -9 hits the process systemd started after the one
     before, with requests arriving throughout (so every restart also activates the socket)."""
-    assert box.out(f"curl -s -o /dev/null -w '%{{http_code}}' {URL}/30/") == "200"
+    assert site_status(box) == "200"
     restarts_before = int(box.out(NRESTARTS))
     try:
         out = box.out(f"""
@@ -43,7 +49,7 @@ def crash_loop(box, kills_wanted=20, within_s=10):
             traffic=$!
             start=$(date +%s%N); kills=0; last=0; states=""
             while [ $kills -lt {kills_wanted} ] && [ $(( $(date +%s%N) - start )) -lt {within_s}000000000 ]; do
-                pid=$(systemctl show -p MainPID --value fibcache)
+                pid=$({MAIN_PID})
                 if [ "$pid" != 0 ] && [ "$pid" != "$last" ]; then
                     kill -9 "$pid" && kills=$((kills + 1)) && last=$pid && date +%s%N > /tmp/last-kill
                     states="$states $({SOCKET_STATE})"  # after each kill: a failed socket stays failed
@@ -94,7 +100,7 @@ def missing_password_file(box):
     finally:
         box.sh("mv /etc/fibcache/redis-password.away /etc/fibcache/redis-password")
         restore(box)
-    assert box.out(f"curl -s -o /dev/null -w '%{{http_code}}' {URL}/31/") == "200"
+    assert site_status(box, 31) == "200"
 
 
 def broken_settings_file(box):
@@ -135,10 +141,10 @@ CRASH_RECORDS_AS_WWW_DATA = r"""runuser -u www-data -- perl -MIO::Socket::UNIX -
 def crash_records_survived(box):
     """The issue's 32-byte records (PARAMS name and value lengths 0xC0000000 + 0xC0000000 and
     0x40000000 + 0x40000000, libfcgi's 32-bit sum) from a local peer: the process lives on."""
-    assert box.out(f"curl -s -o /dev/null -w '%{{http_code}}' {URL}/30/") == "200"
-    pid, restarts = box.out("systemctl show -p MainPID --value fibcache"), box.out(NRESTARTS)
+    assert site_status(box) == "200"
+    pid, restarts = box.out(MAIN_PID), box.out(NRESTARTS)
     box.sh(CRASH_RECORDS_AS_WWW_DATA, timeout=60)
-    after = box.out("sleep 1; systemctl show -p MainPID --value fibcache"), box.out(NRESTARTS)
+    after = box.out(f"sleep 1; {MAIN_PID}"), box.out(NRESTARTS)
     print(f"crash records as www-data: MainPID {pid} -> {after[0]}, NRestarts {restarts} -> {after[1]}")
     assert after == (pid, restarts), box.out("journalctl -u fibcache -n 20 --no-pager -o cat")
-    assert box.out(f"curl -s -o /dev/null -w '%{{http_code}}' {URL}/30/") == "200"
+    assert site_status(box) == "200"

@@ -8,11 +8,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from crash_recovery import NRESTARTS, URL
+from crash_recovery import MAIN_PID, NRESTARTS, URL, site_status
 
 TESTS = Path(__file__).resolve().parents[1]
 PEERS = "/srv/peers"  # readable by www-data (not /root)
-MAIN_PID = "systemctl show -p MainPID --value fibcache"
 # Settings for one check, as an operator's drop-in; removed afterwards.
 DROP_IN = "/run/systemd/system/fibcache.service.d/peer-attack.conf"
 STATUS_URL = "http://127.0.0.1:8002/status"  # the site's operations server
@@ -28,10 +27,6 @@ def copy_peers(box):
 def status_of(box, pid, field):
     """A field of /proc/PID/status, in KiB (VmRSS, VmHWM)."""
     return int(re.search(rf"{field}:\s+(\d+) kB", box.out(f"cat /proc/{pid}/status")).group(1))
-
-
-def site_status(box, n=30):
-    return box.out(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {URL}/{n}/")
 
 
 def with_settings(box, environment):

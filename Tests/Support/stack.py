@@ -15,6 +15,10 @@ import threading
 import time
 from pathlib import Path
 
+# Beside this file: whoever imports stack has put Tests/Support on sys.path.
+from fastcgi_records import HEADER_LENGTH, STDIN, STDOUT, begin, params_pair, record, split_records
+from fastcgi_records import params as params_stream
+
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("FIBCACHE_BINARY", ROOT / ".build" / "debug" / "fibcache"))
 # Debian installs nginx in /usr/sbin, which is not on every user's PATH.
@@ -263,16 +267,8 @@ def fastcgi_request(socket_path, params, timeout=10, source=None):
     """One FastCGI request straight to a fibcache socket — a unix socket path, or a
     (host, port), from the address `source` if given — as nginx would send it; returns the CGI
     response (headers and body) as bytes, b"" when the peer closed without answering."""
-    def record(kind, content, request_id=1):
-        return bytes([1, kind, 0, request_id, len(content) >> 8, len(content) & 0xFF, 0, 0]) + content
-
-    def pair(name, value):
-        name, value = name.encode(), value.encode()
-        return bytes([len(name), len(value)]) + name + value
-
-    body = b"".join(pair(k, v) for k, v in params.items())
-    message = (record(1, bytes([0, 1, 0, 0, 0, 0, 0, 0])) + record(4, body) + record(4, b"") + record(5, b""))
-    out = b""
+    body = b"".join(params_pair(name.encode(), value.encode()) for name, value in params.items())
+    message = begin() + params_stream(body) + record(STDIN, b"")
     tcp = isinstance(socket_path, tuple)
     data = b""
     with socket.socket(socket.AF_INET if tcp else socket.AF_UNIX) as s:
@@ -286,12 +282,8 @@ def fastcgi_request(socket_path, params, timeout=10, source=None):
                 data += chunk
         except (ConnectionResetError, BrokenPipeError):
             pass  # closed without an answer (a refused peer): what was read is returned
-    while len(data) >= 8:
-        kind, length, padding = data[1], (data[4] << 8) | data[5], data[6]
-        if kind == 6:
-            out += data[8:8 + length]
-        data = data[8 + length + padding:]
-    return out
+    return b"".join(data[offset + HEADER_LENGTH:offset + HEADER_LENGTH + length]
+                    for offset, kind, _, length, _ in split_records(data) if kind == STDOUT)
 
 
 def fastcgi_answer(socket_path, method, path, query=""):
@@ -310,6 +302,11 @@ def fastcgi_status(socket_path):
 def rss_kib(pid, field="VmRSS"):
     """A process's resident memory (or its peak, `VmHWM`), in KiB."""
     return int(re.search(rf"{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text()).group(1))
+
+
+def open_fds(pid):
+    """How many file descriptors a process has open."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 class Load:
