@@ -84,7 +84,8 @@ def test_without_the_password_only_health_and_ttls(deployed):
                     ["keys", "*"], ["config", "get", "maxmemory"], ["set", "session:1", "x"]):
         assert "NOPERM" in cli(deployed.redis, *command), command
     # fibcache's user cannot reach other keys or administer the instance either.
-    for command in (["set", "session:1", "x"], ["get", "session:1"], ["flushall"], ["config", "set", "maxmemory", "0"]):
+    for command in (["set", "session:1", "x"], ["get", "session:1"], ["flushall"], ["config", "set", "maxmemory", "0"],
+                    ["eval", "while true do end", "0"]):  # no Lua: the lock is released with WATCH/MULTI/EXEC
         assert "NOPERM" in cli(deployed.redis, *command, user="fibcache", password=PASSWORD), command
     assert "WRONGPASS" in cli(deployed.redis, "get", "fibonacci_40", user="fibcache", password="guess")
 
