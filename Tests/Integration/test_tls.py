@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import BINARY, Redis, Stack, fibonacci, free_port
+from conftest import BINARY, Redis, Stack, fastcgi_status, fibonacci, free_port, wait_until
 
 API = "/api/fibonacci/number"
 PASSWORD = "tls-test-Secret-77"
@@ -101,6 +101,22 @@ def test_values_cached_over_tls(tls_redis, certificates, tmp_path):
     finally:
         stack.stop()
     assert PASSWORD not in stack.log_text()
+
+
+@pytest.mark.skipif(not TLS_BUILD, reason="hiredis 0.14: no TLS library")
+def test_evictions_reach_the_in_process_copy_over_tls(tls_redis, certificates, tmp_path):
+    """The invalidation channel (a subscriber connection) runs over TLS too."""
+    stack = Stack(tmp_path / "stack", with_redis=False, fibcache_args=["--redis-url", url(tls_redis, certificates)])
+    stack.redis = tls_redis
+    stack.start()
+    try:
+        wait_until(lambda: fastcgi_status(stack.socket)["local_cache"]["in_use"], what="the invalidation channel")
+        assert stack.get(f"{API}/77/")[1]["x-cache"] == "MISS"
+        assert stack.get(f"{API}/77/")[1]["x-cache"] == "HIT"
+        tls_redis.cli("del", "fibonacci_77")  # an operator's DEL, in clear on the admin port
+        wait_until(lambda: stack.get(f"{API}/77/")[1]["x-cache"] == "MISS", what="the copy dropped")
+    finally:
+        stack.stop()
 
 
 @pytest.mark.skipif(not TLS_BUILD, reason="hiredis 0.14: no TLS library")
