@@ -56,6 +56,7 @@ public final class RedisConnection: RedisCommanding {
             throw .connectionFailed("no primary for '\(service)': " + reasons.joined(separator: "; "))
         }
         let connectTV = timeval(connectTimeout)
+        let connectDeadline = ContinuousClock.now + connectTimeout  // the TLS handshake's too
         let made: UnsafeMutablePointer<redisContext>?
         switch url.endpoint {
         case .tcp(let host, let port):
@@ -73,7 +74,8 @@ public final class RedisConnection: RedisCommanding {
         }
         if let tls = url.tls, case .tcp(let host, _) = url.endpoint {
             do {
-                tlsSession = try RedisTLS.start(on: made, settings: tls, serverName: tls.serverName ?? host, timeout: connectTimeout)
+                tlsSession = try RedisTLS.start(on: made, settings: tls, serverName: tls.serverName ?? host,
+                                                timeout: max(.milliseconds(1), connectDeadline - .now))
             } catch {
                 redisFree(made)
                 throw error

@@ -102,25 +102,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             throw fail("expected redis://, rediss://, unix://, redis+sentinel:// or rediss+sentinel://")
         }
         var rest = text[schemeEnd.upperBound...]
-        var tls: TLS? = secure ? TLS() : nil
-        if let mark = rest.firstIndex(of: "?") {
-            for pair in rest[rest.index(after: mark)...].split(separator: "&") {
-                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                let value = parts.count == 2 ? percentDecoded(parts[1]) : ""
-                guard parts[0].hasPrefix("tls_") else { throw fail("unknown parameter (known: tls_ca, tls_cert, tls_key, tls_server_name)") }
-                guard secure else { throw fail("\(parts[0]) needs TLS: rediss:// or rediss+sentinel://") }
-                guard !value.isEmpty else { throw fail("\(parts[0]) is empty") }
-                switch parts[0] {
-                case "tls_ca": tls?.caFile = value
-                case "tls_cert": tls?.certificateFile = value
-                case "tls_key": tls?.keyFile = value
-                case "tls_server_name": tls?.serverName = value
-                default: throw fail("unknown parameter (known: tls_ca, tls_cert, tls_key, tls_server_name)")
-                }
-            }
-            if tls?.keyFile != nil && tls?.certificateFile == nil { throw fail("tls_key without tls_cert") }
-            rest = rest[..<mark]
-        }
+        // The userinfo first, up to the last '@': a password may hold '?', '&' or '='.
         var username: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
@@ -136,6 +118,27 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 // redis-py reads a lone userinfo as the password (Redis < 6 had no users).
                 password = percentDecoded(credentials)
             }
+        }
+        var tls: TLS? = secure ? TLS() : nil
+        if let mark = rest.firstIndex(of: "?") {
+            // Names are not echoed either: a misplaced secret may be what stands there.
+            let known = "unknown parameter (known: tls_ca, tls_cert, tls_key, tls_server_name)"
+            for pair in rest[rest.index(after: mark)...].split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let value = parts.count == 2 ? percentDecoded(parts[1]) : ""
+                guard parts[0].hasPrefix("tls_") else { throw fail(known) }
+                guard secure else { throw fail("a tls_ parameter needs TLS: rediss:// or rediss+sentinel://") }
+                switch parts[0] {
+                case "tls_ca": tls?.caFile = value
+                case "tls_cert": tls?.certificateFile = value
+                case "tls_key": tls?.keyFile = value
+                case "tls_server_name": tls?.serverName = value
+                default: throw fail(known)
+                }
+                guard !value.isEmpty else { throw fail("a tls_ parameter is empty") }
+            }
+            if tls?.keyFile != nil && tls?.certificateFile == nil { throw fail("tls_key without tls_cert") }
+            rest = rest[..<mark]
         }
         var database = 0
         if sentinel {
@@ -235,12 +238,16 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     static func redacted(_ text: String) -> String {
         guard let schemeEnd = text.firstRange(of: "://") else { return "(not shown: not a URL)" }
         var rest = text[schemeEnd.upperBound...]
+        var masked = ""
+        if let at = rest.lastIndex(of: "@") {  // before the query: a password may hold '?'
+            masked = "***@"
+            rest = rest[rest.index(after: at)...]
+        }
         var query = ""
         if let mark = rest.firstIndex(of: "?") {
             rest = rest[..<mark]
             query = "?***"
         }
-        if let at = rest.lastIndex(of: "@") { rest = "***" + rest[at...] }
-        return String(text[..<schemeEnd.upperBound]) + rest + query
+        return String(text[..<schemeEnd.upperBound]) + masked + rest + query
     }
 }

@@ -72,6 +72,21 @@ import Testing
         #expect(sentinels.tls == RedisURL.TLS(certificateFile: "/c.pem", keyFile: "/k ey.pem"))
         #expect(sentinels.description == "rediss+sentinel://s1:26379,s2:26380/cache/1")
         #expect(try RedisURL(parsing: "redis://h/1").tls == nil)
+        // A password may hold '?', '&' and '=': the userinfo ends at the last '@', before any query.
+        let odd = try RedisURL(parsing: "rediss://u:ab?c&d=e@h:6380/1?tls_ca=/ca.pem")
+        #expect((odd.password, odd.tls?.caFile, odd.endpoint) == ("ab?c&d=e", "/ca.pem", .tcp(host: "h", port: 6380)))
+        #expect(try RedisURL(parsing: "redis://u:ab?cd@h/1").password == "ab?cd")
+    }
+
+    /// The issue's review: a password holding '?' once became "parameters", echoed in the error.
+    @Test(arguments: ["redis://u:ab?tls_SECRET@h:x/1", "rediss://u:pw?SECRET@h/1?tls_SECRET=1", "redis://h/1?tls_SECRET=1"])
+    func noPartOfAPasswordOrParameterInTheError(text: String) {
+        do {
+            _ = try RedisURL(parsing: text)
+            Issue.record("parsed: \(text)")
+        } catch {
+            #expect(!error.description.contains("SECRET"), "\(error)")
+        }
     }
 
     @Test(arguments: ["redis://h/1?tls_ca=/ca.pem", "rediss://h?tls_ca=", "rediss://h?tls_key=/k.pem", "rediss://h?ca=/x",
