@@ -6,10 +6,11 @@ import SystemSupport
 ///     redis://[[user]:password@]host[:port][/db]
 ///     unix:///path/to/redis.sock[?db=N][&password=...]
 ///     redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]
+///         [?sentinel_user=...&sentinel_password=...&sentinel_quorum=N]
 ///
 /// The last asks Redis Sentinels (port 26379 by default) for the primary of
-/// `service`, the form Python's Redis tooling uses; the credentials are the
-/// primary's (Sentinels are asked without).
+/// `service`, the form Python's Redis tooling uses; the userinfo is the
+/// primary's credentials, the query the Sentinels' own (`SentinelOptions`).
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
@@ -18,7 +19,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A host and port (a Sentinel's).
-    public struct Node: Sendable, Equatable, CustomStringConvertible {
+    public struct Node: Sendable, Hashable, CustomStringConvertible {
         public var host: String
         public var port: Int
 
@@ -30,12 +31,33 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
+    /// How Sentinels are trusted: their own credentials (Redis 6.2+ Sentinel ACL users,
+    /// or `requirepass`), and how many of them must name the same primary.
+    public struct SentinelOptions: Sendable, Equatable {
+        public var username: String?
+        public var password: String?
+        /// nil: a majority of the Sentinels in the URL.
+        public var quorum: Int?
+
+        public init(username: String? = nil, password: String? = nil, quorum: Int? = nil) {
+            self.username = username
+            self.password = password
+            self.quorum = quorum
+        }
+
+        /// How many of `count` Sentinels must agree: one that answers while the others
+        /// are down is not a majority of three.
+        public func quorum(among count: Int) -> Int { quorum ?? count / 2 + 1 }
+    }
+
     public static let defaultSentinelPort = 26379
 
     public var endpoint: Endpoint
     public var username: String?
     public var password: String?
     public var database: Int
+    /// Used with `.sentinel` endpoints only.
+    public var sentinel = SentinelOptions()
 
     public init(endpoint: Endpoint, username: String? = nil, password: String? = nil, database: Int = 0) {
         self.endpoint = endpoint
@@ -79,6 +101,12 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         let sentinel = text.hasPrefix("redis+sentinel://")
         guard text.hasPrefix("redis://") || sentinel else { throw fail("expected redis://, unix:// or redis+sentinel://") }
         var rest = Substring(text.dropFirst(sentinel ? "redis+sentinel://".count : "redis://".count))
+        // Split first: the Sentinel password in the query may hold an '@'.
+        var query: Substring = ""
+        if sentinel, let mark = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: mark)...]
+            rest = rest[..<mark]
+        }
         var username: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
@@ -111,10 +139,14 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             }
             var nodes: [Node] = []
             for item in rest.split(separator: ",", omittingEmptySubsequences: false) {
-                nodes.append(try RedisURL.node(item, defaultPort: RedisURL.defaultSentinelPort, fail: fail))
+                let node = try RedisURL.node(item, defaultPort: RedisURL.defaultSentinelPort, fail: fail)
+                // Listed twice, one Sentinel's word would count twice toward the quorum.
+                guard !nodes.contains(node) else { throw fail("Sentinel \(node) is listed twice") }
+                nodes.append(node)
             }
             self.init(endpoint: .sentinel(nodes: nodes, service: String(service)), username: username,
                       password: password, database: database)
+            self.sentinel = try RedisURL.sentinelOptions(query, sentinels: nodes.count, fail: fail)
             return
         }
         if let slash = rest.firstIndex(of: "/") {
@@ -127,6 +159,27 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
         let node = try RedisURL.node(rest, defaultPort: 6379, fail: fail)
         self.init(endpoint: .tcp(host: node.host, port: node.port), username: username, password: password, database: database)
+    }
+
+    private static func sentinelOptions(_ query: Substring, sentinels: Int,
+                                        fail: (String) -> ParseError) throws(ParseError) -> SentinelOptions {
+        var options = SentinelOptions()
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let value = parts.count == 2 ? percentDecoded(parts[1]) : ""
+            switch parts[0] {
+            case "sentinel_user", "sentinel_username": options.username = value.isEmpty ? nil : value
+            case "sentinel_password": options.password = value.isEmpty ? nil : value
+            case "sentinel_quorum":
+                guard let quorum = Int(value), (1...sentinels).contains(quorum) else {
+                    throw fail("sentinel_quorum must be a number from 1 to \(sentinels), the Sentinels listed")
+                }
+                options.quorum = quorum
+            // Not echoed: a misplaced secret may be what stands there.
+            default: throw fail("unknown parameter (known: sentinel_user, sentinel_password, sentinel_quorum)")
+            }
+        }
+        return options
     }
 
     /// `host`, `host:port`, `[v6]`, `[v6]:port`.
@@ -167,7 +220,10 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             let shownHost = host.contains(":") ? "[\(host)]" : host
             return "redis://\(auth)\(shownHost):\(port)/\(database)"
         case .sentinel(let nodes, let service):
+            let query = [sentinel.username.map { "sentinel_user=\($0)" }, sentinel.password.map { _ in "sentinel_password=***" },
+                         sentinel.quorum.map { "sentinel_quorum=\($0)" }].compactMap { $0 }
             return "redis+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(service)/\(database)"
+                + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         case .unix(let path):
             return "unix://\(path)?db=\(database)" + (username.map { "&user=\($0)" } ?? "")
                 + (password == nil ? "" : "&password=***")
