@@ -36,10 +36,10 @@ def read_command(stream):
 class HostileRedis:
     """A Redis that speaks just enough RESP to be connected to, then answers as `reply` says."""
 
-    def __init__(self, reply):
+    def __init__(self, reply, host="127.0.0.1"):
         self.reply = reply
         self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind((host, 0))
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
         self.streamed = 0
