@@ -12,8 +12,7 @@ enum RedisSentinel {
     }
 
     /// The address at least `quorum` Sentinels name. All are asked at once, so a silent
-    /// one costs its timeouts, not theirs added up; the wait ends once an address has
-    /// its quorum or none can have it any more.
+    /// one costs its timeouts, not theirs added up; the wait ends once an address has its quorum.
     static func primary(of service: String, asking sentinels: [RedisURL.Node], options: RedisURL.SentinelOptions,
                         connectTimeout: Duration, commandTimeout: Duration) throws(RedisError) -> RedisURL.Node {
         let quorum = options.quorum(among: sentinels.count)
@@ -39,7 +38,7 @@ enum RedisSentinel {
             switch answer {
             case .named(let node)?: return "Sentinel \(sentinel) named \(node)"
             case .failed(let error)?: return "Sentinel \(sentinel): \(error)"
-            case nil: return "Sentinel \(sentinel): no answer yet"
+            case nil: return "Sentinel \(sentinel): no answer"  // not reached: all answered
             }
         }
         throw .connectionFailed("no primary for '\(service)' named by \(quorum) of the \(sentinels.count) Sentinels: "
@@ -90,13 +89,12 @@ enum RedisSentinel {
                 guard !state.decided else { return nil }
                 var votes: [RedisURL.Node: Int] = [:]
                 for case .named(let node)? in state.all { votes[node, default: 0] += 1 }
-                let leader = votes.max { $0.value < $1.value }
-                let waiting = state.all.filter { $0 == nil }.count
-                if let leader, leader.value >= quorum {
+                if let leader = votes.max(by: { $0.value < $1.value }), leader.value >= quorum {
                     state.decided = true
                     return (state.all, leader.key)
                 }
-                guard (leader?.value ?? 0) + waiting < quorum else { return nil }
+                // Without a quorum, every answer: the failure logged must not change with who was fastest.
+                guard !state.all.contains(where: { $0 == nil }) else { return nil }
                 state.decided = true
                 return (state.all, nil)
             }

@@ -223,6 +223,7 @@ def test_no_quorum_is_served_uncached_and_the_password_stays(attacker, make_stac
     log = stack.log_text()
     assert "named by 2 of the 3 Sentinels" in log, log
     assert f"Sentinel 127.0.0.1:{liar.port} named 127.0.0.1:{attacker.port}" in log, log
+    assert log.count("Redis unavailable") == 1, "logged once, whichever Sentinel answers first"
     assert password not in log
 
 
