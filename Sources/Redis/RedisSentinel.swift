@@ -29,7 +29,7 @@ enum RedisSentinel {
                 poll.record(answer, at: index)
             }
             // No thread to be had: ask from this one.
-            if DetachedThread.spawn(stackSize: 256 << 10, ask) != 0 { ask() }
+            if DetachedThread.spawn(ask) != 0 { ask() }
         }
         let (answers, agreed) = poll.outcome.wait()
         if let agreed { return agreed }

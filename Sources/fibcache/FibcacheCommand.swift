@@ -47,7 +47,7 @@ struct FibcacheCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Redis to cache in: redis://[[user]:password@]host[:port][/db] or unix:///path/to/redis.sock?db=N. (FIBCACHE_REDIS_URL)",
-        discussion: "Through Sentinels: redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db][?sentinel_user=...&sentinel_quorum=N] (the userinfo is the primary's; the Sentinels' password in --sentinel-password-file). A primary is used only when sentinel_quorum of the Sentinels listed name it (default: a majority).",
+        discussion: "Through Sentinels: redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db][?sentinel_user=...&sentinel_quorum=N] (the userinfo is the primary's; the Sentinels' password in --sentinel-password-file, or sentinel_password=). A primary is used only when sentinel_quorum of the Sentinels listed name it (default: a majority); until then requests are served uncached.",
         valueName: "url"))
     var redisURL: String = "redis://127.0.0.1:6379/1"
 
