@@ -18,6 +18,8 @@ public final class RedisConnection: RedisCommanding {
     var budget: UnsafeMutablePointer<chiredis_reply_budget>?
     let commandTimeout: Duration
     let limits: RedisReplyLimits
+    /// Through Sentinels: those outvoted when this connection's primary was chosen.
+    public private(set) var outvotedSentinels: [OutvotedSentinel] = []
 
     /// Connects, authenticates and selects the database, each bounded by the timeouts.
     /// With Sentinels, connects to the primary a quorum of them name (RedisSentinel), and
@@ -27,8 +29,8 @@ public final class RedisConnection: RedisCommanding {
         self.commandTimeout = commandTimeout
         self.limits = limits
         if case .sentinel(let nodes, let service) = url.endpoint {
-            let primary = try RedisSentinel.primary(of: service, asking: nodes, options: url.sentinel,
-                                                    connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+            let (primary, outvoted) = try RedisSentinel.primary(of: service, asking: nodes, options: url.sentinel,
+                                                                connectTimeout: connectTimeout, commandTimeout: commandTimeout)
             var direct = url
             direct.endpoint = .tcp(host: primary.host, port: primary.port)
             // AUTH before ROLE: a primary that requires a password answers ROLE with -NOAUTH.
@@ -43,6 +45,7 @@ public final class RedisConnection: RedisCommanding {
             // Adopted: this object owns the context and its budget from now on.
             (context, budget) = (connection.context, connection.budget)
             (connection.context, connection.budget) = (nil, nil)
+            outvotedSentinels = outvoted
             return
         }
         let connectTV = timeval(connectTimeout)

@@ -1,5 +1,13 @@
 import SystemSupport
 
+/// A Sentinel that named another address than the quorum did (stale, or lying): ignored, and
+/// worth an operator's look.
+public struct OutvotedSentinel: Sendable, Equatable {
+    public let sentinel: RedisURL.Node
+    public let named: RedisURL.Node
+    public let primary: RedisURL.Node
+}
+
 /// Redis Sentinel, as a client uses it: ask every Sentinel of the URL which node is
 /// the primary of a service, and believe an address only when a quorum of them name
 /// it (one lying or stale Sentinel must not decide where the primary's password
@@ -13,8 +21,10 @@ enum RedisSentinel {
 
     /// The address at least `quorum` Sentinels name. All are asked at once, so a silent
     /// one costs its timeouts, not theirs added up; the wait ends once an address has its quorum.
+    /// Also returns the Sentinels heard so far that named another address.
     static func primary(of service: String, asking sentinels: [RedisURL.Node], options: RedisURL.SentinelOptions,
-                        connectTimeout: Duration, commandTimeout: Duration) throws(RedisError) -> RedisURL.Node {
+                        connectTimeout: Duration, commandTimeout: Duration)
+        throws(RedisError) -> (primary: RedisURL.Node, outvoted: [OutvotedSentinel]) {
         let quorum = options.quorum(among: sentinels.count)
         let poll = Poll(count: sentinels.count, quorum: quorum)
         for (index, sentinel) in sentinels.enumerated() {
@@ -32,7 +42,13 @@ enum RedisSentinel {
             if DetachedThread.spawn(ask) != 0 { ask() }
         }
         let (answers, agreed) = poll.outcome.wait()
-        if let agreed { return agreed }
+        if let agreed {
+            let outvoted = zip(sentinels, answers).compactMap { sentinel, answer -> OutvotedSentinel? in
+                guard case .named(let node)? = answer, node != agreed else { return nil }
+                return OutvotedSentinel(sentinel: sentinel, named: node, primary: agreed)
+            }
+            return (agreed, outvoted)
+        }
         // The hosts are the Sentinels' word: logged (escaped) so an operator sees who named what.
         let said = zip(sentinels, answers).map { sentinel, answer in
             switch answer {

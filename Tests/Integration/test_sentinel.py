@@ -193,6 +193,18 @@ def test_a_lying_sentinel_is_outvoted(secured, attacker, make_stack, tmp_path):
         assert outcome(stack, 41)[1] == "HIT"
         assert primary.cli("get", "fibonacci_41") == "165580141"
         assert any(c[:2] == [b"SENTINEL", b"get-master-addr-by-name"] for c in liar.commands), "the liar was asked"
+
+        def liar_logged():
+            # Each new connection asks again (the liar, quick, is nearly always heard before the quorum).
+            primary.cli("client", "kill", "user", "fibcache")
+            outcome(stack, 41)
+            return "names another primary than the quorum" in stack.log_text()
+
+        wait_until(liar_logged, timeout=10, what="the outvoted liar logged")
+        line = next(l for l in stack.log_text().splitlines() if "names another primary" in l)
+        print(line)
+        assert f"sentinel=127.0.0.1:{liar.port}" in line and f"named=127.0.0.1:{attacker.port}" in line, line
+        assert f"primary=127.0.0.1:{primary.port}" in line, line
     print(f"liar listed first of three: the node it named got {attacker.connections} connection(s), "
           f"{len(auths(attacker))} AUTH")
     assert auths(attacker) == []
