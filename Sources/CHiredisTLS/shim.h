@@ -64,6 +64,22 @@ static inline SSL_CTX *chiredis_tls_context(const char *ca_file, const char *cer
 static inline void chiredis_tls_context_free(SSL_CTX *context) { SSL_CTX_free(context); }
 
 
+// Why a handshake failed: a refused certificate says which check refused it.
+static inline void chiredis_tls_failure(SSL *ssl, const char *server_name, const char *otherwise,
+                                        char *error, size_t length) {
+    long verified = SSL_get_verify_result(ssl);
+    if (verified != X509_V_OK) {
+        snprintf(error, length, "certificate of %s refused: %s", server_name, X509_verify_cert_error_string(verified));
+    } else if (otherwise != NULL) {
+        snprintf(error, length, "%s", otherwise);
+    } else if (ERR_peek_last_error() == 0) {
+        snprintf(error, length, "TLS handshake with %s: %s", server_name, errno ? strerror(errno) : "connection closed");
+    } else {
+        chiredis_tls_reason(error, length, "TLS handshake with", server_name);
+    }
+    ERR_clear_error();  // hiredis' reads and writes trust the thread's queue to be empty
+}
+
 static inline long chiredis_tls_milliseconds_left(const struct timespec *deadline) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -103,8 +119,10 @@ static inline SSL *chiredis_tls_start(redisContext *c, SSL_CTX *context, const c
     // Non-blocking for hiredis too: it hands back SSL's "want read/write" as
     // "nothing yet" instead of failing, and fibcache waits and calls again.
     c->flags &= ~REDIS_BLOCK;
+    // (It runs the handshake's first step: on loopback the server's whole answer may be
+    // in already, and the handshake over — or failed — before the loop below.)
     if (redisInitiateSSL(c, ssl) != REDIS_OK) {  // ssl is still ours on failure
-        snprintf(error, length, "%s", c->errstr);
+        chiredis_tls_failure(ssl, server_name, c->errstr, error, length);
         SSL_free(ssl);
         return NULL;
     }
@@ -118,15 +136,7 @@ static inline SSL *chiredis_tls_start(redisContext *c, SSL_CTX *context, const c
         int why = SSL_get_error(ssl, done);
         short events = why == SSL_ERROR_WANT_READ ? POLLIN : why == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
         if (events == 0) {
-            long verified = SSL_get_verify_result(ssl);
-            if (verified != X509_V_OK) {
-                snprintf(error, length, "certificate of %s refused: %s", server_name, X509_verify_cert_error_string(verified));
-            } else if (why == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0) {
-                snprintf(error, length, "TLS handshake with %s: %s", server_name, errno ? strerror(errno) : "connection closed");
-            } else {
-                chiredis_tls_reason(error, length, "TLS handshake with", server_name);
-            }
-            ERR_clear_error();  // hiredis' reads and writes trust the thread's queue to be empty
+            chiredis_tls_failure(ssl, server_name, NULL, error, length);
             return NULL;
         }
         long left = chiredis_tls_milliseconds_left(&deadline);

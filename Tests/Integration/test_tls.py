@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import BINARY, Redis, Stack, fastcgi_status, fibonacci, free_port, wait_until
+from conftest import BINARY, Redis, Stack, fastcgi_status, fibonacci, free_port, stop_process, wait_until
 
 API = "/api/fibonacci/number"
 PASSWORD = "tls-test-Secret-77"
@@ -202,3 +202,37 @@ def test_a_name_only_in_the_subject_is_not_enough(certificates, tmp_path):
     finally:
         stack.stop()
         redis.stop()
+
+
+@pytest.mark.skipif(not TLS_BUILD, reason="hiredis 0.14: no TLS library")
+def test_sentinels_and_the_primary_they_name_over_tls(tls_redis, certificates, tmp_path):
+    """rediss+sentinel://: the Sentinels asked over TLS, the primary they name reached over TLS."""
+    sentinels = []
+    try:
+        for i in range(3):
+            d = tmp_path / f"sentinel-{i}"
+            d.mkdir()
+            tls_port = free_port()
+            (d / "sentinel.conf").write_text(
+                f"port {free_port()}\nbind 127.0.0.1\ndir {d}\nlogfile {d / 'sentinel.log'}\n"
+                f"tls-port {tls_port}\ntls-cert-file {certificates / 'server.crt'}\ntls-key-file {certificates / 'server.key'}\n"
+                f"tls-ca-cert-file {certificates / 'ca.crt'}\ntls-replication yes\n"
+                f"sentinel monitor fibcache 127.0.0.1 {tls_redis.tls_port} 2\n")
+            proc = subprocess.Popen(["redis-server", str(d / "sentinel.conf"), "--sentinel"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            sentinels.append((proc, tls_port))
+        nodes = ",".join(f"127.0.0.1:{port}" for _, port in sentinels)
+        query = "&".join(f"{k}={certificates / v}" for k, v in (("tls_ca", "ca.crt"), ("tls_cert", "client.crt"),
+                                                                 ("tls_key", "client.key")))
+        stack = stack_for(tmp_path, tls_redis, f"rediss+sentinel://fibcache:{PASSWORD}@{nodes}/fibcache/1?{query}")
+        stack.start()
+        try:
+            wait_until(lambda: stack.get(f"{API}/55/")[1]["x-cache"] == "MISS", what="a primary found through the Sentinels")
+            assert stack.get(f"{API}/55/")[1]["x-cache"] == "HIT"
+            assert tls_redis.cli("get", "fibonacci_55") == str(fibonacci(55))
+        finally:
+            stack.stop()
+        assert PASSWORD not in stack.log_text()
+    finally:
+        for proc, _ in sentinels:
+            stop_process(proc)

@@ -55,6 +55,39 @@ import Testing
         #expect(userOnly.description == "redis+sentinel://fibcache@s1:26379,s2:26379/cache/1")
     }
 
+    /// Issue 22: the Sentinels' own credentials and how many must agree, in the query.
+    @Test func sentinelCredentialsAndQuorum() throws {
+        let url = try RedisURL(parsing:
+            "redis+sentinel://fibcache:@s1,s2,s3/cache/1?sentinel_user=fc&sentinel_password=p%40ss:w@rd&sentinel_quorum=3")
+        #expect(url.endpoint == .sentinel(nodes: [.init(host: "s1", port: 26379), .init(host: "s2", port: 26379),
+                                                 .init(host: "s3", port: 26379)], service: "cache"))
+        #expect(url.username == "fibcache" && url.password == nil, "an '@' in the query is not the userinfo's")
+        #expect(url.sentinel == .init(username: "fc", password: "p@ss:w@rd", quorum: 3))
+        #expect(url.description == "redis+sentinel://fibcache@s1:26379,s2:26379,s3:26379/cache/1?sentinel_user=fc&sentinel_password=***&sentinel_quorum=3")
+        let plain = try RedisURL(parsing: "redis+sentinel://s1,s2,s3/cache")
+        #expect(plain.sentinel == .init() && plain.description == "redis+sentinel://s1:26379,s2:26379,s3:26379/cache/0")
+    }
+
+    @Test func theDefaultQuorumIsAMajority() {
+        #expect((1...5).map { RedisURL.SentinelOptions().quorum(among: $0) } == [1, 2, 2, 3, 3])
+        #expect(RedisURL.SentinelOptions(quorum: 1).quorum(among: 3) == 1)
+    }
+
+    @Test(arguments: ["redis+sentinel://s1,s2/m?sentinel_quorum=0", "redis+sentinel://s1,s2/m?sentinel_quorum=3",
+                      "redis+sentinel://s1/m?sentinel_quorum=x", "redis+sentinel://s1/m?sentinel_quorum=",
+                      "redis+sentinel://s1/m?quorum=1", "redis+sentinel://s1,s1:26379/m", "redis+sentinel://s1/m?password=x"])
+    func badSentinelOptions(text: String) {
+        #expect(throws: RedisURL.ParseError.self) { try RedisURL(parsing: text) }
+    }
+
+    @Test func aBadSentinelURLNeverShowsTheSentinelPassword() {
+        let error = #expect(throws: RedisURL.ParseError.self) {
+            try RedisURL(parsing: "redis+sentinel://s1,s2/m?sentinel_password=hunter2&sentinel_quorum=9")
+        }
+        #expect(error?.description.contains("hunter2") == false, "\(error?.description ?? "")")
+        #expect(error?.description.contains("from 1 to 2") == true, "\(error?.description ?? "")")
+    }
+
     @Test(arguments: ["redis+sentinel://s1", "redis+sentinel://s1/", "redis+sentinel://s1,/m", "redis+sentinel://s1:0/m",
                       "redis+sentinel://s1/m/x", "redis+sentinel://s1/m/1/2", "redis+sentinel:///m"])
     func badSentinelURLs(text: String) {
