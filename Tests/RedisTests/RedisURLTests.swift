@@ -109,6 +109,12 @@ import Testing
         let odd = try RedisURL(parsing: "rediss://u:ab?c&d=e@h:6380/1?tls_ca=/ca.pem")
         #expect((odd.password, odd.tls?.caFile, odd.endpoint) == ("ab?c&d=e", "/ca.pem", .tcp(host: "h", port: 6380)))
         #expect(try RedisURL(parsing: "redis://u:ab?cd@h/1").password == "ab?cd")
+        // Both at once: '?' in the primary's password, '@' in the Sentinels'.
+        let both = try RedisURL(parsing: "rediss+sentinel://u:p?w@s1,s2/m/1?sentinel_password=a@b&tls_ca=/ca.pem")
+        #expect((both.password, both.sentinel.password, both.tls?.caFile) == ("p?w", "a@b", "/ca.pem"))
+        #expect(both.endpoint == .sentinel(nodes: [.init(host: "s1", port: 26379), .init(host: "s2", port: 26379)], service: "m"))
+        #expect(!RedisURL.redacted("rediss+sentinel://u:p?w@s1/m?sentinel_password=a@bSECRET").contains("SECRET"))
+        #expect(!RedisURL.redacted("redis://u:pSECRET?w@h:x/1").contains("SECRET"))
     }
 
     /// The review: a password holding '?' once became "parameters", echoed in the error.
