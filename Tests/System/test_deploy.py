@@ -269,7 +269,7 @@ def test_the_operations_server_refuses_other_names_and_framing(installed):
         head = installed.out(f"curl -s -D - -o /dev/null {base}/").lower()
         assert "content-security-policy: default-src 'none'; script-src 'self'" in head and "frame-ancestors 'none'" in head
         assert "x-frame-options: deny" in head and "x-content-type-options: nosniff" in head
-        assert "referrer-policy: no-referrer" in head and "server: nginx\r" in head, head
+        assert "referrer-policy: no-referrer" in head and "server: nginx\n" in head, head
     assert "x-content-type-options: nosniff" in installed.out(f"curl -s -D - -o /dev/null {URL}/40/").lower()
 
 
@@ -277,17 +277,17 @@ def test_the_operations_server_on_a_unix_socket_for_one_group(installed):
     """README's option: the operations server on a unix socket in a directory of the group
     fibcache-ops, instead of 127.0.0.1:8002. A member gets /status; any other local user
     (nobody) cannot connect; the TCP port is closed."""
-    installed.sh("""
+    try:
+        installed.sh("""
         getent group fibcache-ops >/dev/null || groupadd --system fibcache-ops
         echo 'd /run/fibcache-ops 0750 root fibcache-ops -' > /etc/tmpfiles.d/fibcache-ops.conf
         systemd-tmpfiles --create /etc/tmpfiles.d/fibcache-ops.conf
         sed -i -e 's|^    #listen unix:/run/fibcache-ops/operations.sock;|    listen unix:/run/fibcache-ops/operations.sock;|' \
                -e 's|^    listen 127.0.0.1:8002;|    #listen 127.0.0.1:8002;|' /etc/nginx/sites-available/fibcache
         nginx -t && systemctl reload nginx && sleep 1
-        id operator >/dev/null 2>&1 || useradd --system --no-create-home --groups fibcache-ops operator""")
-    try:
+        id fibcache-operator >/dev/null 2>&1 || useradd --system -N -G fibcache-ops fibcache-operator""")
         ask = "curl -s -o /dev/null -w '%{http_code}' --unix-socket /run/fibcache-ops/operations.sock http://localhost/status; echo \" $?\""
-        assert installed.out(f"runuser -u operator -- bash -c '{ask}'") == "200 0"
+        assert installed.out(f"runuser -u fibcache-operator -- bash -c '{ask}'") == "200 0"
         assert installed.out(f"runuser -u nobody -- bash -c '{ask}'") == "000 7", "not in the group: cannot connect"
         assert installed.out(f"runuser -u www-data -- bash -c '{ask}'") == "000 7"
         assert installed.out(f"curl -s -o /dev/null --max-time 3 {OPS}/healthz; echo $?") == "7", "no TCP port"
