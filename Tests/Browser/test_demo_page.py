@@ -147,3 +147,31 @@ def test_a_browser_coming_back_to_an_answer_takes_it_from_its_cache(page):
     wait(driver, lambda: requests_for_it() == 2)
     time.sleep(0.5)  # and nothing else arrives late: the second visit was the browser's copy
     assert requests_for_it() == 2
+
+
+def test_the_page_works_under_its_content_security_policy(page):
+    """Issue 23: the site's CSP (its own script and style only, no inline ones) leaves every
+    button working, with no violation reported; an inline script is refused, so it is enforced."""
+    stack, driver = page
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
+        "window.cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));")})
+    driver.get(f"http://127.0.0.1:{stack.ops_port}/")
+    violations = lambda: driver.execute_script("return window.cspViolations")
+    assert ask(driver, 31, "fast", 1)[0] == "MISS"
+    assert ask(driver, 31, "fast", 2)[0] == "HIT"
+    driver.find_element(By.ID, "evict").click()
+    wait(driver, lambda: "Evicted F(31)" in message(driver).text)
+    bars = driver.find_elements(By.CSS_SELECTOR, "#calls .bar")
+    assert bars[0].size["width"] > 0, "the bars' widths, set from the script"
+    assert driver.find_element(By.ID, "send").value_of_css_property("min-height") == "44px", "style.css applied"
+    driver.find_element(By.ID, "clear").click()
+    wait(driver, lambda: len(calls(driver)) == 0)
+    assert violations() == []
+    # Enforced: an inline script is not run, and reported.
+    driver.execute_script("const s = document.createElement('script'); s.textContent = 'window.inlineRan = 1';"
+                          "document.head.append(s);")
+    wait(driver, lambda: violations() != [])
+    assert driver.execute_script("return window.inlineRan") is None
+    assert violations()[0].startswith("script-src")

@@ -40,7 +40,8 @@ class Balancer:
         self.http_host = LB
         self.http_port = free_port(LB)
         self.ops_port = free_port(LB)
-        conf = subprocess.run([str(ROOT / "scripts" / "render-nginx-conf"), "--fastcgi-read-timeout", READ_TIMEOUT,
+        # --exempt-loopback: the load comes from 127.0.0.1 and measures the hosts, not per-client limits.
+        conf = subprocess.run([str(ROOT / "scripts" / "render-nginx-conf"), "--fastcgi-read-timeout", READ_TIMEOUT, "--exempt-loopback",
                                str(self.dir), f"{LB}:{self.http_port}", f"{LB}:{self.ops_port}", *upstreams],
                               check=True, capture_output=True, text=True).stdout
         (self.dir / "nginx.conf").write_text(conf)

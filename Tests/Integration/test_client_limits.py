@@ -1,15 +1,30 @@
-"""The shipped site's per-client limits (nginx limit_req / limit_conn on the API):
-a flood from one address gets 429 JSON with Retry-After, while other clients — and
-this host itself, which is exempt (a browser or a load test on it) — are served.
-127.0.0.2 stands for a remote client: it is loopback, but not the exempt 127.0.0.1."""
+"""The shipped site's per-client limits (nginx limit_req on the API, limit_conn on the
+whole server): a flood from one address gets 429 JSON with Retry-After, while other
+clients are served. No address is exempt as shipped, this host included; the opt-in
+exemption (render-nginx-conf --exempt-loopback, as the other tests run) exempts it.
+127.0.0.2 stands for a remote client."""
 import json
+import tempfile
 import threading
 import time
 
-from conftest import fastcgi_status, wait_until
+import pytest
+
+from conftest import Stack, fastcgi_status, wait_until
 
 API = "/api/fibonacci/number"
 REMOTE = "127.0.0.2"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """The site as shipped: no exemption."""
+    with tempfile.TemporaryDirectory(prefix="fibcache-it-") as d:
+        s = Stack(d, exempt_loopback=False)
+        try:
+            yield s.start()
+        finally:
+            s.stop()
 
 
 def test_a_request_flood_from_one_client_gets_429(stack):
@@ -31,13 +46,21 @@ def test_a_request_flood_from_one_client_gets_429(stack):
     assert headers["retry-after"] == "1"
     assert headers["content-type"] == "application/json"
     assert json.loads(body)["error"].startswith("too many requests")
-    # This host itself is not limited, even now.
-    assert all(stack.get(f"{API}/40/")[0] == 200 for _ in range(200))
+    # Another client is served meanwhile; this host is a client like any other.
+    assert stack.get(f"{API}/40/", source="127.0.0.3")[0] == 200
+    local = [stack.get(f"{API}/40/")[0] for _ in range(300)]
+    assert 429 in local, "no exemption for 127.0.0.1 as shipped"
+
+
+def test_the_opt_in_exempts_this_host(make_stack):
+    stack = make_stack(exempt_loopback=True)
+    assert all(stack.get(f"{API}/40/")[0] == 200 for _ in range(300))
+    assert 429 in [stack.get(f"{API}/40/", source=REMOTE)[0] for _ in range(300)], "others still limited"
 
 
 def test_more_than_32_requests_at_once_from_one_client_get_429(make_stack):
     # Room in fibcache for 40 requests waiting for one computation, so only nginx limits.
-    stack = make_stack(workers=64)
+    stack = make_stack(workers=64, exempt_loopback=False)
     leader = threading.Thread(target=lambda: stack.get(f"{API}/42/?algorithm=recursive", timeout=120))
     leader.start()
 
@@ -52,9 +75,15 @@ def test_more_than_32_requests_at_once_from_one_client_get_429(make_stack):
     threads = [threading.Thread(target=follower) for _ in range(40)]
     for t in threads:
         t.start()
+    # While 32 wait, the same client's request for the page is over the server's limit too.
+    wait_until(lambda: len(codes) >= 8, timeout=30, what="the 8 refused")
+    page = stack.get("/", source=REMOTE)
+    other = stack.get("/", source="127.0.0.3")
     for t in threads:
         t.join(120)
     leader.join(120)
     print(f"40 requests at once from one client: {codes.count(200)} served, {codes.count(429)} limited")
     assert len(codes) == 40
     assert codes.count(429) == 8 and codes.count(200) == 32
+    assert page[0] == 429, "limit_conn covers the whole server, not only /api/"
+    assert other[0] == 200

@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from box import EXEMPT_LOOPBACK
+
 URL = "http://127.0.0.1:80/api/fibonacci/number"  # wrk needs the port: no /etc/services in the box
 OPS = "http://127.0.0.1:8002"  # the site's operations server: health, status, metrics, DELETE
 # fibcache's own Redis: without the password (health and TTLs only), and as its user.
@@ -76,6 +78,7 @@ def installed(box):
     box.host_redis_before = box.out(HOST_REDIS_STATE)
     out = box.sh("make -C /opt/fibcache install BINARY=/opt/fibcache/fibcache", timeout=300)
     assert "redis-cli -s /run/redis-fibcache/redis-server.sock ping: PONG" in out.stdout
+    box.sh(EXEMPT_LOOPBACK)
     return box
 
 
@@ -226,21 +229,72 @@ def test_a_flood_of_misses_keeps_hits_and_memory_within_the_unit(installed):
     assert installed.out(f"systemctl is-active nginx fibcache {REDIS_UNIT}").split() == ["active"] * 3
 
 
-def test_nginx_limits_one_client_but_not_this_host(installed):
-    """The site's limit_req in the real Debian layout: a flood from one client (127.0.0.2:
-    loopback, but not this host's own address) gets 429 JSON with Retry-After."""
+def test_nginx_limits_every_client_and_this_host_only_when_opted_in(installed):
+    """The site's limit_req in the real Debian layout: a flood from one client gets 429 JSON with
+    Retry-After; as shipped 127.0.0.1 too (a proxy on this host forwards from it), exempt only
+    with the opt-in the other tests use."""
     # One curl, 250 requests on one connection: far faster than 50 a second.
     flood = "curl -s -i -w '\\n' {interface} 'http://127.0.0.1/api/fibonacci/number/40/?i=[1-250]' | tr -d '\\r'"
-    remote = installed.out(flood.format(interface="--interface 127.0.0.2"))
-    local = installed.out(flood.format(interface=""))
     statuses = lambda out: [int(line.split()[1]) for line in out.splitlines() if line.startswith("HTTP/1.1 ")]
-    print(f"250 requests from 127.0.0.2: {statuses(remote).count(429)} limited; "
-          f"from 127.0.0.1: {statuses(local).count(429)} limited")
+    installed.sh("install -m 0644 /opt/fibcache/nginx/fibcache.site /etc/nginx/sites-available/fibcache && "
+                 "systemctl reload nginx && sleep 1")
+    try:
+        remote = installed.out(flood.format(interface="--interface 127.0.0.2"))
+        local = installed.out(flood.format(interface=""))
+    finally:
+        installed.sh(EXEMPT_LOOPBACK)
+    exempt = installed.out(flood.format(interface=""))
+    print(f"250 requests, as shipped: from 127.0.0.2 {statuses(remote).count(429)} limited, from 127.0.0.1 "
+          f"{statuses(local).count(429)}; opted in: from 127.0.0.1 {statuses(exempt).count(429)}")
     assert statuses(remote)[:100] == [200] * 100, "a burst of 100 passes"
     assert 429 in statuses(remote), "then 50 a second"
     limited = remote[remote.index("HTTP/1.1 429"):].split("HTTP/1.1 ")[1]
     assert "Retry-After: 1" in limited and '{"error": "too many requests' in limited
-    assert statuses(local) == [200] * 250, "this host is not limited"
+    assert 429 in statuses(local), "no exemption as shipped"
+    assert statuses(exempt) == [200] * 250, "the opt-in"
+
+
+def test_the_operations_server_refuses_other_names_and_framing(installed):
+    """Issue 23: a rebinding page's Host, and no Host, get 421; the pages cannot be framed,
+    run only their own scripts, and no answer names nginx's version."""
+    code = "curl -s -o /dev/null -w '%{{http_code}}' {args}"
+    for host in ("rebind.example", "rebind.example:8002", "localhost.rebind.example"):
+        for path in ("/status", "/metrics", "/"):
+            assert installed.out(code.format(args=f"-H 'Host: {host}' {OPS}{path}")) == "421", (host, path)
+        assert installed.out(code.format(args=f"-H 'Host: {host}' -X DELETE {OPS}/api/fibonacci/number/40/")) == "421"
+    assert installed.out(code.format(args=f"-0 -H 'Host:' {OPS}/status")) == "421", "no Host"
+    for host in ("localhost", "127.0.0.1:8002"):
+        assert installed.out(code.format(args=f"-H 'Host: {host}' {OPS}/status")) == "200", host
+    for base in (OPS, "http://127.0.0.1"):
+        head = installed.out(f"curl -s -D - -o /dev/null {base}/").lower()
+        assert "content-security-policy: default-src 'none'; script-src 'self'" in head and "frame-ancestors 'none'" in head
+        assert "x-frame-options: deny" in head and "x-content-type-options: nosniff" in head
+        assert "referrer-policy: no-referrer" in head and "server: nginx\n" in head, head
+    assert "x-content-type-options: nosniff" in installed.out(f"curl -s -D - -o /dev/null {URL}/40/").lower()
+
+
+def test_the_operations_server_on_a_unix_socket_for_one_group(installed):
+    """README's option: the operations server on a unix socket in a directory of the group
+    fibcache-ops, instead of 127.0.0.1:8002. A member gets /status; any other local user
+    (nobody) cannot connect; the TCP port is closed."""
+    try:
+        installed.sh("""
+        getent group fibcache-ops >/dev/null || groupadd --system fibcache-ops
+        echo 'd /run/fibcache-ops 0750 root fibcache-ops -' > /etc/tmpfiles.d/fibcache-ops.conf
+        systemd-tmpfiles --create /etc/tmpfiles.d/fibcache-ops.conf
+        sed -i -e 's|^    #listen unix:/run/fibcache-ops/operations.sock;|    listen unix:/run/fibcache-ops/operations.sock;|' \
+               -e 's|^    listen 127.0.0.1:8002;|    #listen 127.0.0.1:8002;|' /etc/nginx/sites-available/fibcache
+        nginx -t && systemctl reload nginx && sleep 1
+        id fibcache-operator >/dev/null 2>&1 || useradd --system -N -G fibcache-ops fibcache-operator""")
+        ask = "curl -s -o /dev/null -w '%{http_code}' --unix-socket /run/fibcache-ops/operations.sock http://localhost/status; echo \" $?\""
+        assert installed.out(f"runuser -u fibcache-operator -- bash -c '{ask}'") == "200 0"
+        assert installed.out(f"runuser -u nobody -- bash -c '{ask}'") == "000 7", "not in the group: cannot connect"
+        assert installed.out(f"runuser -u www-data -- bash -c '{ask}'") == "000 7"
+        assert installed.out(f"curl -s -o /dev/null --max-time 3 {OPS}/healthz; echo $?") == "7", "no TCP port"
+    finally:
+        installed.sh("install -m 0644 /opt/fibcache/nginx/fibcache.site /etc/nginx/sites-available/fibcache && "
+                     f"rm -f /etc/tmpfiles.d/fibcache-ops.conf && {EXEMPT_LOOPBACK}")
+    assert installed.out(f"curl -s {OPS}/healthz") == '{"status": "ok"}'
 
 
 def test_demo_page_and_eviction_on_the_operations_listener_only(installed):
