@@ -68,6 +68,9 @@ public final class ComputationAdmission: Sendable {
         var abandoned = 0
         /// Clients with a computation running or waiting.
         var clients = Set<String>()
+        /// Misses waiting for a slot, in order of arrival (at most running + waiting).
+        var queue: [Int] = []
+        var nextTicket = 0
     }
     private let state = LockedValue(State())
 
@@ -117,11 +120,20 @@ public final class ComputationAdmission: Sendable {
     }
 
     /// Runs `body` in a computation slot, waiting at most `slotWait` for one; nil
-    /// (counted as rejected) when none came free in time.
+    /// (counted as rejected) when none came free in time. Slots go first come, first
+    /// served: a miss arriving as one frees up does not overtake those waiting (a
+    /// client sending miss after miss would otherwise take every freed slot before
+    /// a waiting miss polls again).
     func inSlot<T>(_ body: () -> T) -> T? {
         let deadline = clock.now + limits.slotWait
-        while !takeSlot() {
+        let ticket = state.withLock { state in
+            state.nextTicket += 1
+            state.queue.append(state.nextTicket)
+            return state.nextTicket
+        }
+        while !takeSlot(ticket) {
             guard clock.now < deadline else {
+                state.withLock { state in state.queue.removeAll { $0 == ticket } }
                 rejected()
                 return nil
             }
@@ -135,9 +147,10 @@ public final class ComputationAdmission: Sendable {
         state.withLock { $0.abandoned += 1 }
     }
 
-    private func takeSlot() -> Bool {
+    private func takeSlot(_ ticket: Int) -> Bool {
         state.withLock { state in
-            guard state.running < limits.running else { return false }
+            guard state.running < limits.running, state.queue.first == ticket else { return false }
+            state.queue.removeFirst()
             state.running += 1
             return true
         }
