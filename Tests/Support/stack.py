@@ -392,10 +392,10 @@ def fastcgi_answer(socket_path, method, path, query="", token=True):
     return dict(line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line), body
 
 
-def fastcgi_status(socket_path):
-    """/status of one fibcache process, asked directly on its socket."""
+def fastcgi_status(socket_path, token=True):
+    """/status of one fibcache process, asked directly on its socket (with `token`: see fastcgi_answer)."""
     import json
-    return json.loads(fastcgi_answer(socket_path, "GET", "/status")[1])
+    return json.loads(fastcgi_answer(socket_path, "GET", "/status", token=token)[1])
 
 
 def rss_kib(pid, field="VmRSS"):

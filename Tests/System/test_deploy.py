@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from conftest import ROOT
 
 URL = "http://127.0.0.1:80/api/fibonacci/number"  # wrk needs the port: no /etc/services in the box
 OPS = "http://127.0.0.1:8002"  # the site's operations server: health, status, metrics, DELETE
@@ -167,6 +168,67 @@ def test_operations_endpoints_on_their_own_listener(installed):
         assert installed.out(f"curl -s -o /dev/null -w '%{{http_code}}' 'http://127.0.0.1{path}'") == "404", path
     # Bound to 127.0.0.1 only: another local address (as another interface would be) is refused.
     assert installed.out("curl -s -o /dev/null --max-time 3 http://127.0.0.2:8002/healthz; echo $?") == "7"
+
+
+# A FastCGI request to the installed socket, as any www-data process could send one: its
+# params from argv (NAME=VALUE...), its answer's head printed.
+FASTCGI_PROBE = r"""
+import socket, sys
+sys.path.insert(0, "/opt/issue23")
+from fastcgi_records import HEADER_LENGTH, STDIN, STDOUT, begin, params, params_pair, record, split_records
+pairs = b"".join(params_pair(*(part.encode() for part in arg.split("=", 1))) for arg in sys.argv[1:])
+with socket.socket(socket.AF_UNIX) as s:
+    s.connect("/run/fibcache.sock")
+    s.sendall(begin() + params(pairs) + record(STDIN, b""))
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+out = b"".join(data[o + HEADER_LENGTH:o + HEADER_LENGTH + n] for o, kind, _, n, _ in split_records(data) if kind == STDOUT)
+print(out.decode())
+"""
+
+
+def test_operations_need_the_token_only_nginx_passes(installed, tmp_path):
+    """Issue 23: fibcache answers DELETE, /status and /metrics only with the operations token
+    that nginx's operations server adds (root-only file, systemd credential, root-only
+    snippet). A www-data process on fibcache's socket (nginx's workers' user: any of its
+    processes may connect) gets 403 without it or with a wrong one; through the operations
+    server, 200."""
+    assert installed.out("stat -c '%U:%G %a' /etc/fibcache/operations-token "
+                         "/etc/nginx/snippets/fibcache-operations-token.conf") == "root:root 600\nroot:root 600"
+    token = installed.out("cat /etc/fibcache/operations-token")
+    assert len(token) == 64
+    assert installed.out("cat /etc/nginx/snippets/fibcache-operations-token.conf").endswith(
+        f"fastcgi_param FIBCACHE_OPERATIONS {token};")
+    curl_status(installed, 40)
+    pid = installed.out("systemctl show -p MainPID --value fibcache")
+    assert token not in installed.out(f"tr '\\0' ' ' < /proc/{pid}/cmdline; tr '\\0' '\\n' < /proc/{pid}/environ")
+    assert token not in installed.out("cat /etc/default/fibcache /etc/systemd/system/fibcache.service "
+                                      "/etc/nginx/sites-available/fibcache; journalctl --no-pager -o cat -u fibcache")
+    (tmp_path / "probe.py").write_text(FASTCGI_PROBE)
+    installed.sh("mkdir -p /opt/issue23")
+    installed.tool("copy-in", str(tmp_path / "probe.py"), "/opt/issue23/probe.py")
+    installed.tool("copy-in", str(ROOT / "Tests" / "Support" / "fastcgi_records.py"), "/opt/issue23/fastcgi_records.py")
+    installed.sh("chmod -R a+rX /opt/issue23")
+
+    def as_www_data(method, path, *extra):
+        return installed.out(f"runuser -u www-data -- python3 -B /opt/issue23/probe.py REQUEST_METHOD={method} "
+                             f"DOCUMENT_URI={path} REQUEST_URI={path} QUERY_STRING= {' '.join(extra)}")
+    refused = 0
+    for extra in ((), ("FIBCACHE_OPERATIONS=",), (f"FIBCACHE_OPERATIONS={'0' * 64}",),
+                  (f"FIBCACHE_OPERATIONS={token[:-1]}",), (f"HTTP_FIBCACHE_OPERATIONS={token}",)):
+        for method, path in (("DELETE", "/api/fibonacci/number/40/"), ("GET", "/status"), ("GET", "/metrics")):
+            answer = as_www_data(method, path, *extra)
+            assert answer.startswith("Status: 403"), (method, path, extra, answer)
+            refused += 1
+    assert as_www_data("GET", "/api/fibonacci/number/40/").find("102334155") > 0, "values are for everyone"
+    assert curl_status(installed, 40) == ("200", "HIT"), "not evicted"
+    # Through the operations server: nginx adds the token.
+    assert installed.out(f"curl -s -X DELETE {OPS}/api/fibonacci/number/40/") == '{"n": 40, "evicted": true}'
+    status = json.loads(installed.out(f"curl -s {OPS}/status"))
+    assert status["operations_refused"] >= refused
+    assert "fibcache_operations_refused_total" in installed.out(f"curl -s {OPS}/metrics")
+    print(f"www-data on /run/fibcache.sock: {refused} operations refused (403); through the operations server: 200")
 
 
 def test_the_unit_bounds_the_process(installed):
