@@ -154,7 +154,9 @@ async function send(event) {
   say(`Asking for F(${n}) with the ${algorithm} algorithm…`);
   try {
     const start = performance.now();
-    const response = await fetch(`${API}${n}/?algorithm=${encodeURIComponent(algorithm)}`, { cache: "no-store" });
+    // The canonical URL (fast is the default, named by no parameter): any other is a redirect.
+    const query = algorithm === "fast" ? "" : `?algorithm=${encodeURIComponent(algorithm)}`;
+    const response = await fetch(`${API}${n}/${query}`, { cache: "no-store" });
     const text = await response.text();
     const totalMs = performance.now() - start;
     if (!response.ok) {

@@ -2,7 +2,7 @@ import FibonacciCache
 
 /// `DELETE /api/fibonacci/number/<n>/`: forgets F(n) in the cache store and in
 /// this process, so the next GET computes it again — how the demo page replays
-/// the article's cold call. nginx allows it from loopback only.
+/// the article's cold call. Only through nginx's operations server (its token).
 extension FibonacciService {
     func evict(_ n: Int, store: CacheStore) -> HTTPResponse {
         let (stored, local) = cache.evict(n, store: store)

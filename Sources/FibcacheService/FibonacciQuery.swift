@@ -17,6 +17,12 @@ struct FibonacciQuery: Equatable {
         }
     }
 
+    /// The one URL F(n) is answered under: n in decimal without leading zeros, and
+    /// `algorithm` only when it is not the default.
+    var canonicalTarget: String {
+        Route.fibonacciPrefix + "\(n)/" + (algorithm == .fast ? "" : "?algorithm=\(algorithm.rawValue)")
+    }
+
     private static func algorithm(_ name: String?) throws(APIError) -> FibonacciAlgorithm {
         guard let name else { return .fast }
         guard let algorithm = FibonacciAlgorithm(rawValue: name) else {
@@ -27,8 +33,8 @@ struct FibonacciQuery: Equatable {
     }
 
     /// ASCII digits only: no sign, space, exponent, hex prefix or other scripts'
-    /// digits (Swift's `Int(_:)` would accept "+5"). Leading zeros are fine, as in
-    /// Django's `<int:n>`. Bounded before conversion, so a 10,000-digit n costs nothing.
+    /// digits (Swift's `Int(_:)` would accept "+5"). Leading zeros parse, as in
+    /// Django's `<int:n>` (a GET is then redirected to the canonical URL). Bounded before conversion, so a 10,000-digit n costs nothing.
     static func number(_ segment: Substring, limits: ServiceLimits) throws(APIError) -> Int {
         let digits = segment.utf8
         guard !digits.isEmpty, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {

@@ -17,23 +17,30 @@ public struct FibonacciService: Sendable {
     public let statistics: ServiceStatistics
     /// Requests slower than this are logged once each (php-fpm's slowlog); nil: never.
     public let slowRequestThreshold: Duration?
+    /// What marks a request passed by nginx's operations server; nil: none is (every
+    /// operation refused, see `OperationsToken`).
+    public let operationsToken: OperationsToken?
     let clock: any BlockingClock
     let logger: Logger
     /// Refused misses come in floods: logged once per interval.
     let rejectionLog: RateLimitedLog
+    /// Refused operations too: a local user probing the socket must not fill the journal.
+    let operationsRefusalLog: RateLimitedLog
 
     public init(limits: ServiceLimits = ServiceLimits(), cache: ReadThroughCache, memoryBudget: AnswerMemoryBudget? = nil,
                 statistics: ServiceStatistics = ServiceStatistics(workerCount: 1),
-                slowRequestThreshold: Duration? = .seconds(1), clock: any BlockingClock = SystemClock(),
-                logger: Logger) {
+                slowRequestThreshold: Duration? = .seconds(1), operationsToken: OperationsToken? = nil,
+                clock: any BlockingClock = SystemClock(), logger: Logger) {
         self.limits = limits
         self.cache = cache
         self.memoryBudget = memoryBudget
         self.statistics = statistics
         self.slowRequestThreshold = slowRequestThreshold
+        self.operationsToken = operationsToken
         self.clock = clock
         self.logger = logger
         self.rejectionLog = RateLimitedLog(interval: .seconds(10), clock: clock)
+        self.operationsRefusalLog = RateLimitedLog(interval: .seconds(10), clock: clock)
     }
 
     /// Answers one request on worker `worker` (an index into `statistics.workers`).
@@ -57,8 +64,12 @@ public struct FibonacciService: Sendable {
             return APIError(status: 405, message: "method \(APIError.echo(request.method)) not allowed; use \(allowed.dropLast().joined(separator: ", ")) or \(allowed.last!)",
                             extraHeaders: [("Allow", allowed.joined(separator: ", "))]).response
         }
+        if route.isOperation(method: request.method), !(operationsToken?.matches(request.operationsToken) ?? false) {
+            return refusedOperation(request)
+        }
         switch route {
         case .fibonacci(let segment) where request.method == "DELETE":
+            // Any spelling of n evicts it: an operator's typo is no reason to refuse.
             do throws(APIError) {
                 return evict(try FibonacciQuery.number(segment, limits: limits), store: store)
             } catch {
@@ -67,12 +78,17 @@ public struct FibonacciService: Sendable {
         case .fibonacci(let segment):
             do {
                 let query = try FibonacciQuery(segment: segment, query: QueryString(request.query), limits: limits)
+                // One URL per value: any other spelling (leading zeros, escaped digits, no
+                // trailing slash, other parameters, algorithm=fast) is sent to it, so that
+                // HTTP caches keyed on the URL hold one copy of each value.
+                let canonical = query.canonicalTarget
+                if request.receivedTarget != canonical { return HTTPCaching.redirect(to: canonical) }
                 // A cache revalidating what it holds: the answer cannot have changed.
                 if let condition = request.ifNoneMatch,
                    HTTPCaching.ifNoneMatch(condition, matches: HTTPCaching.entityTag(for: query.n)) {
                     return notModified(query)
                 }
-                return fibonacci(query, store: store, clientHasGone: clientHasGone)
+                return fibonacci(query, client: ClientAddress.key(request.client), store: store, clientHasGone: clientHasGone)
             } catch {
                 return error.response
             }
@@ -86,7 +102,7 @@ public struct FibonacciService: Sendable {
     }
 
     /// The request path of the article's view.
-    func fibonacci(_ query: FibonacciQuery, store: CacheStore,
+    func fibonacci(_ query: FibonacciQuery, client: String? = nil, store: CacheStore,
                    clientHasGone: @escaping @Sendable () -> Bool = { false }) -> HTTPResponse {
         let start = clock.now
         // A large answer takes its memory before anything is read or computed: a flood
@@ -101,7 +117,7 @@ public struct FibonacciService: Sendable {
             // The cheap `fast` computation of n shares its flight and lock with nobody
             // else's: it must never wait behind an `iterative` or `recursive` one.
             answer = try cache.value(for: query.n, variant: query.algorithm == .fast ? "" : query.algorithm.rawValue,
-                                     cheap: query.n <= query.algorithm.cheapLimit, store: store,
+                                     cheap: query.n <= query.algorithm.cheapLimit, client: client, store: store,
                                      hasGone: clientHasGone) { shouldStop in
                 Fibonacci.decimalDigits(of: query.n, using: query.algorithm, stoppingIf: shouldStop)
             }
@@ -148,6 +164,10 @@ public struct FibonacciService: Sendable {
             }
             return APIError(status: 503, message: "busy computing other values; retry in \(Self.retryAfterSeconds) s (cached values are served meanwhile)",
                             extraHeaders: [("Retry-After", "\(Self.retryAfterSeconds)")]).response
+        case .clientBusy:
+            // Counted by the admission; not logged: it is the limit working, one client at a time.
+            return APIError(status: 503, message: "one computation per client: yours is still running or waiting; retry in \(Self.retryAfterSeconds) s when it has finished (cached values are served meanwhile)",
+                            extraHeaders: [("Retry-After", "\(Self.retryAfterSeconds)")]).response
         case .abandoned:
             // Nobody reads this: the client hung up and its computation stopped.
             return APIError(status: 503, message: "the computation stopped: the client had gone").response
@@ -168,6 +188,21 @@ public struct FibonacciService: Sendable {
     }
 
     static let retryAfterSeconds = 1
+
+    /// An operation that did not come through nginx's operations server: 403, counted,
+    /// logged once per interval (never the token it presented).
+    private func refusedOperation(_ request: HTTPRequest) -> HTTPResponse {
+        statistics.operationRefused()
+        operationsRefusalLog.record { suppressed in
+            logger.warning("operation refused: not passed by nginx's operations server (no or a wrong operations token)", metadata: [
+                "method": "\(APIError.echo(request.method))", "path": "\(APIError.echo(request.path))",
+                "token_configured": "\(operationsToken != nil)", "refused_since_last_log": "\(suppressed)",
+            ])
+        }
+        let why = operationsToken == nil ? "this fibcache has no operations token (--operations-token-file), so it answers no operation" :
+            "operations (DELETE, /status, /metrics) are answered through the operations server only"
+        return APIError(status: 403, message: why).response
+    }
 
     private func logIfSlow(_ query: FibonacciQuery, timing: ServerTiming, total: Duration) {
         guard let slowRequestThreshold, total >= slowRequestThreshold else { return }

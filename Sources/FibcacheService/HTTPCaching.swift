@@ -7,6 +7,16 @@ enum HTTPCaching {
     /// on reload.
     static let foreverValue = "public, max-age=31536000, immutable"
     static let neverValue = "no-store"
+    /// A redirect to the canonical URL may be kept a day (not forever: the canonical
+    /// form could change with the API).
+    static let redirectValue = "public, max-age=86400"
+
+    /// 301 to `target` (a path): one URL per value.
+    static func redirect(to target: String) -> HTTPResponse {
+        HTTPResponse(status: 301, headers: [("Content-Type", JSON.contentType), ("Cache-Control", redirectValue),
+                                            ("Location", target)],
+                     body: Array(#"{"location": "#.utf8) + JSON.quoted(target) + [UInt8(ascii: "}")])
+    }
 
     /// Strong, and depending only on what the body depends on: n and the body's format
     /// (`json1`, changed if the representation ever is), not the algorithm that computed it.

@@ -2,8 +2,8 @@ import FibonacciCache
 import SystemSupport
 
 /// `/healthz`, `/readyz`, `/status` and `/metrics`: what an operator (or a
-/// load balancer, or Prometheus) asks a running fibcache. nginx exposes them to
-/// loopback only.
+/// load balancer, or Prometheus) asks a running fibcache. nginx exposes them on its
+/// operations server only; `/status` and `/metrics` also need its token (`OperationsToken`).
 extension FibonacciService {
     func health() -> HTTPResponse {
         json(200, #"{"status": "ok"}"#)
@@ -34,13 +34,15 @@ extension FibonacciService {
             // CPU time: summed wall time would count every wait for a core as work.
             #""compute_seconds": \#(Duration.nanoseconds(s.computeNanoseconds.load(ordering: .relaxed)).secondsText)"#,
             #""slow_requests": \#(s.slowRequests.load(ordering: .relaxed))"#,
+            // 403s: operations that did not come through nginx's operations server.
+            #""operations_refused": \#(s.operationsRefused.load(ordering: .relaxed))"#,
             // Read from the store and not served: failed verification, or another type of data.
             #""cache_values_rejected": \#(cache.rejectedValueCount)"#,
         ]
         if let admission = cache.admission {
             let counts = admission.counts
             fields.append(#""computations_admission": {"running": \#(counts.running), "waiting": \#(counts.waiting), "#
-                          + #""rejected": \#(counts.rejected), "abandoned": \#(counts.abandoned), "#
+                          + #""rejected": \#(counts.rejected), "rejected_per_client": \#(counts.rejectedPerClient), "abandoned": \#(counts.abandoned), "#
                           + #""max_running": \#(admission.limits.running), "max_waiting": \#(admission.limits.waiting), "#
                           + #""max_miss_workers": \#(admission.limits.missWorkers)}"#)
         }

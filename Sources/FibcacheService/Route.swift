@@ -1,6 +1,6 @@
 /// Which endpoint a path names.
 enum Route: Equatable {
-    /// `/api/fibonacci/number/<n>/` (the trailing slash optional); `n` unparsed.
+    /// `/api/fibonacci/number/<n>/` (without the trailing slash too: redirected to it); `n` unparsed.
     case fibonacci(n: Substring)
     /// Liveness: 200 while the process serves, whatever the cache store does.
     case health
@@ -20,6 +20,17 @@ enum Route: Equatable {
         case .fibonacci: Route.readAndEvict
         case .health, .readiness, .status, .metrics: Route.readOnly
         case .notFound: nil
+        }
+    }
+
+    /// Whether only nginx's operations server may ask this: evicting, and what
+    /// `/status` and `/metrics` tell (who asks what, how busy, how to hurt it).
+    /// `/healthz` and `/readyz` stay open: monitoring asks them, and they tell only up or not.
+    func isOperation(method: String) -> Bool {
+        switch self {
+        case .fibonacci: method == "DELETE"
+        case .status, .metrics: true
+        case .health, .readiness, .notFound: false
         }
     }
 

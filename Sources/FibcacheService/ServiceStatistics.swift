@@ -22,6 +22,8 @@ public final class ServiceStatistics: Sendable {
     let computations = Atomic<Int>(0)
     let computeNanoseconds = Atomic<Int>(0)
     let slowRequests = Atomic<Int>(0)
+    /// Operations refused for want of the operations token (403).
+    let operationsRefused = Atomic<Int>(0)
     let workers: [WorkerActivity]
 
     let registry: PrometheusCollectorRegistry
@@ -31,6 +33,8 @@ public final class ServiceStatistics: Sendable {
     private let computationCounter: CoreMetrics.Counter
     private let redisErrorCounter: CoreMetrics.Counter
     private let slowRequestCounter: CoreMetrics.Counter
+    private let operationsRefusedCounter: CoreMetrics.Counter
+    private let rejectedPerClientCounter: FollowingCounter
     private let requestTimer: CoreMetrics.Timer
     private let computeTimer: CoreMetrics.Timer
     private let computeCPUCounter: CoreMetrics.FloatingPointCounter
@@ -66,6 +70,8 @@ public final class ServiceStatistics: Sendable {
         computationCounter = CoreMetrics.Counter(label: "fibcache_computations_total", factory: factory)
         redisErrorCounter = CoreMetrics.Counter(label: "fibcache_redis_errors_total", factory: factory)
         slowRequestCounter = CoreMetrics.Counter(label: "fibcache_slow_requests_total", factory: factory)
+        operationsRefusedCounter = CoreMetrics.Counter(label: "fibcache_operations_refused_total", factory: factory)
+        rejectedPerClientCounter = FollowingCounter(label: "fibcache_computations_rejected_per_client_total", factory: factory)
         requestTimer = CoreMetrics.Timer(label: "fibcache_request_duration_seconds", factory: factory)
         computeTimer = CoreMetrics.Timer(label: "fibcache_compute_duration_seconds", factory: factory)
         computeCPUCounter = CoreMetrics.FloatingPointCounter(label: "fibcache_compute_cpu_seconds_total", factory: factory)
@@ -113,6 +119,7 @@ public final class ServiceStatistics: Sendable {
             waitingGauge.record(admission.waiting)
         }
         rejectedCounter.follow(admission?.rejected ?? 0)
+        rejectedPerClientCounter.follow(admission?.rejectedPerClient ?? 0)
         abandonedCounter.follow(admission?.abandoned ?? 0)
         rejectedValueCounter.follow(rejectedValues)
     }
@@ -128,6 +135,11 @@ public final class ServiceStatistics: Sendable {
     public func cacheStoreFailed() {
         redisErrors.add(1, ordering: .relaxed)
         redisErrorCounter.increment()
+    }
+
+    func operationRefused() {
+        operationsRefused.add(1, ordering: .relaxed)
+        operationsRefusedCounter.increment()
     }
 
     func slowRequest() {

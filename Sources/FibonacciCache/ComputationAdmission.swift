@@ -10,6 +10,11 @@ import SystemSupport
 /// A miss that finds no room is refused at once; one that waits longer than
 /// `slotWait` for a slot is refused then. Cheap misses (about a millisecond) are
 /// not admitted at all: they cost a few hits' worth.
+///
+/// Fair shares: a client (as nginx names it) may have one computation running or
+/// waiting at once; its other misses that would compute are refused at once, so one
+/// client cannot hold every place while others' cold requests get 503. Joining a
+/// computation already running costs no place and is not limited.
 public final class ComputationAdmission: Sendable {
     public struct Limits: Sendable, Equatable {
         /// Computations running at once (`--max-computations`).
@@ -45,6 +50,8 @@ public final class ComputationAdmission: Sendable {
         /// On the miss path without a slot: waiting for one, or for another request's value.
         public var waiting = 0
         public var rejected = 0
+        /// Refused because their client already had a computation (`MissFailure.clientBusy`).
+        public var rejectedPerClient = 0
         public var abandoned = 0
     }
 
@@ -57,7 +64,13 @@ public final class ComputationAdmission: Sendable {
         /// Workers on misses: the above, and those waiting for another request's value.
         var onPath = 0
         var rejected = 0
+        var rejectedPerClient = 0
         var abandoned = 0
+        /// Clients with a computation running or waiting.
+        var clients = Set<String>()
+        /// Misses waiting for a slot, in order of arrival (at most running + waiting).
+        var queue: [Int] = []
+        var nextTicket = 0
     }
     private let state = LockedValue(State())
 
@@ -69,40 +82,58 @@ public final class ComputationAdmission: Sendable {
     public var counts: Counts {
         state.withLock { state in
             Counts(running: state.running, waiting: state.onPath - state.running,
-                   rejected: state.rejected, abandoned: state.abandoned)
+                   rejected: state.rejected, rejectedPerClient: state.rejectedPerClient, abandoned: state.abandoned)
         }
     }
 
-    /// Runs `body` on the miss path, or returns nil (counted as rejected) when there
-    /// is no room. `joining`: a computation of this value is already running here,
-    /// so this miss will most likely only wait for it.
-    func onMissPath<T>(joining: Bool, _ body: () -> T) -> T? {
-        let entered = state.withLock { state -> Bool in
+    /// Runs `body` on the miss path, or throws when there is no room (`.busy`) or
+    /// `client` already has a computation here (`.clientBusy`); both counted.
+    /// `joining`: a computation of this value is already running here, so this miss
+    /// will most likely only wait for it. `client`: nil is not limited per client.
+    func onMissPath<T>(joining: Bool, client: String? = nil, _ body: () -> T) throws(MissFailure) -> T {
+        let holdsClient = !joining && client != nil
+        let refusal = state.withLock { state -> MissFailure? in
             guard state.onPath < limits.missWorkers,
-                  joining || state.computing < limits.running + limits.waiting else { return false }
+                  joining || state.computing < limits.running + limits.waiting else {
+                state.rejected += 1
+                return .busy
+            }
+            if holdsClient {
+                guard state.clients.insert(client!).inserted else {
+                    state.rejectedPerClient += 1
+                    return .clientBusy
+                }
+            }
             state.onPath += 1
             if !joining { state.computing += 1 }
-            return true
-        }
-        guard entered else {
-            rejected()
             return nil
         }
+        if let refusal { throw refusal }
         defer {
             state.withLock { state in
                 state.onPath -= 1
                 if !joining { state.computing -= 1 }
+                if holdsClient { state.clients.remove(client!) }
             }
         }
         return body()
     }
 
     /// Runs `body` in a computation slot, waiting at most `slotWait` for one; nil
-    /// (counted as rejected) when none came free in time.
+    /// (counted as rejected) when none came free in time. Slots go first come, first
+    /// served: a miss arriving as one frees up does not overtake those waiting (a
+    /// client sending miss after miss would otherwise take every freed slot before
+    /// a waiting miss polls again).
     func inSlot<T>(_ body: () -> T) -> T? {
         let deadline = clock.now + limits.slotWait
-        while !takeSlot() {
+        let ticket = state.withLock { state in
+            state.nextTicket += 1
+            state.queue.append(state.nextTicket)
+            return state.nextTicket
+        }
+        while !takeSlot(ticket) {
             guard clock.now < deadline else {
+                state.withLock { state in state.queue.removeAll { $0 == ticket } }
                 rejected()
                 return nil
             }
@@ -116,9 +147,10 @@ public final class ComputationAdmission: Sendable {
         state.withLock { $0.abandoned += 1 }
     }
 
-    private func takeSlot() -> Bool {
+    private func takeSlot(_ ticket: Int) -> Bool {
         state.withLock { state in
-            guard state.running < limits.running else { return false }
+            guard state.running < limits.running, state.queue.first == ticket else { return false }
+            state.queue.removeFirst()
             state.running += 1
             return true
         }

@@ -78,10 +78,12 @@ public final class ReadThroughCache: Sendable {
     ///   - cheap: computing costs a few hits' worth (about a millisecond). Such a miss
     ///     needs no admission, skips the cross-process lock (whose two round trips
     ///     would save little) and waits for no other process: a lock left behind cannot delay it.
+    ///   - client: who asks (nginx's client address, one per IPv6 /64): a client may
+    ///     have one computation running or waiting at once; nil is not limited so.
     ///   - hasGone: whether the requester has gone (its client hung up); once every
     ///     requester of a computation has, the computation stops.
     /// - Throws: `MissFailure` when a miss could not be computed.
-    public func value(for n: Int, variant: String = "", cheap: Bool = false, store: CacheStore,
+    public func value(for n: Int, variant: String = "", cheap: Bool = false, client: String? = nil, store: CacheStore,
                       hasGone: @escaping @Sendable () -> Bool = { false },
                       compute: Computation) throws(MissFailure) -> Answer {
         let start = clock.now
@@ -109,7 +111,7 @@ public final class ReadThroughCache: Sendable {
             // 3. Produce it once, however many requests for it arrive meanwhile; a miss
             //    that is not cheap takes its place on the bounded miss path first.
             func produceOnce() throws(MissFailure) -> (value: Result<Answer, MissFailure>, shared: Bool) {
-                try admitted(miss) {
+                try admitted(miss, client: client) {
                     flights.run(miss.lockKey, hasGone: hasGone) { flight in
                         produce(miss, store: store, flight: flight, compute: compute)
                     }
@@ -151,10 +153,9 @@ public final class ReadThroughCache: Sendable {
         var cheap: Bool
     }
 
-    private func admitted<T>(_ miss: Miss, _ body: () -> T) throws(MissFailure) -> T {
+    private func admitted<T>(_ miss: Miss, client: String?, _ body: () -> T) throws(MissFailure) -> T {
         guard let admission, !miss.cheap else { return body() }
-        guard let result = admission.onMissPath(joining: flights.isRunning(miss.lockKey), body) else { throw .busy }
-        return result
+        return try admission.onMissPath(joining: flights.isRunning(miss.lockKey), client: client, body)
     }
 
     /// Forgets F(n) in the store and in this process (the `DELETE` endpoint).

@@ -46,6 +46,10 @@ struct Configuration: Sendable {
     var redisPasswordUnavailable: String?
     /// The same for `--sentinel-password-file`: the Sentinels then refuse fibcache, requests are served uncached.
     var sentinelPasswordUnavailable: String?
+    /// What nginx's operations server passes (`--operations-token-file`); nil: every
+    /// operation (DELETE, /status, /metrics) is refused, and `operationsTokenUnavailable` says why.
+    var operationsToken: OperationsToken?
+    var operationsTokenUnavailable: String?
 
     static let defaultMemoryBudgetMb = 256
 

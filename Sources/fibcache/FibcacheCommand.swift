@@ -69,6 +69,12 @@ struct FibcacheCommand: ParsableCommand {
         valueName: "path"))
     var sentinelPasswordFile: String?
 
+    @Option(help: ArgumentHelp(
+        "File whose first line is the operations token: DELETE, /status and /metrics are answered only to requests whose FIBCACHE_OPERATIONS param carries it. (FIBCACHE_OPERATIONS_TOKEN_FILE)",
+        discussion: "nginx's operations server passes it (fastcgi_param FIBCACHE_OPERATIONS from a root-only snippet); fibcache.service passes the credential systemd loads from /etc/fibcache/operations-token. Without a token (at least \(OperationsToken.minimumLength) characters) every operation is refused with 403; /healthz and /readyz are always answered.",
+        valueName: "path"))
+    var operationsTokenFile: String?
+
     @Option(help: ArgumentHelp("Longest wait for a Redis connection, e.g. 200ms or 1s. (FIBCACHE_REDIS_CONNECT_TIMEOUT)", valueName: "duration"))
     var redisConnectTimeout: DurationArgument = DurationArgument(argument: "200ms")!
 
@@ -208,6 +214,19 @@ struct FibcacheCommand: ParsableCommand {
                 sentinelPasswordUnavailable = "\(error)"
             }
         }
+        var operationsToken: OperationsToken?
+        var operationsTokenUnavailable: String? = "no --operations-token-file"
+        if let operationsTokenFile {
+            // Missing or short: served all the same (an exit would only loop under systemd), operations refused.
+            do {
+                let text = try RedisPasswordFile.contents(of: operationsTokenFile)
+                operationsToken = OperationsToken(text)
+                operationsTokenUnavailable = operationsToken == nil
+                    ? "\(operationsTokenFile) holds fewer than \(OperationsToken.minimumLength) characters: not a token" : nil
+            } catch {
+                operationsTokenUnavailable = "\(error)"
+            }
+        }
         guard ttl > 0 else { throw ValidationError("--ttl must be a positive number of seconds, got \(ttl)") }
         guard keyPrefix.utf8.count <= 256, !keyPrefix.contains(where: { $0.isWhitespace }) else {
             throw ValidationError("--key-prefix must be at most 256 bytes without whitespace")
@@ -258,7 +277,8 @@ struct FibcacheCommand: ParsableCommand {
             capMallocArenas: environment["MALLOC_ARENA_MAX"] == nil,
             mapLargeAllocations: environment["MALLOC_MMAP_THRESHOLD_"] == nil,
             redisPasswordUnavailable: redisPasswordUnavailable,
-            sentinelPasswordUnavailable: sentinelPasswordUnavailable)
+            sentinelPasswordUnavailable: sentinelPasswordUnavailable,
+            operationsToken: operationsToken, operationsTokenUnavailable: operationsTokenUnavailable)
     }
 
     /// One computation per core but one by default, so that a core stays for hits, nginx

@@ -43,6 +43,10 @@ struct Server {
             logger.warning("no Redis password: connecting without one; a Redis that requires it refuses the cache and every request is answered uncached (X-Cache: BYPASS) until the file is fixed and fibcache restarted",
                            metadata: ["reason": "\(why)"])
         }
+        if let why = configuration.operationsTokenUnavailable {
+            logger.warning("no operations token: every operation (DELETE, /status, /metrics) is refused with 403 until the file is fixed and fibcache restarted",
+                           metadata: ["reason": "\(why)"])
+        }
         if let why = configuration.sentinelPasswordUnavailable {
             logger.warning("no Sentinel password: asking the Sentinels without one; Sentinels that require it refuse, and every request is answered uncached (X-Cache: BYPASS) until the file is fixed and fibcache restarted",
                            metadata: ["reason": "\(why)"])
@@ -72,7 +76,8 @@ struct Server {
         let memoryBudget = makeMemoryBudget(logger: logger)
         let service = FibonacciService(limits: configuration.limits, cache: cache, memoryBudget: memoryBudget,
                                        statistics: statistics,
-                                       slowRequestThreshold: configuration.slowRequestThreshold, logger: logger)
+                                       slowRequestThreshold: configuration.slowRequestThreshold,
+                                       operationsToken: configuration.operationsToken, logger: logger)
         // The cache store is Redis: the one place the executable names the adapter.
         let health = RedisHealth(target: configuration.redis.url.description, logger: logger,
                                  onFailure: { statistics.cacheStoreFailed() })
@@ -175,11 +180,17 @@ extension FastCGIServer {
 
 extension HTTPRequest {
     /// nginx's `fastcgi_params`: `DOCUMENT_URI` is the decoded, normalized path
-    /// (`$document_uri`); `REQUEST_URI` the raw one, used when the former is missing.
+    /// (`$document_uri`); `REQUEST_URI` the raw target (`$request_uri`), the path's
+    /// source when the former is missing. The site adds `FIBCACHE_OPERATIONS` (the
+    /// operations token, on its operations server) and `FIBCACHE_CLIENT` (the client's
+    /// address, on its public one): names without `HTTP_`, which no client header becomes.
     init(fastCGI request: borrowing FastCGIRequest) {
         let method = request.param("REQUEST_METHOD") ?? "GET"
         let query = request.param("QUERY_STRING") ?? ""
-        let path = request.param("DOCUMENT_URI") ?? String((request.param("REQUEST_URI") ?? "/").prefix { $0 != "?" })
-        self.init(method: method, path: path, query: query, ifNoneMatch: request.param("HTTP_IF_NONE_MATCH"))
+        let target = request.param("REQUEST_URI")
+        let path = request.param("DOCUMENT_URI") ?? String((target ?? "/").prefix { $0 != "?" })
+        self.init(method: method, path: path, query: query, ifNoneMatch: request.param("HTTP_IF_NONE_MATCH"),
+                  target: target, operationsToken: request.param("FIBCACHE_OPERATIONS"),
+                  client: request.param("FIBCACHE_CLIENT"))
     }
 }

@@ -7,6 +7,7 @@ no anonymous access; fibcache's passwords in files). Every load is bounded in ti
 everything is stopped by PID."""
 import json
 import re
+import secrets
 import shutil
 import signal
 import statistics
@@ -34,9 +35,11 @@ READ_TIMEOUT = "3s"
 class Balancer:
     """nginx running the shipped site, its upstream made of fibcache hosts over TCP."""
 
-    def __init__(self, directory, upstreams):
+    def __init__(self, directory, upstreams, operations_token):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
+        # The hosts' operations token, which render-nginx-conf puts in the operations server.
+        (self.dir / "operations-token").write_text(operations_token + "\n")
         self.http_host = LB
         self.http_port = free_port(LB)
         self.ops_port = free_port(LB)
@@ -73,6 +76,11 @@ class Cluster:
         self.sentinels = None
         self.hosts = []   # (address, port, process, log path)
         self.balancers = []
+        # One operations token for the hosts and the balancers (README: several hosts).
+        self.operations_token = secrets.token_hex(32)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "operations-token").write_text(self.operations_token + "\n")
+        self.operations_args = ["--operations-token-file", str(self.dir / "operations-token")]
 
     def start(self):
         self.primary.start()
@@ -87,7 +95,8 @@ class Cluster:
             log = open(log_path, "ab")
             # 64 workers: the stampede's 64 requests may all wait on one host at once.
             proc = subprocess.Popen([str(BINARY), "--listen", f"{address}:{port}", "--allow-from", "127.0.0.1",
-                                     "--workers", "64", "--redis-url", self.sentinels.url(db=1), *passwords],
+                                     "--workers", "64", "--redis-url", self.sentinels.url(db=1), *passwords,
+                                     *self.operations_args],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
             log.close()
             self.hosts.append((address, port, proc, log_path))
@@ -100,7 +109,7 @@ class Cluster:
 
     def add_balancer(self, name, addresses):
         upstreams = [f"{a}:{p} max_fails=1 fail_timeout=5s" for a, p, _, _ in self.hosts if a in addresses]
-        balancer = Balancer(self.dir / name, upstreams)
+        balancer = Balancer(self.dir / name, upstreams, self.operations_token)
         self.balancers.append(balancer)
         return balancer
 
@@ -109,11 +118,11 @@ class Cluster:
 
     def ask(self, address, method, path):
         """A request straight to one host (FastCGI over TCP, from 127.0.0.1 like nginx)."""
-        return fastcgi_answer((address, self.host(address)[1]), method, path)
+        return fastcgi_answer((address, self.host(address)[1]), method, path, token=self.operations_token)
 
     def status(self, address, port=None):
         try:
-            return fastcgi_status((address, port or self.host(address)[1]))
+            return fastcgi_status((address, port or self.host(address)[1]), token=self.operations_token)
         except (OSError, ValueError):
             return None
 
@@ -236,7 +245,7 @@ def test_a_lone_or_lying_sentinel_is_not_believed(cluster):
         with open(log_path, "ab") as log:
             proc = subprocess.Popen([str(BINARY), "--listen", f"{address}:{port}", "--allow-from", "127.0.0.1",
                                      "--redis-url", sentinels.url(f"127.0.1.24:{liar.port}"),
-                                     *cluster.auth.fibcache_args(cluster.dir / "secrets")],
+                                     *cluster.auth.fibcache_args(cluster.dir / "secrets"), *cluster.operations_args],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         try:
             wait_until(lambda: cluster.status(address, port) is not None, what=f"fibcache on {address}")

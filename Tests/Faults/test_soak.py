@@ -72,7 +72,8 @@ def test_c_interop_is_clean_under_valgrind(tmp_path, monkeypatch):
     def start_under_valgrind(self, sock, log_path):
         log = open(log_path, "ab")
         proc = subprocess.Popen([*valgrind, str(binary), "--listen", str(sock),
-                                 "--redis-url", f"redis://127.0.0.1:{self.redis.port}/1", "--workers", "2"],
+                                 "--redis-url", f"redis://127.0.0.1:{self.redis.port}/1", "--workers", "2",
+                                 "--operations-token-file", str(self.dir / "operations-token")],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.fibcaches.append(proc)
         self.logs.append(log)

@@ -13,10 +13,10 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         limits: ServiceLimits(maxN: 100_000, maxRecursiveN: 30),
         cache: ReadThroughCache(policy: CachePolicy(keyspace: CacheKeyspace(prefix: "t:"), timeToLive: .seconds(600)),
                                 logger: silent),
-        logger: silent)
+        operationsToken: operationsToken, logger: silent)
 
     private func get(_ path: String, query: String = "", method: String = "GET", cache: CacheStore = InMemoryCache()) -> HTTPResponse {
-        service.respond(to: HTTPRequest(method: method, path: path, query: query), store: cache)
+        service.respond(to: .operation(method, path, query: query), store: cache)
     }
 
     private func body(_ response: HTTPResponse) -> String {
@@ -49,7 +49,7 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     @Test func unavailableCacheIsBypassedNotFatal() {
         let cache = InMemoryCache()
         cache.available = false
-        let response = get("/api/fibonacci/number/94", cache: cache)
+        let response = get("/api/fibonacci/number/94/", cache: cache)
         #expect(response.status == 200)
         #expect(response.header("X-Cache") == "BYPASS")
         #expect(body(response) == #"{"fibonacci": 19740274219868223167}"#)
@@ -82,10 +82,40 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         #expect(timing.contains(#"desc="iterative""#))
     }
 
-    @Test func leadingZerosNameTheSameNumber() {
+    @Test func leadingZerosAreRedirectedToTheCanonicalURL() {
         let cache = InMemoryCache()
-        _ = get("/api/fibonacci/number/007/", cache: cache)
-        #expect(cache.values.keys.sorted() == ["t:fibonacci_7"])
+        let response = get("/api/fibonacci/number/007/", cache: cache)
+        #expect(response.status == 301)
+        #expect(response.header("Location") == "/api/fibonacci/number/7/")
+        #expect(body(response) == #"{"location": "/api/fibonacci/number/7/"}"#)
+        #expect(cache.values.isEmpty, "nothing computed for a redirect")
+    }
+
+    /// One URL per value: every other spelling is a 301 to it, never a 200.
+    @Test(arguments: [
+        ("/api/fibonacci/number/40", "", nil, "/api/fibonacci/number/40/"),
+        ("/api/fibonacci/number/040/", "", nil, "/api/fibonacci/number/40/"),
+        ("/api/fibonacci/number/40/", "", "/api/fibonacci/number/%340/", "/api/fibonacci/number/40/"),
+        ("/api/fibonacci/number/40/", "x=1", nil, "/api/fibonacci/number/40/"),
+        ("/api/fibonacci/number/40/", "algorithm=fast", nil, "/api/fibonacci/number/40/"),
+        ("/api/fibonacci/number/40/", "algorithm=iterative&x=1", nil, "/api/fibonacci/number/40/?algorithm=iterative"),
+        ("/api/fibonacci/number/40/", "algorithm=%69terative", nil, "/api/fibonacci/number/40/?algorithm=iterative"),
+        ("/api/fibonacci/number/00/", "", nil, "/api/fibonacci/number/0/"),
+    ] as [(String, String, String?, String)])
+    func otherSpellingsAreRedirected(path: String, query: String, target: String?, canonical: String) {
+        let response = service.respond(to: HTTPRequest(method: "GET", path: path, query: query, target: target),
+                                       store: InMemoryCache())
+        #expect(response.status == 301)
+        #expect(response.header("Location") == canonical)
+        #expect(response.header("Cache-Control") == "public, max-age=86400")
+    }
+
+    @Test func theCanonicalURLIsAnswered() {
+        for (path, query) in [("/api/fibonacci/number/0/", ""), ("/api/fibonacci/number/20/", "algorithm=recursive")] {
+            let target = query.isEmpty ? path : path + "?" + query
+            #expect(service.respond(to: HTTPRequest(method: "GET", path: path, query: query, target: target),
+                                    store: InMemoryCache()).status == 200)
+        }
     }
 
     @Test(arguments: ["abc", "-1", "+5", " 5", "5 ", "1e3", "0x10", "5.0", "٣", "５", "1_000"])
@@ -154,8 +184,8 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         #expect(get("/api/fibonacci/number/5/", query: "algorithm=").status == 400)
     }
 
-    @Test func percentEncodedAlgorithmIsDecoded() {
-        #expect(get("/api/fibonacci/number/5/", query: "algorithm=f%61st").status == 200)
+    @Test func percentEncodedAlgorithmIsDecodedAndRedirected() {
+        #expect(get("/api/fibonacci/number/5/", query: "algorithm=f%61st").header("Location") == "/api/fibonacci/number/5/")
     }
 
     @Test(arguments: ["/", "/api/", "/api/fibonacci/number/", "/api/fibonacci/number//", "/api/fibonacci/number/5/extra", "/api/fibonacci/5/"])
@@ -178,10 +208,10 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     @Test func deleteEvictsFromTheCacheAndTheLocalCopy() {
         let service = FibonacciService(cache: ReadThroughCache(local: LocalValueCache(capacity: 1 << 20), logger: silent),
-                                       logger: silent)
+                                       operationsToken: operationsToken, logger: silent)
         let cache = InMemoryCache()
         let get = HTTPRequest(method: "GET", path: "/api/fibonacci/number/30/")
-        let delete = HTTPRequest(method: "DELETE", path: "/api/fibonacci/number/30/")
+        let delete = HTTPRequest.operation("DELETE", "/api/fibonacci/number/030")
         #expect(service.respond(to: get, store: cache).header("X-Cache") == "MISS")
         #expect(service.respond(to: get, store: cache).header("X-Cache") == "HIT")
         let evicted = service.respond(to: delete, store: cache)
@@ -198,8 +228,8 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         #expect(get("/api/fibonacci/number/x/", method: "DELETE").status == 400)
         let cache = InMemoryCache()
         cache.available = false
-        let response = FibonacciService(cache: ReadThroughCache(logger: silent), logger: silent)
-            .respond(to: HTTPRequest(method: "DELETE", path: "/api/fibonacci/number/3/"), store: cache)
+        let response = FibonacciService(cache: ReadThroughCache(logger: silent), operationsToken: operationsToken, logger: silent)
+            .respond(to: .operation("DELETE", "/api/fibonacci/number/3/"), store: cache)
         #expect(response.status == 503)
         #expect(String(decoding: response.body, as: UTF8.self).contains("may still be cached"))
     }

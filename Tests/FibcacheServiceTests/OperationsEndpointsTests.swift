@@ -10,11 +10,12 @@ import Testing
     let statistics = ServiceStatistics(workerCount: 2)
     var service: FibonacciService {
         FibonacciService(limits: ServiceLimits(maxN: 10_000, maxRecursiveN: 30), cache: ReadThroughCache(logger: silent),
-                         statistics: statistics, slowRequestThreshold: .milliseconds(50), logger: silent)
+                         statistics: statistics, slowRequestThreshold: .milliseconds(50), operationsToken: operationsToken,
+                         logger: silent)
     }
 
     private func get(_ path: String, query: String = "", cache: CacheStore, worker: Int = 0) -> HTTPResponse {
-        service.respond(to: HTTPRequest(method: "GET", path: path, query: query), store: cache, worker: worker)
+        service.respond(to: .operation("GET", path, query: query), store: cache, worker: worker)
     }
 
     private func json(_ response: HTTPResponse) throws -> [String: Any] {
@@ -59,10 +60,10 @@ import Testing
 
     @Test func statusReportsTheLocalCopy() throws {
         let service = FibonacciService(cache: ReadThroughCache(local: LocalValueCache(capacity: 1 << 20), logger: silent),
-                                       logger: silent)
+                                       operationsToken: operationsToken, logger: silent)
         let cache = InMemoryCache()
         _ = service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/40/"), store: cache)
-        let status = try json(service.respond(to: HTTPRequest(method: "GET", path: "/status"), store: cache))
+        let status = try json(service.respond(to: .operation("GET", "/status"), store: cache))
         let local = try #require(status["local_cache"] as? [String: Any])
         #expect(local["entries"] as? Int == 1)
         #expect(local["bytes"] as? Int == 9 + LocalValueCache.entryOverhead)
@@ -102,10 +103,10 @@ import Testing
     @Test func admissionAndComputeCPUTimeAreReported() throws {
         let limits = ComputationAdmission.Limits(running: 1, waiting: 0)
         let cache = ReadThroughCache(admission: ComputationAdmission(limits: limits), logger: silent)
-        let service = FibonacciService(cache: cache, statistics: statistics, logger: silent)
+        let service = FibonacciService(cache: cache, statistics: statistics, operationsToken: operationsToken, logger: silent)
         let store = InMemoryCache()
         func get(_ path: String, query: String = "") -> HTTPResponse {
-            service.respond(to: HTTPRequest(method: "GET", path: path, query: query), store: store)
+            service.respond(to: .operation("GET", path, query: query), store: store)
         }
         // A refused miss: asked while another computation holds the only slot.
         _ = try cache.value(for: 200_000, store: store) { _ in
@@ -115,7 +116,7 @@ import Testing
         #expect(get("/api/fibonacci/number/100000/", query: "algorithm=iterative").status == 200)
         let status = try json(get("/status"))
         let admission = try #require(status["computations_admission"] as? [String: Int])
-        #expect(admission == ["running": 0, "waiting": 0, "rejected": 1, "abandoned": 0, "max_running": 1, "max_waiting": 0,
+        #expect(admission == ["running": 0, "waiting": 0, "rejected": 1, "rejected_per_client": 0, "abandoned": 0, "max_running": 1, "max_waiting": 0,
                              "max_miss_workers": 1])
         let cpu = try #require(status["compute_seconds"] as? Double)
         #expect(cpu > 0.001 && cpu < 5)
@@ -140,5 +141,67 @@ import Testing
         #expect(slowCount(threshold: .nanoseconds(1)) == 2)  // every Fibonacci request (not /healthz)
         #expect(slowCount(threshold: .seconds(60)) == 0)
         #expect(slowCount(threshold: nil) == 0)
+    }
+
+    /// Only what nginx's operations server passes (its token) evicts or reads the
+    /// counters: not a request without it, nor one with a wrong or truncated token,
+    /// nor anything when no token is configured. Each refusal is a counted 403.
+    @Test func operationsWithoutTheTokenAreRefusedAndCounted() throws {
+        let cache = InMemoryCache()
+        for token in [nil, "", "wrong-token-wrong-token-wrong-t", String(operationsTokenText.dropLast()), operationsTokenText + "x"] {
+            for (method, path) in [("DELETE", "/api/fibonacci/number/40/"), ("GET", "/status"), ("GET", "/metrics")] {
+                let response = service.respond(to: HTTPRequest(method: method, path: path, operationsToken: token), store: cache)
+                #expect(response.status == 403, "\(method) \(path) with \(token ?? "no token")")
+                #expect(response.header("Cache-Control") == "no-store")
+                #expect(String(decoding: response.body, as: UTF8.self).contains("operations server"))
+            }
+        }
+        #expect(service.respond(to: HTTPRequest(method: "GET", path: "/healthz"), store: cache).status == 200, "monitoring stays open")
+        #expect(service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/40/"), store: cache).status == 200)
+        let status = try json(get("/status", cache: cache))
+        #expect(status["operations_refused"] as? Int == 15)
+        #expect(String(decoding: get("/metrics", cache: cache).body, as: UTF8.self).contains("fibcache_operations_refused_total 15"))
+
+        let unconfigured = FibonacciService(cache: ReadThroughCache(logger: silent), logger: silent)
+        let refused = unconfigured.respond(to: .operation("GET", "/status"), store: cache)
+        #expect(refused.status == 403)
+        #expect(String(decoding: refused.body, as: UTF8.self).contains("--operations-token-file"))
+    }
+
+    /// A client's second computation is refused at once (503), another client's is not.
+    @Test func oneComputationPerClient() throws {
+        let cache = ReadThroughCache(admission: ComputationAdmission(limits: .init(running: 2, waiting: 2)), logger: silent)
+        let service = FibonacciService(cache: cache, statistics: statistics, operationsToken: operationsToken, logger: silent)
+        let store = InMemoryCache()
+        func get(_ n: Int, from client: String) -> HTTPResponse {
+            service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/\(n)/", query: "algorithm=iterative",
+                                            client: client), store: store)
+        }
+        var second: HTTPResponse?, sameSlash64: HTTPResponse?, other: HTTPResponse?
+        _ = try cache.value(for: 100_000, variant: "iterative", client: ClientAddress.key("2001:db8:1:2::1"),
+                                 store: store) { _ in
+            second = get(30_001, from: "2001:db8:1:2::1")
+            sameSlash64 = get(30_002, from: "2001:db8:1:2:ffff::9")
+            other = get(30_003, from: "2001:db8:1:3::1")
+            return Array(Fibonacci.decimalDigits(of: 100_000, using: .fast))
+        }
+        #expect(second?.status == 503 && second?.header("Retry-After") == "1")
+        #expect(second.map { String(decoding: $0.body, as: UTF8.self).contains("one computation per client") } == true)
+        #expect(sameSlash64?.status == 503, "an IPv6 client is its /64")
+        #expect(other?.status == 200)
+        #expect(get(30_001, from: "2001:db8:1:2::1").status == 200, "free again once its computation ended")
+        #expect(cache.admission?.counts.rejectedPerClient == 2)
+        #expect(String(decoding: service.respond(to: .operation("GET", "/metrics"), store: store).body, as: UTF8.self)
+            .contains("fibcache_computations_rejected_per_client_total 2"))
+    }
+
+    @Test func clientAddressesAreKeyedPerHostOrSlash64() {
+        #expect(ClientAddress.key("192.0.2.7") == "192.0.2.7")
+        #expect(ClientAddress.key("::ffff:192.0.2.7") == "192.0.2.7")
+        #expect(ClientAddress.key("2001:db8:1:2::1") == ClientAddress.key("2001:db8:1:2:abcd::"))
+        #expect(ClientAddress.key("2001:db8:1:2::1") != ClientAddress.key("2001:db8:1:3::1"))
+        #expect(ClientAddress.key("") == nil)
+        #expect(ClientAddress.key(nil) == nil)
+        #expect(ClientAddress.key("not an address") == nil)
     }
 }

@@ -154,4 +154,33 @@ import Testing
         }
         #expect(lockedDuringOuter == ["fibonacci_45:recursive:lock"], "the fast one took and released its own")
     }
+
+    /// One computation running or waiting per client: its second is refused at once (not
+    /// queued), another client's and an unnamed one's are let in, and joining a computation
+    /// already running costs no place.
+    @Test func aClientHasOneComputationAtOnce() throws {
+        let admission = ComputationAdmission(limits: .init(running: 1, waiting: 2), clock: clock)
+        var outcomes: [String: MissFailure?] = [:]
+        func attempt(_ name: String, joining: Bool = false, client: String?) {
+            do throws(MissFailure) {
+                try admission.onMissPath(joining: joining, client: client) { outcomes[name] = .some(nil) }
+            } catch {
+                outcomes[name] = error
+            }
+        }
+        try admission.onMissPath(joining: false, client: "198.51.100.7") {
+            attempt("same client", client: "198.51.100.7")
+            attempt("same client, joining", joining: true, client: "198.51.100.7")
+            attempt("other client", client: "203.0.113.9")
+            attempt("no client", client: nil)
+        }
+        #expect(outcomes["same client"] == .some(.clientBusy))
+        #expect(outcomes["same client, joining"] == .some(nil))
+        #expect(outcomes["other client"] == .some(nil))
+        #expect(outcomes["no client"] == .some(nil))
+        #expect(admission.counts.rejectedPerClient == 1 && admission.counts.rejected == 0)
+        attempt("same client, later", client: "198.51.100.7")
+        #expect(outcomes["same client, later"] == .some(nil), "its computation ended: room again")
+    }
 }
+

@@ -9,6 +9,8 @@
 - F(n) has about 0.209 n digits, and Python (3.11+) refuses to parse an integer of more than
   4,300 digits, n above about 20,500, unless told otherwise: schemathesis reported exactly
   that on its first run. The API's answer is exact JSON; a Python client lifts the limit.
+- Redirects: schemathesis' stateful phase follows the 301s to the canonical URL (links it
+  infers from Location) with an n taken from the header, a string: bounded like the others.
 - Two servers: the document places each operation on the public server, the operations
   server or both. A run tests one server (FIBCACHE_FUZZ_SERVER, a server URL of the
   document) with the operations the document places there, so that what the server refuses
@@ -44,6 +46,9 @@ def map_case(ctx, case):
     algorithm = (case.query or {}).get("algorithm")  # a list when repeated (?algorithm=a&algorithm=b)
     limit = ALGORITHM_LIMITS.get(algorithm) if isinstance(algorithm, str) else None
     n = (case.path_parameters or {}).get("n")
+    # The stateful phase takes n from a redirect's Location (/api/fibonacci/number/<n>/): a string.
+    if isinstance(n, str) and n.isascii() and n.isdigit():
+        n = int(n)
     # Above 10^6 is invalid input (negative tests): refused whatever the algorithm, kept.
     if limit is not None and isinstance(n, int) and limit < n <= 1_000_000:
         case.path_parameters["n"] = n % (limit + 1)

@@ -279,6 +279,12 @@ class Stack:
 
     def start(self):
         self.dir.mkdir(parents=True, exist_ok=True)
+        # The operations token, as the install makes one (render-nginx-conf puts it in nginx's snippet).
+        token_file = self.dir / "operations-token"
+        if not token_file.exists():
+            token_file.write_text(secrets.token_hex(32) + "\n")
+            token_file.chmod(0o600)
+        self.operations_token = token_file.read_text().strip()
         if self.with_redis:
             self.redis.start()
         for i, sock in enumerate(self.sockets):
@@ -299,6 +305,7 @@ class Stack:
         log = open(log_path, "ab")
         proc = subprocess.Popen(
             [*self.launcher, str(self.binary), "--listen", str(sock), "--redis-url", f"redis://127.0.0.1:{self.redis.port}/1",
+             "--operations-token-file", str(self.dir / "operations-token"),
              *(["--workers", str(self.workers)] if self.workers else []), *self.fibcache_args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.fibcaches.append(proc)
@@ -370,17 +377,30 @@ def fastcgi_request(socket_path, params, timeout=10, source=None):
                     for offset, kind, _, length, _ in split_records(data) if kind == STDOUT)
 
 
-def fastcgi_answer(socket_path, method, path, query=""):
-    """A request as nginx would pass it, straight to one fibcache process: (headers, body)."""
-    response = fastcgi_request(socket_path, {"REQUEST_METHOD": method, "DOCUMENT_URI": path, "QUERY_STRING": query})
+def operations_token(socket_path):
+    """The operations token of the Stack whose fibcache listens on `socket_path` (in its directory), if any."""
+    if isinstance(socket_path, tuple):
+        return None
+    token_file = Path(socket_path).parent / "operations-token"
+    return token_file.read_text().strip() if token_file.exists() else None
+
+
+def fastcgi_answer(socket_path, method, path, query="", token=True):
+    """A request as nginx would pass it, straight to one fibcache process: (headers, body).
+    `token`: True for its Stack's operations token (as the operations server passes it), else the value to pass."""
+    params = {"REQUEST_METHOD": method, "DOCUMENT_URI": path, "QUERY_STRING": query}
+    token = operations_token(socket_path) if token is True else token
+    if token is not None:
+        params["FIBCACHE_OPERATIONS"] = token
+    response = fastcgi_request(socket_path, params)
     head, _, body = response.partition(b"\r\n\r\n")
     return dict(line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line), body
 
 
-def fastcgi_status(socket_path):
-    """/status of one fibcache process, asked directly on its socket."""
+def fastcgi_status(socket_path, token=True):
+    """/status of one fibcache process, asked directly on its socket (with `token`: see fastcgi_answer)."""
     import json
-    return json.loads(fastcgi_answer(socket_path, "GET", "/status")[1])
+    return json.loads(fastcgi_answer(socket_path, "GET", "/status", token=token)[1])
 
 
 def rss_kib(pid, field="VmRSS"):

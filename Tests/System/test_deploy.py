@@ -172,6 +172,68 @@ def test_operations_endpoints_on_their_own_listener(installed):
     assert installed.out("curl -s -o /dev/null --max-time 3 http://127.0.0.2:8002/healthz; echo $?") == "7"
 
 
+# A FastCGI request to the installed socket, as any www-data process could send one: its
+# params from argv (NAME=VALUE...), its answer's head and body printed. Perl: the box has
+# no python3, and perl-base is in every Debian.
+FASTCGI_PROBE = r"""
+use strict; use IO::Socket::UNIX;
+sub length_of { my $l = shift; $l < 128 ? pack("C", $l) : pack("N", $l | 0x80000000) }
+sub record { my ($type, $content) = @_; pack("CCnnCC", 1, $type, 1, length $content, 0, 0) . $content }
+my $params = join "", map { my ($k, $v) = split /=/, $_, 2; $v //= ""; length_of(length $k) . length_of(length $v) . $k . $v } @ARGV;
+my $s = IO::Socket::UNIX->new(Peer => "/run/fibcache.sock") or die "connect: $!";
+print $s record(1, pack("nCx5", 1, 0)) . record(4, $params) . record(4, "") . record(5, "");
+local $/; my $data = <$s>; my $out = "";
+while (length $data >= 8) {
+    my ($version, $type, $id, $length, $padding) = unpack("CCnnC", $data);
+    $out .= substr($data, 8, $length) if $type == 6;
+    substr($data, 0, 8 + $length + $padding) = "";
+}
+print $out;
+"""
+
+
+def test_operations_need_the_token_only_nginx_passes(installed, tmp_path):
+    """Issue 23: fibcache answers DELETE, /status and /metrics only with the operations token
+    that nginx's operations server adds (root-only file, systemd credential, root-only
+    snippet). A www-data process on fibcache's socket (nginx's workers' user: any of its
+    processes may connect) gets 403 without it or with a wrong one; through the operations
+    server, 200."""
+    assert installed.out("stat -c '%U:%G %a' /etc/fibcache/operations-token "
+                         "/etc/nginx/snippets/fibcache-operations-token.conf") == "root:root 600\nroot:root 600"
+    token = installed.out("cat /etc/fibcache/operations-token")
+    assert len(token) == 64
+    assert installed.out("cat /etc/nginx/snippets/fibcache-operations-token.conf").endswith(
+        f"fastcgi_param FIBCACHE_OPERATIONS {token};")
+    curl_status(installed, 40)
+    pid = installed.out("systemctl show -p MainPID --value fibcache")
+    assert token not in installed.out(f"tr '\\0' ' ' < /proc/{pid}/cmdline; tr '\\0' '\\n' < /proc/{pid}/environ")
+    assert token not in installed.out("cat /etc/default/fibcache /etc/systemd/system/fibcache.service "
+                                      "/etc/nginx/sites-available/fibcache; journalctl --no-pager -o cat -u fibcache")
+    (tmp_path / "probe.pl").write_text(FASTCGI_PROBE)
+    installed.sh("mkdir -p /opt/issue23")
+    installed.tool("copy-in", str(tmp_path / "probe.pl"), "/opt/issue23/probe.pl")
+    installed.sh("chmod -R a+rX /opt/issue23")
+
+    def as_www_data(method, path, *extra):
+        return installed.out(f"runuser -u www-data -- perl /opt/issue23/probe.pl REQUEST_METHOD={method} "
+                             f"DOCUMENT_URI={path} REQUEST_URI={path} QUERY_STRING= {' '.join(extra)}")
+    refused = 0
+    for extra in ((), ("FIBCACHE_OPERATIONS=",), (f"FIBCACHE_OPERATIONS={'0' * 64}",),
+                  (f"FIBCACHE_OPERATIONS={token[:-1]}",), (f"HTTP_FIBCACHE_OPERATIONS={token}",)):
+        for method, path in (("DELETE", "/api/fibonacci/number/40/"), ("GET", "/status"), ("GET", "/metrics")):
+            answer = as_www_data(method, path, *extra)
+            assert answer.startswith("Status: 403"), (method, path, extra, answer)
+            refused += 1
+    assert as_www_data("GET", "/api/fibonacci/number/40/").find("102334155") > 0, "values are for everyone"
+    assert curl_status(installed, 40) == ("200", "HIT"), "not evicted"
+    # Through the operations server: nginx adds the token.
+    assert installed.out(f"curl -s -X DELETE {OPS}/api/fibonacci/number/40/") == '{"n": 40, "evicted": true}'
+    status = json.loads(installed.out(f"curl -s {OPS}/status"))
+    assert status["operations_refused"] >= refused
+    assert "fibcache_operations_refused_total" in installed.out(f"curl -s {OPS}/metrics")
+    print(f"www-data on /run/fibcache.sock: {refused} operations refused (403); through the operations server: 200")
+
+
 def test_the_unit_bounds_the_process(installed):
     """CPUWeight below nginx's and Redis' (100 when unset), memory and task limits, as
     systemd applies them; where the box delegates the controllers, the cgroup has them too."""
@@ -233,8 +295,10 @@ def test_nginx_limits_every_client_and_this_host_only_when_opted_in(installed):
     """The site's limit_req in the real Debian layout: a flood from one client gets 429 JSON with
     Retry-After; as shipped 127.0.0.1 too (a proxy on this host forwards from it), exempt only
     with the opt-in the other tests use."""
-    # One curl, 250 requests on one connection: far faster than 50 a second.
-    flood = "curl -s -i -w '\\n' {interface} 'http://127.0.0.1/api/fibonacci/number/40/?i=[1-250]' | tr -d '\\r'"
+    # One curl, 250 requests of the canonical URL (any other spelling is a redirect) on one
+    # connection: far faster than 50 a second.
+    flood = ("for i in $(seq 250); do echo 'url = \"http://127.0.0.1/api/fibonacci/number/40/\"'; done | "
+             "curl -s -i -w '\\n' {interface} -K - | tr -d '\\r'")
     statuses = lambda out: [int(line.split()[1]) for line in out.splitlines() if line.startswith("HTTP/1.1 ")]
     installed.sh("install -m 0644 /opt/fibcache/nginx/fibcache.site /etc/nginx/sites-available/fibcache && "
                  "systemctl reload nginx && sleep 1")
