@@ -105,10 +105,12 @@ def idle_clients_are_closed_and_fibcache_caches_on(box, unit="redis-server@fibca
 def planted_symlinks_change_nothing(box, reinstall, plants):
     """The redis user (who owns /etc/redis) plants each of `plants` as a symlink to a canary file
     of root's; `reinstall` (run as root) must leave the canary as it was and the users file a
-    regular file of fibcache's. Returns what the canary and users file were afterwards."""
-    canary_text = ("root's file\\ninclude /etc/redis/fibcache.conf\\n"
-                   "# added by fibcache's make install; make uninstall removes these two lines\\n")
-    box.sh(f"printf '{canary_text}' > /root-canary && chmod 0600 /root-canary")
+    regular file of fibcache's."""
+    # Root's file, with the lines an older install added to the host Redis' file (which
+    # make install takes out of /etc/redis/redis.conf: through a symlink, out of this).
+    box.sh("printf '%s\\n' 'a file of root' 'include /etc/redis/fibcache.conf' "
+           "\"# added by fibcache's make install; make uninstall removes these two lines\" > /root-canary "
+           "&& chmod 0600 /root-canary")
     before = box.out("stat -c '%U:%G %a %s' /root-canary; sha256sum /root-canary")
     moved = []
     for path in plants:
