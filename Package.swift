@@ -6,7 +6,22 @@
 //   -> thin wrappers (FastCGI, Redis) -> pure domain (Fibonacci, FibonacciCache: the caching policy)
 //   -> the cache store on Redis (FibcacheRedis) and the application (FibcacheService)
 //   -> executable (fibcache), which wires the two together
+import Foundation
 import PackageDescription
+
+/// TLS to Redis (`rediss://`) needs hiredis' TLS library, which hiredis 1.x ships
+/// (Debian 13, Ubuntu 24.04) and 0.14 does not (Debian 12), and OpenSSL's headers.
+/// Built in where both are installed; elsewhere `rediss://` is refused at start-up.
+/// FIBCACHE_TLS=0 builds without it all the same.
+let withTLS: Bool = {
+    if ProcessInfo.processInfo.environment["FIBCACHE_TLS"] == "0" { return false }
+    let files = FileManager.default
+    let libraries = ["/usr/lib", "/usr/local/lib"].flatMap { root in
+        [root] + ((try? files.contentsOfDirectory(atPath: root)) ?? []).map { "\(root)/\($0)" }
+    }
+    return libraries.contains { files.fileExists(atPath: "\($0)/pkgconfig/hiredis_ssl.pc") }
+        && files.fileExists(atPath: "/usr/include/openssl/ssl.h")
+}()
 
 let package = Package(
     name: "fibcache",
@@ -23,6 +38,7 @@ let package = Package(
         // C libraries, found with pkg-config.
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CHiredisTLS", pkgConfig: "hiredis_ssl", providers: [.apt(["libhiredis-dev", "libssl-dev"])]),
         .systemLibrary(name: "CGMP", pkgConfig: "gmp", providers: [.apt(["libgmp-dev"])]),
         .systemLibrary(name: "CMalloc"),  // glibc's mallopt, for the executable's process setup
 
@@ -31,7 +47,8 @@ let package = Package(
 
         // Thin Swift wrappers: the only code that touches the C handles.
         .target(name: "FastCGI", dependencies: ["CFastCGI", "SystemSupport", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Redis", dependencies: ["CHiredis", "SystemSupport"]),
+        .target(name: "Redis", dependencies: ["CHiredis", "SystemSupport"] + (withTLS ? ["CHiredisTLS"] : []),
+                swiftSettings: withTLS ? [.define("HIREDIS_TLS")] : []),
 
         // Pure domain: no I/O. FibonacciCache owns the caching policy (ReadThroughCache)
         // and the store interface it needs (CacheStore).

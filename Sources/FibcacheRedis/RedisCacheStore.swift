@@ -113,17 +113,40 @@ public final class RedisCacheStore: CacheStore {
         }
     }
 
-    /// Compare-and-delete in one step on the server, so a lock that expired and
-    /// was taken by another process is never released by us.
-    private static let releaseScript = """
-        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end
-        """
-
+    /// Compare-and-delete without a script (EVAL would need a user allowed to run any
+    /// Lua): the DEL runs in a transaction Redis aborts if the lock changed after WATCH,
+    /// so a lock that expired and was taken by another process is never released by us.
+    /// A WATCH lives and dies with its connection: nothing after it is resent on a new
+    /// one, and a connection left inside the exchange is closed.
     @discardableResult
     public func releaseLock(for key: String, token: String) -> Bool {
-        if case .integer? = run(["EVAL", Self.releaseScript, "1", key + Self.lockSuffix, token], isWrite: true) {
-            return true
+        let lock = key + Self.lockSuffix
+        guard case .status? = run(["WATCH", lock], isWrite: false), let watching = connection else { return false }
+        func send(_ arguments: String..., isWrite: Bool = false) -> RedisReply? {
+            do {
+                return accept(try watching.command(arguments.map { Array($0.utf8) }), isWrite: isWrite)
+            } catch {
+                failed(error)
+                return nil
+            }
         }
+        switch send("GET", lock) {
+        case .string(let holder)? where holder == Array(token.utf8):
+            // EXEC answers DEL's count once run, null if the lock changed meanwhile: either way not ours now.
+            if case .status? = send("MULTI"), case .status? = send("DEL", lock) {
+                switch send("EXEC", isWrite: true) {
+                case .null?: return true
+                case .array(let replies)? where replies.count == 1: return true
+                default: break
+                }
+            }
+        case .string?, .null?:
+            if case .status? = send("UNWATCH") { return true }  // gone, or another process's
+        default:
+            break
+        }
+        watching.close()
+        if connection === watching { connection = nil }
         return false
     }
 

@@ -4,15 +4,17 @@ import Fibonacci
 ///
 /// The cache is shared and outlives deployments, so what comes back is not
 /// trusted: it must be a canonical decimal integer of the right size for n, and
-/// all of its digits must be F(n)'s — checked modulo a large prime
-/// (`FibonacciResidue`), at a small fraction of the cost of computing F(n).
+/// all of its digits must be F(n)'s — checked modulo two primes this process keeps
+/// secret (`FibonacciVerifier`), so that whoever can write the key cannot build a
+/// value that passes, at a small fraction of the cost of computing F(n).
 /// Anything else is treated as a miss (recomputed, and overwritten).
 public enum CachedValue {
-    public static func isVerified(_ bytes: [UInt8], for n: Int) -> Bool {
+    public static func isVerified(_ bytes: [UInt8], for n: Int,
+                                  by verifier: FibonacciVerifier = .processSecret) -> Bool {
         guard let first = bytes.first else { return false }
         guard bytes.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return false }
         if first == UInt8(ascii: "0") && bytes.count > 1 { return false }  // no leading zeros
         guard bytes.count == Fibonacci.expectedDigitCount(of: n) else { return false }
-        return FibonacciResidue.ofDecimal(bytes) == FibonacciResidue.of(n)
+        return verifier.matches(bytes, fibonacciOf: n)
     }
 }

@@ -16,10 +16,17 @@ extension RedisConnection {
         }
         guard appended == REDIS_OK else { throw fail(context) }
         var done: Int32 = 0
+        var tried = false
         while done == 0 {
             guard let milliseconds = Self.pollMilliseconds(until: deadline) else { throw closing(.timedOut) }
-            // A blocking write(2) waits for all of the buffer: bound it by what is left.
-            setSendTimeout(milliseconds: milliseconds)
+            if let tlsSession {
+                // Non-blocking: after a try that did not finish, wait for what the session needs.
+                if tried, try !wait(for: RedisTLS.wantsRead(tlsSession) ? POLLIN : POLLOUT, milliseconds: milliseconds) { continue }
+                tried = true
+            } else {
+                // A blocking write(2) waits for all of the buffer: bound it by what is left.
+                setSendTimeout(milliseconds: milliseconds)
+            }
             guard redisBufferWrite(context, &done) == REDIS_OK else { throw fail(context) }
         }
     }
@@ -67,7 +74,10 @@ extension RedisConnection {
                 if begun { throw closing(.timedOut) }
                 return nil
             }
-            guard try wait(for: POLLIN, milliseconds: milliseconds) else { continue }
+            // Under TLS, bytes already decrypted are not the socket's to announce.
+            if tlsSession.map(RedisTLS.hasPending) != true {
+                guard try wait(for: POLLIN, milliseconds: milliseconds) else { continue }
+            }
             guard redisBufferRead(context) == REDIS_OK else { throw fail(context) }
             if !begun && Int(chiredis_unparsed_bytes(context)) > unparsed { begin() }
         }

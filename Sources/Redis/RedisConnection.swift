@@ -18,6 +18,8 @@ public final class RedisConnection: RedisCommanding {
     var budget: UnsafeMutablePointer<chiredis_reply_budget>?
     let commandTimeout: Duration
     let limits: RedisReplyLimits
+    /// The TLS session (`rediss://`), owned by the context: the socket is then non-blocking.
+    var tlsSession: OpaquePointer?
 
     /// Connects, authenticates and selects the database, each bounded by the timeouts.
     /// With Sentinels, connects to the primary the first of them that answers names,
@@ -31,8 +33,8 @@ public final class RedisConnection: RedisCommanding {
             for node in nodes {
                 var named: RedisURL.Node?
                 do {
-                    let primary = try RedisSentinel.primary(of: service, asking: node, connectTimeout: connectTimeout,
-                                                            commandTimeout: commandTimeout)
+                    let primary = try RedisSentinel.primary(of: service, asking: node, tls: url.tls,
+                                                            connectTimeout: connectTimeout, commandTimeout: commandTimeout)
                     named = primary
                     var direct = url
                     direct.endpoint = .tcp(host: primary.host, port: primary.port)
@@ -43,8 +45,8 @@ public final class RedisConnection: RedisCommanding {
                         throw error
                     }
                     // Adopted: this object owns the context and its budget from now on.
-                    (context, budget) = (connection.context, connection.budget)
-                    (connection.context, connection.budget) = (nil, nil)
+                    (context, budget, tlsSession) = (connection.context, connection.budget, connection.tlsSession)
+                    (connection.context, connection.budget, connection.tlsSession) = (nil, nil, nil)
                     return
                 } catch {
                     // The host is the Sentinel's word: logged (escaped) so an operator sees whom it named.
@@ -69,6 +71,14 @@ public final class RedisConnection: RedisCommanding {
             redisFree(made)
             throw .connectionFailed(why)
         }
+        if let tls = url.tls, case .tcp(let host, _) = url.endpoint {
+            do {
+                tlsSession = try RedisTLS.start(on: made, settings: tls, serverName: tls.serverName ?? host, timeout: connectTimeout)
+            } catch {
+                redisFree(made)
+                throw error
+            }
+        }
         let budget = UnsafeMutablePointer<chiredis_reply_budget>.allocate(capacity: 1)
         chiredis_limit_replies(made, budget, limits.maxElements, limits.maxBytes)
         (context, self.budget) = (made, budget)
@@ -91,8 +101,9 @@ public final class RedisConnection: RedisCommanding {
     public var isOpen: Bool { context != nil }
 
     public func close() {
-        if let context { redisFree(context) }
+        if let context { redisFree(context) }  // and the TLS session with it
         context = nil
+        tlsSession = nil
         budget?.deallocate()  // after the context: freeing it may use the budget's functions
         budget = nil
     }

@@ -2,9 +2,9 @@
 /// a service, then make sure the node agrees before trusting it (a Sentinel may be
 /// stale or wrong; a demoted primary answers writes with `-READONLY`).
 enum RedisSentinel {
-    static func primary(of service: String, asking sentinel: RedisURL.Node, connectTimeout: Duration,
+    static func primary(of service: String, asking sentinel: RedisURL.Node, tls: RedisURL.TLS?, connectTimeout: Duration,
                         commandTimeout: Duration) throws(RedisError) -> RedisURL.Node {
-        let connection = try RedisConnection(url: RedisURL(endpoint: .tcp(host: sentinel.host, port: sentinel.port)),
+        let connection = try RedisConnection(url: RedisURL(endpoint: .tcp(host: sentinel.host, port: sentinel.port), tls: tls),
                                              connectTimeout: connectTimeout, commandTimeout: commandTimeout,
                                              limits: .sentinel)
         defer { connection.close() }

@@ -6,10 +6,12 @@ import SystemSupport
 ///     redis://[[user]:password@]host[:port][/db]
 ///     unix:///path/to/redis.sock[?db=N][&password=...]
 ///     redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]
+///     rediss://...  rediss+sentinel://...  [?tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_server_name=NAME]
 ///
 /// The last asks Redis Sentinels (port 26379 by default) for the primary of
 /// `service`, the form Python's Redis tooling uses; the credentials are the
-/// primary's (Sentinels are asked without).
+/// primary's (Sentinels are asked without). `rediss` is TLS to every node, Sentinels
+/// included (`RedisURL.TLS`).
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
@@ -30,18 +32,37 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
+    /// TLS (`rediss://`): the peer's certificate must chain to `caFile` (default: the
+    /// system's CAs) and name `serverName` (default: the host connected to, as given
+    /// or as a Sentinel named it); a client certificate when the server asks for one.
+    public struct TLS: Sendable, Hashable {
+        public var caFile: String?
+        public var certificateFile: String?
+        public var keyFile: String?
+        public var serverName: String?
+
+        public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
+            self.caFile = caFile
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.serverName = serverName
+        }
+    }
+
     public static let defaultSentinelPort = 26379
 
     public var endpoint: Endpoint
     public var username: String?
     public var password: String?
     public var database: Int
+    public var tls: TLS?
 
-    public init(endpoint: Endpoint, username: String? = nil, password: String? = nil, database: Int = 0) {
+    public init(endpoint: Endpoint, username: String? = nil, password: String? = nil, database: Int = 0, tls: TLS? = nil) {
         self.endpoint = endpoint
         self.username = username
         self.password = password
         self.database = database
+        self.tls = tls
     }
 
     public struct ParseError: Error, Equatable, CustomStringConvertible {
@@ -76,9 +97,30 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             }
             return
         }
-        let sentinel = text.hasPrefix("redis+sentinel://")
-        guard text.hasPrefix("redis://") || sentinel else { throw fail("expected redis://, unix:// or redis+sentinel://") }
-        var rest = Substring(text.dropFirst(sentinel ? "redis+sentinel://".count : "redis://".count))
+        guard let schemeEnd = text.firstRange(of: "://"),
+              let (sentinel, secure) = RedisURL.schemes[String(text[..<schemeEnd.lowerBound])] else {
+            throw fail("expected redis://, rediss://, unix://, redis+sentinel:// or rediss+sentinel://")
+        }
+        var rest = text[schemeEnd.upperBound...]
+        var tls: TLS? = secure ? TLS() : nil
+        if let mark = rest.firstIndex(of: "?") {
+            for pair in rest[rest.index(after: mark)...].split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let value = parts.count == 2 ? percentDecoded(parts[1]) : ""
+                guard parts[0].hasPrefix("tls_") else { throw fail("unknown parameter (known: tls_ca, tls_cert, tls_key, tls_server_name)") }
+                guard secure else { throw fail("\(parts[0]) needs TLS: rediss:// or rediss+sentinel://") }
+                guard !value.isEmpty else { throw fail("\(parts[0]) is empty") }
+                switch parts[0] {
+                case "tls_ca": tls?.caFile = value
+                case "tls_cert": tls?.certificateFile = value
+                case "tls_key": tls?.keyFile = value
+                case "tls_server_name": tls?.serverName = value
+                default: throw fail("unknown parameter (known: tls_ca, tls_cert, tls_key, tls_server_name)")
+                }
+            }
+            if tls?.keyFile != nil && tls?.certificateFile == nil { throw fail("tls_key without tls_cert") }
+            rest = rest[..<mark]
+        }
         var username: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
@@ -114,7 +156,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 nodes.append(try RedisURL.node(item, defaultPort: RedisURL.defaultSentinelPort, fail: fail))
             }
             self.init(endpoint: .sentinel(nodes: nodes, service: String(service)), username: username,
-                      password: password, database: database)
+                      password: password, database: database, tls: tls)
             return
         }
         if let slash = rest.firstIndex(of: "/") {
@@ -126,8 +168,14 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             }
         }
         let node = try RedisURL.node(rest, defaultPort: 6379, fail: fail)
-        self.init(endpoint: .tcp(host: node.host, port: node.port), username: username, password: password, database: database)
+        self.init(endpoint: .tcp(host: node.host, port: node.port), username: username, password: password,
+                  database: database, tls: tls)
     }
+
+    /// Scheme → (Sentinels?, TLS?).
+    private static let schemes: [String: (Bool, Bool)] = [
+        "redis": (false, false), "rediss": (false, true), "redis+sentinel": (true, false), "rediss+sentinel": (true, true),
+    ]
 
     /// `host`, `host:port`, `[v6]`, `[v6]:port`.
     private static func node(_ text: Substring, defaultPort: Int, fail: (String) -> ParseError) throws(ParseError) -> Node {
@@ -162,12 +210,13 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         case (let user?, nil): auth = "\(user)@"
         case (let user, _?): auth = "\(user ?? ""):***@"
         }
+        let secure = tls == nil ? "" : "s"
         switch endpoint {
         case .tcp(let host, let port):
             let shownHost = host.contains(":") ? "[\(host)]" : host
-            return "redis://\(auth)\(shownHost):\(port)/\(database)"
+            return "redis\(secure)://\(auth)\(shownHost):\(port)/\(database)"
         case .sentinel(let nodes, let service):
-            return "redis+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(service)/\(database)"
+            return "redis\(secure)+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(service)/\(database)"
         case .unix(let path):
             return "unix://\(path)?db=\(database)" + (username.map { "&user=\($0)" } ?? "")
                 + (password == nil ? "" : "&password=***")

@@ -47,6 +47,11 @@ struct FibcacheCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Redis to cache in: redis://[[user]:password@]host[:port][/db] or unix:///path/to/redis.sock?db=N. (FIBCACHE_REDIS_URL)",
+        discussion: """
+            Also redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db], and over TLS \
+            rediss:// and rediss+sentinel:// with ?tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_server_name=NAME \
+            (builds with hiredis 1.x\(RedisTLS.isAvailable ? ", as this one is" : "; this one has hiredis 0.14 and no TLS")).
+            """,
         valueName: "url"))
     var redisURL: String = "redis://127.0.0.1:6379/1"
 
@@ -168,6 +173,10 @@ struct FibcacheCommand: ParsableCommand {
         }
         var url: RedisURL
         do { url = try RedisURL(parsing: redisURL) } catch { throw ValidationError("--redis-url: \(error)") }
+        if let tls = url.tls {
+            guard RedisTLS.isAvailable else { throw ValidationError("--redis-url: \(RedisTLS.unavailable)") }
+            do { try RedisTLS.check(tls) } catch { throw ValidationError("--redis-url: TLS: \(error)") }
+        }
         var redisPasswordUnavailable: String?
         if let redisPasswordFile {
             guard url.password == nil else {

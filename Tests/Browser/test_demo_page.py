@@ -8,6 +8,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from browser import ask, calls, chromium, message, wait
+from stack import fibonacci
 
 ARTIFACTS = Path(os.environ.get("FIBCACHE_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
 
@@ -33,13 +34,6 @@ def test_the_public_page_reads_and_says_why_it_cannot_evict(page):
     wait(driver, lambda: "operations listener" in message(driver).text)
     assert "405" in message(driver).text and "error" in message(driver).get_attribute("class")
     assert ask(driver, 30, "fast", 2)[0] == "HIT", "nothing was evicted"
-
-
-def fib(n):
-    a, b = 0, 1
-    for _ in range(n):
-        a, b = b, a + b
-    return a
 
 
 def test_cold_warm_evict_and_errors(page):
@@ -73,7 +67,7 @@ def test_cold_warm_evict_and_errors(page):
     assert "(209 digits)" in summary.text
     summary.click()
     digits = long_call.find_element(By.CSS_SELECTOR, "pre.digits").text.replace("\n", "")
-    assert digits == str(fib(1000)) and len(digits) == 209
+    assert digits == str(fibonacci(1000)) and len(digits) == 209
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / "demo-page.png"))

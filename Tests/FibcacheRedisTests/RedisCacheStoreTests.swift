@@ -65,7 +65,9 @@ extension RedisCacheStore {
 
     @Test func commandsUseRedisTermsAndTheLockKeySuffix() throws {
         let connection = ScriptedConnection([.success(.status("OK")), .success(.null), .success(.string(Array("t1".utf8))),
-                                             .success(.status("OK")), .success(.integer(1)),
+                                             .success(.status("OK")),
+                                             .success(.status("OK")), .success(.string(Array("t1".utf8))), .success(.status("OK")),
+                                             .success(.status("QUEUED")), .success(.array([.integer(1)])),
                                              .success(.string(Array("42".utf8))), .success(.integer(1))])
         let redis = store(ScriptedConnector([.success(connection)]))
         #expect(redis.acquireLock(for: "fibonacci_9", token: "t1", expiry: .seconds(30)) == .acquired)
@@ -79,9 +81,28 @@ extension RedisCacheStore {
         #expect(sent[1] == ["SET", "fibonacci_9:lock", "t2", "NX", "PX", "1500"])
         #expect(sent[2] == ["GET", "fibonacci_9:lock"], "who holds it: t1, not us")
         #expect(sent[3] == ["SET", "fibonacci_9", "34", "PX", "86400000"])
-        #expect(sent[4].first == "EVAL" && sent[4].suffix(3) == ["1", "fibonacci_9:lock", "t1"])
-        #expect(sent[5] == ["GETRANGE", "fibonacci_9", "0", "100"])
-        #expect(sent[6] == ["DEL", "fibonacci_9"])
+        #expect(sent[4...8] == [["WATCH", "fibonacci_9:lock"], ["GET", "fibonacci_9:lock"], ["MULTI"],
+                                ["DEL", "fibonacci_9:lock"], ["EXEC"]], "compare-and-delete without a script")
+        #expect(sent[9] == ["GETRANGE", "fibonacci_9", "0", "100"])
+        #expect(sent[10] == ["DEL", "fibonacci_9"])
+    }
+
+    /// The release is WATCH, GET, MULTI, DEL, EXEC on one connection: a lock another
+    /// process holds is left (UNWATCH), and a connection lost inside the exchange is not
+    /// resumed on a new one, where the DEL would run unwatched.
+    @Test func aLockIsReleasedOnlyByItsHolderAndOnOneConnection() {
+        let other = ScriptedConnection([.success(.status("OK")), .success(.string(Array("t2".utf8))), .success(.status("OK"))])
+        let redis = store(ScriptedConnector([.success(other)]))
+        #expect(redis.releaseLock(for: "fibonacci_9", token: "t1"))
+        #expect(other.commands == [["WATCH", "fibonacci_9:lock"], ["GET", "fibonacci_9:lock"], ["UNWATCH"]])
+
+        let dying = ScriptedConnection([.success(.status("OK")), .success(.string(Array("t1".utf8))),
+                                        .failure(.connectionLost("reset by peer"))])
+        let fresh = ScriptedConnection()
+        let again = store(ScriptedConnector([.success(dying), .success(fresh)]))
+        #expect(!again.releaseLock(for: "fibonacci_9", token: "t1"), "the lock may still be there")
+        #expect(dying.commands.last == ["MULTI"])
+        #expect(fresh.commands.isEmpty, "nothing of the exchange resent")
     }
 
     /// The lock command's first sending died with its connection after Redis took the

@@ -39,18 +39,24 @@ import Testing
         if algorithm == .recursive { #expect(checks > 0, "F(40)'s subtrees from F(30) up ask") }
     }
 
-    /// Fast doubling modulo 2⁶¹ − 1 agrees with the exact values reduced the slow way.
+    /// Fast doubling modulo a prime agrees with the exact values reduced the slow way,
+    /// for the old Mersenne prime, the largest prime below 2⁶³ and random ones.
     @Test(arguments: [0, 1, 2, 3, 40, 93, 94, 300, 1_000, 4_096, 65_537, 100_000])
     func residueByFastDoublingMatchesTheDigits(n: Int) {
         let digits = Fibonacci.decimalDigits(of: n, using: .fast)
-        #expect(FibonacciResidue.of(n) == FibonacciResidue.ofDecimal(digits))
-        // The digits reduced one at a time, with plain 128-bit arithmetic, as a reference.
-        let reference = digits.reduce(UInt64(0)) { residue, digit in
-            let (high, low) = residue.multipliedFullWidth(by: 10)
-            let wide = FibonacciResidue.prime.dividingFullWidth((high, low)).remainder
-            return (wide + UInt64(digit - 48)) % FibonacciResidue.prime
+        var generator = SystemRandomNumberGenerator()
+        let moduli = [PrimeModulus((1 << 61) - 1), PrimeModulus(9_223_372_036_854_775_783),
+                      .randomPrime(using: &generator), .randomPrime(using: &generator)]
+        for modulus in moduli {
+            let residue = FibonacciResidue(modulus: modulus)
+            // The digits reduced one at a time, with plain 128-bit division, as a reference.
+            let reference = digits.reduce(UInt64(0)) { residue, digit in
+                let wide = modulus.value.dividingFullWidth(residue.multipliedFullWidth(by: 10)).remainder
+                return (wide + UInt64(digit - 48)) % modulus.value
+            }
+            #expect(residue.ofDecimal(digits) == reference, "mod \(modulus.value)")
+            #expect(residue.of(n) == reference, "mod \(modulus.value)")
         }
-        #expect(FibonacciResidue.ofDecimal(digits) == reference)
     }
 
     @Test func theArticlesFortieth() {

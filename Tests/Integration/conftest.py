@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Support"))
-from stack import (BINARY, NGINX, ROOT, Load, Redis, Sentinels, Stack, fastcgi_answer, fastcgi_request, fastcgi_status,  # noqa: E402,F401
+from stack import (BINARY, NGINX, ROOT, Load, Redis, Sentinels, Stack, fastcgi_answer, fastcgi_request, fastcgi_status, fibonacci,  # noqa: E402,F401
                    free_port, open_fds, rss_kib, stop_process, wait_until)
 
 

@@ -5,20 +5,10 @@ import threading
 
 import pytest
 
+from conftest import fibonacci
+
 API = "/api/fibonacci/number"
 sys.set_int_max_str_digits(0)  # Python refuses str() of ints above 4300 digits by default
-
-
-def fib(n):
-    """An independent reference: Python's own big integers, fast doubling."""
-    def pair(k):
-        if k == 0:
-            return 0, 1
-        a, b = pair(k >> 1)
-        c = a * (2 * b - a)
-        d = a * a + b * b
-        return (d, c + d) if k & 1 else (c, d)
-    return pair(n)[0]
 
 
 def value(body):
@@ -49,7 +39,7 @@ def test_body_is_the_articles_json(stack):
 def test_f1000_and_f100000_by_digits(stack):
     for n, digits in [(1000, 209), (100_000, 20_899)]:
         text = fib_digits(stack.get(f"{API}/{n}/")[2])
-        reference = str(fib(n))
+        reference = str(fibonacci(n))
         assert len(text) == digits == len(reference)
         assert text[:20] == reference[:20] and text[-20:] == reference[-20:]
         assert text == reference
@@ -60,7 +50,7 @@ def test_algorithms_agree(stack, algorithm):
     stack.ops("DELETE", f"{API}/27/")
     status, headers, body = stack.get(f"{API}/27/?algorithm={algorithm}")
     assert status == 200 and headers["x-cache"] == "MISS"
-    assert value(body) == fib(27)
+    assert value(body) == fibonacci(27)
     assert f'desc="{algorithm}"' in headers["server-timing"]
 
 
@@ -68,7 +58,7 @@ def test_miss_then_hit_with_key_and_ttl(stack):
     stack.redis.cli("del", "fibonacci_321")
     status, headers, body = stack.get(f"{API}/321/")
     assert (status, headers["x-cache"]) == (200, "MISS")
-    assert stack.redis.cli("get", "fibonacci_321") == str(fib(321))
+    assert stack.redis.cli("get", "fibonacci_321") == str(fibonacci(321))
     ttl = int(stack.redis.cli("ttl", "fibonacci_321"))
     assert 86_390 <= ttl <= 86_400
     status, headers, again = stack.get(f"{API}/321")  # trailing slash optional
@@ -115,16 +105,16 @@ def test_redis_database_one_like_the_original(stack):
 
 
 def test_cached_value_is_served_whatever_the_algorithm(stack):
-    stack.redis.cli("set", "fibonacci_44", str(fib(44)))
+    stack.redis.cli("set", "fibonacci_44", str(fibonacci(44)))
     status, headers, body = stack.get(f"{API}/44/?algorithm=recursive")
-    assert headers["x-cache"] == "HIT" and value(body) == fib(44)
+    assert headers["x-cache"] == "HIT" and value(body) == fibonacci(44)
 
 
 def test_garbage_in_the_cache_is_a_miss_and_is_overwritten(stack):
     stack.redis.cli("set", "fibonacci_50", "not-a-number")
     status, headers, body = stack.get(f"{API}/50/")
-    assert (status, headers["x-cache"], value(body)) == (200, "MISS", fib(50))
-    assert stack.redis.cli("get", "fibonacci_50") == str(fib(50))
+    assert (status, headers["x-cache"], value(body)) == (200, "MISS", fibonacci(50))
+    assert stack.redis.cli("get", "fibonacci_50") == str(fibonacci(50))
 
 
 def test_head_is_get_without_body(stack):
@@ -190,7 +180,7 @@ def test_concurrent_requests_are_all_correct(stack):
     def worker(i, n):
         try:
             status, headers, body = stack.get(f"{API}/{n}/?algorithm=iterative")
-            results[i] = (status, value(body) == fib(n))
+            results[i] = (status, value(body) == fibonacci(n))
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(repr(e))
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import time
 
-from conftest import fastcgi_status
+from conftest import fastcgi_answer, fastcgi_status, fibonacci
 
 API = "/api/fibonacci/number"
 F300 = "222232244629420445529739893461909967206666939096499764990979600"
@@ -61,3 +61,30 @@ def test_a_repeatedly_poisoned_key_is_logged_once_per_interval(make_stack):
     assert stack.log_text().count("the cache held a wrong value") == 1
     metrics = stack.ops("GET", "/metrics")[2].decode()
     assert "fibcache_cache_values_rejected_total 20" in metrics
+
+
+def test_a_forgery_built_to_pass_a_known_prime_is_not_served(make_stack):
+    """Issue 22: F(1000) + (2⁶¹ − 1) has F(1000)'s digit count and, modulo the old public prime,
+    its residue; F(1000) + p·q passes a check by primes p, q an attacker learned (another host's,
+    say). Neither is served by any process; a right value another process stored is."""
+    stack = make_stack(instances=2, fibcache_args=["--local-cache-mb", "0"])
+    first, second = stack.sockets
+    path = f"{API}/1000/"
+    right = fibonacci(1000)
+
+    def served(socket):
+        headers, body = fastcgi_answer(socket, "GET", path)
+        return json.loads(body)["fibonacci"], headers["X-Cache"]
+
+    assert served(first) == (right, "MISS")
+    assert served(second) == (right, "HIT"), "a value another process stored, under its own secret, verifies"
+    # Two known primes near 2⁶², as a leaked secret would be.
+    p, q = 4611686018427388039, 4611686018427388073
+    for forged in (right + 2**61 - 1, right + p * q):
+        assert len(str(forged)) == len(str(right))
+        for socket in (first, second):
+            stack.redis.cli("set", "fibonacci_1000", str(forged))
+            assert served(socket) == (right, "MISS"), "the forgery is recomputed, never served"
+            assert stack.redis.cli("get", "fibonacci_1000") == str(right), "and overwritten"
+    for socket in (first, second):
+        assert fastcgi_status(socket)["cache_values_rejected"] == 2

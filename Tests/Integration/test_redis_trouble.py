@@ -4,7 +4,6 @@ import subprocess
 import time
 
 from conftest import BINARY, fastcgi_request, stop_process, wait_until
-from test_api import fib
 
 API = "/api/fibonacci/number"
 # These tests watch Redis itself: without the in-process copy every request asks it.

@@ -61,6 +61,25 @@ import Testing
         #expect(throws: RedisURL.ParseError.self) { try RedisURL(parsing: text) }
     }
 
+    @Test func tlsToOneNodeOrToSentinelsAndTheirPrimary() throws {
+        let direct = try RedisURL(parsing: "rediss://fibcache:pw@10.0.0.5:6380/1?tls_ca=/etc/fibcache/ca.pem&tls_server_name=redis.internal")
+        #expect(direct.endpoint == .tcp(host: "10.0.0.5", port: 6380))
+        #expect(direct.tls == RedisURL.TLS(caFile: "/etc/fibcache/ca.pem", serverName: "redis.internal"))
+        #expect((direct.username, direct.password, direct.database) == ("fibcache", "pw", 1))
+        #expect(direct.description == "rediss://fibcache:***@10.0.0.5:6380/1")
+        #expect(try RedisURL(parsing: "rediss://h").tls == RedisURL.TLS(), "the system's CAs, the host's name")
+        let sentinels = try RedisURL(parsing: "rediss+sentinel://s1,s2:26380/cache/1?tls_cert=/c.pem&tls_key=/k%20ey.pem")
+        #expect(sentinels.tls == RedisURL.TLS(certificateFile: "/c.pem", keyFile: "/k ey.pem"))
+        #expect(sentinels.description == "rediss+sentinel://s1:26379,s2:26380/cache/1")
+        #expect(try RedisURL(parsing: "redis://h/1").tls == nil)
+    }
+
+    @Test(arguments: ["redis://h/1?tls_ca=/ca.pem", "rediss://h?tls_ca=", "rediss://h?tls_key=/k.pem", "rediss://h?ca=/x",
+                      "rediss+sentinel://s1/m?tls_verify=no", "unix:///s.sock?tls_ca=/ca.pem", "redisss://h"])
+    func tlsParametersOnlyWithTLSAndKnown(text: String) {
+        #expect(throws: RedisURL.ParseError.self) { try RedisURL(parsing: text) }
+    }
+
     @Test func descriptionNeverShowsThePassword() throws {
         #expect(try RedisURL(parsing: "redis://app:hunter2@h:1/2").description == "redis://app:***@h:1/2")
         #expect(try RedisURL(parsing: "unix:///s.sock?db=1&password=hunter2").description == "unix:///s.sock?db=1&password=***")
