@@ -1,6 +1,9 @@
 # fibcache — the commands people run. See README.md.
 SWIFT ?= swift
 PYTHON ?= python3
+# TLS to Redis where hiredis has its TLS library (1.x) and OpenSSL's headers are here
+# (Package.swift; in the environment so that SwiftPM's cached manifest follows it).
+export FIBCACHE_TLS ?= $(shell pkg-config --exists hiredis_ssl 2>/dev/null && [ -e /usr/include/openssl/ssl.h ] && echo 1 || echo 0)
 
 .PHONY: all build build-release build-static run stop reproduce status deps test test-deps test-unit test-integration test-browser test-fuzz test-system test-trixie test-faults fuzz-fastcgi test-cluster deb test-deb bench install uninstall clean
 

@@ -12,9 +12,15 @@ import PackageDescription
 /// TLS to Redis (`rediss://`) needs hiredis' TLS library, which hiredis 1.x ships
 /// (Debian 13, Ubuntu 24.04) and 0.14 does not (Debian 12), and OpenSSL's headers.
 /// Built in where both are installed; elsewhere `rediss://` is refused at start-up.
-/// FIBCACHE_TLS=0 builds without it all the same.
+/// FIBCACHE_TLS=1 or 0 decides (the Makefile sets it from pkg-config: SwiftPM caches this
+/// manifest's result by its text and environment, so a library installed later would
+/// go unseen); without it, the files are looked for.
 let withTLS: Bool = {
-    if ProcessInfo.processInfo.environment["FIBCACHE_TLS"] == "0" { return false }
+    switch ProcessInfo.processInfo.environment["FIBCACHE_TLS"] {
+    case "1": return true
+    case "0": return false
+    default: break
+    }
     let files = FileManager.default
     let libraries = ["/usr/lib", "/usr/local/lib"].flatMap { root in
         [root] + ((try? files.contentsOfDirectory(atPath: root)) ?? []).map { "\(root)/\($0)" }

@@ -214,6 +214,7 @@ public final class RedisCacheStore: CacheStore {
         if let retryAt, clock.now < retryAt, health.recoveryCount == recoveriesAtFailure { return nil }
         do {
             let made = try connect()
+            for outvoted in (made as? RedisConnection)?.outvotedSentinels ?? [] { health.sentinelOutvoted(outvoted) }
             connection = made
             connectionAnswered = false
             retryAt = nil

@@ -1,5 +1,7 @@
 import Logging
+import Redis
 import Synchronization
+import SystemSupport
 
 /// Redis' condition as all workers see it, so that a failure is logged once
 /// when it starts, once when it changes and once when it ends — not once per
@@ -23,6 +25,9 @@ public final class RedisHealth: Sendable {
     private let recoveries = Atomic<Int>(0)
     private let logger: Logger
     private let target: String
+
+    /// Once a minute per Sentinel and the address it named.
+    private let outvotedLog = RateLimitedLog(interval: .seconds(60))
 
     /// Told of every failed command or connection (the service counts them).
     private let onFailure: @Sendable () -> Void
@@ -78,6 +83,16 @@ public final class RedisHealth: Sendable {
         }
         if changed {
             logger.warning("Redis refused a command; serving uncached", metadata: ["redis": "\(target)", "reply": "\(message)"])
+        }
+    }
+
+    /// A Sentinel named another primary than the quorum: stale, or lying.
+    func sentinelOutvoted(_ outvoted: OutvotedSentinel) {
+        outvotedLog.record("\(outvoted.sentinel) \(outvoted.named)") { suppressed in
+            logger.warning("a Sentinel names another primary than the quorum of Sentinels; its answer is ignored",
+                           metadata: ["sentinel": "\(outvoted.sentinel)", "named": "\(outvoted.named)",
+                                      "primary": "\(outvoted.primary)", "redis": "\(target)",
+                                      "outvoted-since-last-line": "\(suppressed + 1)"])
         }
     }
 

@@ -6,7 +6,9 @@ public struct FibonacciResidue: Sendable {
     /// shifts it by that many digits and leaves it plain.
     let powersOfTen: [UInt64]
 
+    /// - Precondition: the modulus is above 10¹⁸ − 1, so that a chunk of 18 digits is a residue.
     public init(modulus: PrimeModulus) {
+        precondition(modulus.value > 999_999_999_999_999_999, "a modulus above every 18-digit chunk")
         self.modulus = modulus
         var power: UInt64 = 1
         var powers: [UInt64] = []

@@ -39,6 +39,8 @@ public struct FibonacciVerifier: Sendable {
             residueP = p.add(p.multiply(residueP, shiftsP[length]), chunk)
             residueQ = q.add(q.multiply(residueQ, shiftsQ[length]), chunk)
         }
-        return residueP == first.of(n) && residueQ == second.of(n)
+        // Both computed and compared, always: an early return would time which prime failed.
+        let (expectedP, expectedQ) = (first.of(n), second.of(n))
+        return (residueP ^ expectedP) | (residueQ ^ expectedQ) == 0
     }
 }

@@ -51,19 +51,18 @@ public struct PrimeModulus: Sendable, Equatable {
         x >= y ? x &- y : x &+ (value &- y)
     }
 
-    /// Deterministic Miller–Rabin: these twelve bases decide every n < 3.3·10²⁴.
+    /// Deterministic Miller–Rabin: these twelve bases decide every n < 3.18·10²³.
     public var isPrime: Bool {
         let q = value
-        let oddPart = (q - 1) >> (q - 1).trailingZeroBitCount
+        let twos = (q - 1).trailingZeroBitCount  // q − 1 = oddPart·2^twos
+        let oddPart = (q - 1) >> twos
         let minusOne = subtract(0, one)
         witnesses: for base: UInt64 in [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37] {
             if base % q == 0 { continue }
-            var d = oddPart
             var x = power(montgomery(base), oddPart)
             if x == one || x == minusOne { continue }
-            while d != q - 1 {
+            for _ in 1..<twos {
                 x = multiply(x, x)
-                d <<= 1
                 if x == minusOne { continue witnesses }
             }
             return false

@@ -21,8 +21,12 @@ extension RedisConnection {
             guard let milliseconds = Self.pollMilliseconds(until: deadline) else { throw closing(.timedOut) }
             if let tlsSession {
                 // Non-blocking: after a try that did not finish, wait for what the session needs.
-                if tried, try !wait(for: RedisTLS.wantsRead(tlsSession) ? POLLIN : POLLOUT, milliseconds: milliseconds) { continue }
+                if tried {
+                    guard let events = RedisTLS.writeWait(tlsSession) else { throw closing(.connectionLost("TLS write made no progress")) }
+                    if try !wait(for: Int32(events), milliseconds: milliseconds) { continue }
+                }
                 tried = true
+                RedisTLS.clearErrors()
             } else {
                 // A blocking write(2) waits for all of the buffer: bound it by what is left.
                 setSendTimeout(milliseconds: milliseconds)
@@ -75,7 +79,12 @@ extension RedisConnection {
                 return nil
             }
             // Under TLS, bytes already decrypted are not the socket's to announce.
-            if tlsSession.map(RedisTLS.hasPending) != true {
+            if let tlsSession {
+                if !RedisTLS.hasPending(tlsSession) {
+                    guard try wait(for: POLLIN, milliseconds: milliseconds) else { continue }
+                }
+                RedisTLS.clearErrors()
+            } else {
                 guard try wait(for: POLLIN, milliseconds: milliseconds) else { continue }
             }
             guard redisBufferRead(context) == REDIS_OK else { throw fail(context) }

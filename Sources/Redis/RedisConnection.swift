@@ -20,42 +20,38 @@ public final class RedisConnection: RedisCommanding {
     let limits: RedisReplyLimits
     /// The TLS session (`rediss://`), owned by the context: the socket is then non-blocking.
     var tlsSession: OpaquePointer?
+    /// Through Sentinels: those outvoted when this connection's primary was chosen.
+    public private(set) var outvotedSentinels: [OutvotedSentinel] = []
 
     /// Connects, authenticates and selects the database, each bounded by the timeouts.
-    /// With Sentinels, connects to the primary the first of them that answers names,
-    /// once `ROLE` confirms it is one (a Sentinel that is down or lies is skipped).
+    /// With Sentinels, connects to the primary a quorum of them name (RedisSentinel), and
+    /// only there sends the password, then makes sure with `ROLE` that it is one.
     public init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
                 limits: RedisReplyLimits = RedisReplyLimits()) throws(RedisError) {
         self.commandTimeout = commandTimeout
         self.limits = limits
         if case .sentinel(let nodes, let service) = url.endpoint {
-            var reasons: [String] = []
-            for node in nodes {
-                var named: RedisURL.Node?
-                do {
-                    let primary = try RedisSentinel.primary(of: service, asking: node, tls: url.tls,
-                                                            connectTimeout: connectTimeout, commandTimeout: commandTimeout)
-                    named = primary
-                    var direct = url
-                    direct.endpoint = .tcp(host: primary.host, port: primary.port)
-                    let connection = try RedisConnection(url: direct, connectTimeout: connectTimeout,
-                                                         commandTimeout: commandTimeout, limits: limits)
-                    do { try RedisSentinel.expectPrimary(connection, at: primary) } catch {
-                        connection.close()
-                        throw error
-                    }
-                    // Adopted: this object owns the context and its budget from now on.
-                    (context, budget, tlsSession) = (connection.context, connection.budget, connection.tlsSession)
-                    (connection.context, connection.budget, connection.tlsSession) = (nil, nil, nil)
-                    return
-                } catch {
-                    // The host is the Sentinel's word: logged (escaped) so an operator sees whom it named.
-                    reasons.append("Sentinel \(node)" + (named.map { " named \($0)" } ?? "") + ": \(error)")
-                }
+            let (primary, outvoted) = try RedisSentinel.primary(of: service, asking: nodes, options: url.sentinel, tls: url.tls,
+                                                                connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+            var direct = url
+            direct.endpoint = .tcp(host: primary.host, port: primary.port)
+            // AUTH before ROLE: a primary that requires a password answers ROLE with -NOAUTH.
+            let connection: RedisConnection
+            do {
+                connection = try RedisConnection(url: direct, connectTimeout: connectTimeout,
+                                                 commandTimeout: commandTimeout, limits: limits)
+                try RedisSentinel.expectPrimary(connection, at: primary)
+            } catch {
+                throw .connectionFailed("the primary the Sentinels named, \(primary): \(error)")
             }
-            throw .connectionFailed("no primary for '\(service)': " + reasons.joined(separator: "; "))
+            // Adopted: this object owns the context, its budget and TLS session from now on.
+            (context, budget, tlsSession) = (connection.context, connection.budget, connection.tlsSession)
+            (connection.context, connection.budget, connection.tlsSession) = (nil, nil, nil)
+            outvotedSentinels = outvoted
+            return
         }
         let connectTV = timeval(connectTimeout)
+        let connectDeadline = ContinuousClock.now + connectTimeout  // the TLS handshake's too
         let made: UnsafeMutablePointer<redisContext>?
         switch url.endpoint {
         case .tcp(let host, let port):
@@ -73,7 +69,8 @@ public final class RedisConnection: RedisCommanding {
         }
         if let tls = url.tls, case .tcp(let host, _) = url.endpoint {
             do {
-                tlsSession = try RedisTLS.start(on: made, settings: tls, serverName: tls.serverName ?? host, timeout: connectTimeout)
+                tlsSession = try RedisTLS.start(on: made, settings: tls, serverName: tls.serverName ?? host,
+                                                timeout: max(.milliseconds(1), connectDeadline - .now))
             } catch {
                 redisFree(made)
                 throw error

@@ -47,7 +47,7 @@ public enum RedisTLS {
     }
 
     /// TLS on a connected context, the certificate checked against `serverName`, all
-    /// within `timeout`. Returns the session, owned by the context (for `pending`).
+    /// within `timeout` (what is left of the connect timeout). Returns the session, owned by the context (for `pending`).
     static func start(on connection: UnsafeMutablePointer<redisContext>, settings: RedisURL.TLS,
                       serverName: String, timeout: Duration) throws(RedisError) -> OpaquePointer {
         let context = try context(for: settings)
@@ -65,8 +65,13 @@ public enum RedisTLS {
 
     /// Whether SSL holds decrypted bytes poll(2) cannot see.
     static func hasPending(_ session: OpaquePointer) -> Bool { chiredis_tls_pending(session) > 0 }
-    /// Whether the session must read before it can write.
-    static func wantsRead(_ session: OpaquePointer) -> Bool { chiredis_tls_wants_read(session) != 0 }
+    /// The poll(2) event an unfinished write waits for; nil when it waits for nothing.
+    static func writeWait(_ session: OpaquePointer) -> Int16? {
+        let events = chiredis_tls_write_wait(session)
+        return events == 0 ? nil : events
+    }
+    /// Before each hiredis read or write on a session (see CHiredisTLS/shim.h).
+    static func clearErrors() { chiredis_tls_clear_errors() }
     #else
     private static func context(for settings: RedisURL.TLS) throws(RedisError) -> Never {
         throw .connectionFailed(unavailable)
@@ -78,6 +83,7 @@ public enum RedisTLS {
     }
 
     static func hasPending(_ session: OpaquePointer) -> Bool { false }
-    static func wantsRead(_ session: OpaquePointer) -> Bool { false }
+    static func writeWait(_ session: OpaquePointer) -> Int16? { nil }
+    static func clearErrors() {}
     #endif
 }

@@ -6,12 +6,13 @@ import SystemSupport
 ///     redis://[[user]:password@]host[:port][/db]
 ///     unix:///path/to/redis.sock[?db=N][&password=...]
 ///     redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]
+///         [?sentinel_user=...&sentinel_password=...&sentinel_quorum=N]
 ///     rediss://...  rediss+sentinel://...  [?tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_server_name=NAME]
 ///
-/// The last asks Redis Sentinels (port 26379 by default) for the primary of
-/// `service`, the form Python's Redis tooling uses; the credentials are the
-/// primary's (Sentinels are asked without). `rediss` is TLS to every node, Sentinels
-/// included (`RedisURL.TLS`).
+/// The Sentinel form asks Redis Sentinels (port 26379 by default) for the primary of
+/// `service`, the form Python's Redis tooling uses; the userinfo is the primary's
+/// credentials, the query the Sentinels' own (`SentinelOptions`). `rediss` is TLS to
+/// every node, Sentinels included (`RedisURL.TLS`).
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
@@ -20,7 +21,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A host and port (a Sentinel's).
-    public struct Node: Sendable, Equatable, CustomStringConvertible {
+    public struct Node: Sendable, Hashable, CustomStringConvertible {
         public var host: String
         public var port: Int
 
@@ -49,6 +50,25 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// How Sentinels are trusted: their own credentials (Redis 6.2+ Sentinel ACL users,
+    /// or `requirepass`), and how many of them must name the same primary.
+    public struct SentinelOptions: Sendable, Equatable {
+        public var username: String?
+        public var password: String?
+        /// nil: a majority of the Sentinels in the URL.
+        public var quorum: Int?
+
+        public init(username: String? = nil, password: String? = nil, quorum: Int? = nil) {
+            self.username = username
+            self.password = password
+            self.quorum = quorum
+        }
+
+        /// How many of `count` Sentinels must agree: one that answers while the others
+        /// are down is not a majority of three.
+        public func quorum(among count: Int) -> Int { quorum ?? count / 2 + 1 }
+    }
+
     public static let defaultSentinelPort = 26379
 
     public var endpoint: Endpoint
@@ -56,6 +76,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var password: String?
     public var database: Int
     public var tls: TLS?
+    /// Used with `.sentinel` endpoints only.
+    public var sentinel = SentinelOptions()
 
     public init(endpoint: Endpoint, username: String? = nil, password: String? = nil, database: Int = 0, tls: TLS? = nil) {
         self.endpoint = endpoint
@@ -102,23 +124,9 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             throw fail("expected redis://, rediss://, unix://, redis+sentinel:// or rediss+sentinel://")
         }
         var rest = text[schemeEnd.upperBound...]
-        var tls: TLS? = secure ? TLS() : nil
-        if let mark = rest.firstIndex(of: "?") {
-            for pair in rest[rest.index(after: mark)...].split(separator: "&") {
-                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                let value = parts.count == 2 ? percentDecoded(parts[1]) : ""
-                guard parts[0].hasPrefix("tls_") else { throw fail("unknown parameter (known: tls_ca, tls_cert, tls_key, tls_server_name)") }
-                guard secure else { throw fail("\(parts[0]) needs TLS: rediss:// or rediss+sentinel://") }
-                guard !value.isEmpty else { throw fail("\(parts[0]) is empty") }
-                switch parts[0] {
-                case "tls_ca": tls?.caFile = value
-                case "tls_cert": tls?.certificateFile = value
-                case "tls_key": tls?.keyFile = value
-                case "tls_server_name": tls?.serverName = value
-                default: throw fail("unknown parameter (known: tls_ca, tls_cert, tls_key, tls_server_name)")
-                }
-            }
-            if tls?.keyFile != nil && tls?.certificateFile == nil { throw fail("tls_key without tls_cert") }
+        var query: Substring = ""
+        if let mark = RedisURL.queryStart(in: rest) {
+            query = rest[rest.index(after: mark)...]
             rest = rest[..<mark]
         }
         var username: String?
@@ -137,6 +145,31 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 password = percentDecoded(credentials)
             }
         }
+        var tls: TLS? = secure ? TLS() : nil
+        var sentinelOptions = SentinelOptions()
+        // Names are not echoed: a misplaced secret may be what stands there.
+        let known = "unknown parameter (known: " + (sentinel ? "sentinel_user, sentinel_password, sentinel_quorum, " : "")
+            + "tls_ca, tls_cert, tls_key, tls_server_name)"
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let value = parts.count == 2 ? percentDecoded(parts[1]) : ""
+            if parts[0].hasPrefix("tls_") {
+                guard secure else { throw fail("a tls_ parameter needs TLS: rediss:// or rediss+sentinel://") }
+                guard !value.isEmpty else { throw fail("a tls_ parameter is empty") }
+            }
+            switch parts[0] {
+            case "tls_ca": tls?.caFile = value
+            case "tls_cert": tls?.certificateFile = value
+            case "tls_key": tls?.keyFile = value
+            case "tls_server_name": tls?.serverName = value
+            case "sentinel_user" where sentinel, "sentinel_username" where sentinel:
+                sentinelOptions.username = value.isEmpty ? nil : value
+            case "sentinel_password" where sentinel: sentinelOptions.password = value.isEmpty ? nil : value
+            case "sentinel_quorum" where sentinel: sentinelOptions.quorum = Int(value) ?? 0  // checked below
+            default: throw fail(known)
+            }
+        }
+        if tls?.keyFile != nil && tls?.certificateFile == nil { throw fail("tls_key without tls_cert") }
         var database = 0
         if sentinel {
             // host[:port],host[:port].../service[/db]
@@ -153,10 +186,17 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             }
             var nodes: [Node] = []
             for item in rest.split(separator: ",", omittingEmptySubsequences: false) {
-                nodes.append(try RedisURL.node(item, defaultPort: RedisURL.defaultSentinelPort, fail: fail))
+                let node = try RedisURL.node(item, defaultPort: RedisURL.defaultSentinelPort, fail: fail)
+                // Listed twice, one Sentinel's word would count twice toward the quorum.
+                guard !nodes.contains(node) else { throw fail("Sentinel \(node) is listed twice") }
+                nodes.append(node)
+            }
+            if let quorum = sentinelOptions.quorum, !(1...nodes.count).contains(quorum) {
+                throw fail("sentinel_quorum must be a number from 1 to \(nodes.count), the Sentinels listed")
             }
             self.init(endpoint: .sentinel(nodes: nodes, service: String(service)), username: username,
                       password: password, database: database, tls: tls)
+            self.sentinel = sentinelOptions
             return
         }
         if let slash = rest.firstIndex(of: "/") {
@@ -170,6 +210,20 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         let node = try RedisURL.node(rest, defaultPort: 6379, fail: fail)
         self.init(endpoint: .tcp(host: node.host, port: node.port), username: username, password: password,
                   database: database, tls: tls)
+    }
+
+    /// Where the query begins: at the first '?' that starts a known parameter (a password
+    /// may hold '?', a Sentinel password '@'), else at the first '?' after the userinfo
+    /// (an unknown parameter is reported as one). Percent-encoding either is always safe.
+    static func queryStart(in text: Substring) -> Substring.Index? {
+        var search = text.startIndex
+        while let mark = text[search...].firstIndex(of: "?") {
+            let after = text[text.index(after: mark)...]
+            if after.hasPrefix("tls_") || after.hasPrefix("sentinel_") { return mark }
+            search = text.index(after: mark)
+        }
+        let afterUserinfo = text.lastIndex(of: "@").map { text.index(after: $0) } ?? text.startIndex
+        return text[afterUserinfo...].firstIndex(of: "?")
     }
 
     /// Scheme → (Sentinels?, TLS?).
@@ -216,7 +270,10 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             let shownHost = host.contains(":") ? "[\(host)]" : host
             return "redis\(secure)://\(auth)\(shownHost):\(port)/\(database)"
         case .sentinel(let nodes, let service):
+            let query = [sentinel.username.map { "sentinel_user=\($0)" }, sentinel.password.map { _ in "sentinel_password=***" },
+                         sentinel.quorum.map { "sentinel_quorum=\($0)" }].compactMap { $0 }
             return "redis\(secure)+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(service)/\(database)"
+                + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         case .unix(let path):
             return "unix://\(path)?db=\(database)" + (username.map { "&user=\($0)" } ?? "")
                 + (password == nil ? "" : "&password=***")
@@ -236,11 +293,15 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         guard let schemeEnd = text.firstRange(of: "://") else { return "(not shown: not a URL)" }
         var rest = text[schemeEnd.upperBound...]
         var query = ""
-        if let mark = rest.firstIndex(of: "?") {
+        if let mark = queryStart(in: rest) {
             rest = rest[..<mark]
             query = "?***"
         }
-        if let at = rest.lastIndex(of: "@") { rest = "***" + rest[at...] }
-        return String(text[..<schemeEnd.upperBound]) + rest + query
+        var masked = ""
+        if let at = rest.lastIndex(of: "@") {
+            masked = "***@"
+            rest = rest[rest.index(after: at)...]
+        }
+        return String(text[..<schemeEnd.upperBound]) + masked + rest + query
     }
 }

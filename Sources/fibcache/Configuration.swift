@@ -44,6 +44,8 @@ struct Configuration: Sendable {
     /// Why `--redis-password-file` gave no password (missing, empty, unreadable), if it did not:
     /// fibcache then starts without one and logs this, rather than exiting into a restart loop.
     var redisPasswordUnavailable: String?
+    /// The same for `--sentinel-password-file`: the Sentinels then refuse fibcache, requests are served uncached.
+    var sentinelPasswordUnavailable: String?
 
     static let defaultMemoryBudgetMb = 256
 

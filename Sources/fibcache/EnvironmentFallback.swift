@@ -5,7 +5,7 @@
 enum EnvironmentFallback {
     /// The options that have an environment variable, by long name.
     static let optionNames = [
-        "listen", "allow-from", "socket-mode", "workers", "redis-url", "redis-password-file", "redis-connect-timeout", "redis-command-timeout",
+        "listen", "allow-from", "socket-mode", "workers", "redis-url", "redis-password-file", "sentinel-password-file", "redis-connect-timeout", "redis-command-timeout",
         "ttl", "key-prefix", "max-n", "max-iterative-n", "max-recursive-n", "max-computations", "max-waiting-computations", "computation-wait", "local-cache-mb", "memory-budget-mb", "lock-timeout", "lock-wait", "slow-request-threshold", "request-io-deadline", "max-idle-connections", "idle-connection-timeout", "shutdown-timeout", "log-level",
     ]
 

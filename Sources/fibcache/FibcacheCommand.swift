@@ -48,8 +48,11 @@ struct FibcacheCommand: ParsableCommand {
     @Option(help: ArgumentHelp(
         "Redis to cache in: redis://[[user]:password@]host[:port][/db] or unix:///path/to/redis.sock?db=N. (FIBCACHE_REDIS_URL)",
         discussion: """
-            Also redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db], and over TLS \
-            rediss:// and rediss+sentinel:// with ?tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_server_name=NAME \
+            Through Sentinels: redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]\
+            [?sentinel_user=...&sentinel_quorum=N] (the userinfo is the primary's; the Sentinels' password in \
+            --sentinel-password-file, or sentinel_password=). A primary is used only when sentinel_quorum of the \
+            Sentinels listed name it (default: a majority); until then requests are served uncached. \
+            Over TLS: rediss:// and rediss+sentinel://, with &tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_server_name=NAME \
             (builds with hiredis 1.x\(RedisTLS.isAvailable ? ", as this one is" : "; this one has hiredis 0.14 and no TLS")).
             """,
         valueName: "url"))
@@ -60,6 +63,11 @@ struct FibcacheCommand: ParsableCommand {
         discussion: "fibcache.service passes the credential systemd loads from /etc/fibcache/redis-password.",
         valueName: "path"))
     var redisPasswordFile: String?
+
+    @Option(help: ArgumentHelp(
+        "File whose first line is the password fibcache gives the Sentinels of a redis+sentinel:// URL (their ACL user: sentinel_user= in the URL). (FIBCACHE_SENTINEL_PASSWORD_FILE)",
+        valueName: "path"))
+    var sentinelPasswordFile: String?
 
     @Option(help: ArgumentHelp("Longest wait for a Redis connection, e.g. 200ms or 1s. (FIBCACHE_REDIS_CONNECT_TIMEOUT)", valueName: "duration"))
     var redisConnectTimeout: DurationArgument = DurationArgument(argument: "200ms")!
@@ -188,6 +196,18 @@ struct FibcacheCommand: ParsableCommand {
                 redisPasswordUnavailable = "\(error)"
             }
         }
+        var sentinelPasswordUnavailable: String?
+        if let sentinelPasswordFile {
+            guard case .sentinel = url.endpoint else {
+                throw ValidationError("--sentinel-password-file is for a redis+sentinel:// --redis-url")
+            }
+            guard url.sentinel.password == nil else {
+                throw ValidationError("--sentinel-password-file and sentinel_password in --redis-url: give the password in one place")
+            }
+            do { url.sentinel.password = try RedisPasswordFile.contents(of: sentinelPasswordFile) } catch {
+                sentinelPasswordUnavailable = "\(error)"
+            }
+        }
         guard ttl > 0 else { throw ValidationError("--ttl must be a positive number of seconds, got \(ttl)") }
         guard keyPrefix.utf8.count <= 256, !keyPrefix.contains(where: { $0.isWhitespace }) else {
             throw ValidationError("--key-prefix must be at most 256 bytes without whitespace")
@@ -237,7 +257,8 @@ struct FibcacheCommand: ParsableCommand {
             notifySocket: environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 },
             capMallocArenas: environment["MALLOC_ARENA_MAX"] == nil,
             mapLargeAllocations: environment["MALLOC_MMAP_THRESHOLD_"] == nil,
-            redisPasswordUnavailable: redisPasswordUnavailable)
+            redisPasswordUnavailable: redisPasswordUnavailable,
+            sentinelPasswordUnavailable: sentinelPasswordUnavailable)
     }
 
     /// One computation per core but one by default, so that a core stays for hits, nginx

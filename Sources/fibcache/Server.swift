@@ -43,6 +43,10 @@ struct Server {
             logger.warning("no Redis password: connecting without one; a Redis that requires it refuses the cache and every request is answered uncached (X-Cache: BYPASS) until the file is fixed and fibcache restarted",
                            metadata: ["reason": "\(why)"])
         }
+        if let why = configuration.sentinelPasswordUnavailable {
+            logger.warning("no Sentinel password: asking the Sentinels without one; Sentinels that require it refuse, and every request is answered uncached (X-Cache: BYPASS) until the file is fixed and fibcache restarted",
+                           metadata: ["reason": "\(why)"])
+        }
 
         let socket: ListeningSocket
         do {

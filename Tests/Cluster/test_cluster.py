@@ -2,7 +2,9 @@
 proven on simulated hosts: each "host" is a loopback address of its own (127.0.1.x for Redis and
 its Sentinels, 127.0.2.x for the fibcache hosts, 127.0.3.1 for the load balancer), every process
 real (Debian's redis-server, in Sentinel mode too; nginx running the shipped site with the
-several-hosts upstream). Every load is bounded in time and count; everything is stopped by PID."""
+several-hosts upstream). Redis and its Sentinels run authenticated as README tells operators (ACL users,
+no anonymous access; fibcache's passwords in files). Every load is bounded in time and count;
+everything is stopped by PID."""
 import json
 import re
 import shutil
@@ -18,6 +20,8 @@ import pytest
 
 from conftest import (BINARY, NGINX, ROOT, Load, Redis, Sentinels, Stack, fastcgi_answer, fastcgi_status, free_port, stop_process,
                       wait_until)
+from hostile_redis import HostileRedis, primary_accepting_anything, sentinel_naming
+from stack import RedisAuth
 
 API = "/api/fibonacci/number"
 LB = "127.0.3.1"
@@ -60,8 +64,10 @@ class Balancer:
 class Cluster:
     def __init__(self, directory):
         self.dir = Path(directory)
-        self.primary = Redis(self.dir / "primary", host="127.0.1.10", extra=["--replica-announce-ip", "127.0.1.10"])
-        self.replica = Redis(self.dir / "replica", host="127.0.1.11",
+        self.auth = RedisAuth()
+        self.primary = Redis(self.dir / "primary", host="127.0.1.10", extra=["--replica-announce-ip", "127.0.1.10"],
+                             auth=self.auth)
+        self.replica = Redis(self.dir / "replica", host="127.0.1.11", auth=self.auth,
                              extra=["--replica-announce-ip", "127.0.1.11", "--replicaof", "127.0.1.10", "PORT"])
         self.sentinels = None
         self.hosts = []   # (address, port, process, log path)
@@ -73,13 +79,14 @@ class Cluster:
         self.replica.start()
         wait_until(lambda: "master_link_status:up" in self.replica.cli("info", "replication"), what="replica in sync")
         self.sentinels = Sentinels(self.dir, self.primary, hosts=["127.0.1.21", "127.0.1.22", "127.0.1.23"]).start()
+        passwords = self.auth.fibcache_args(self.dir / "secrets")
         for address in HOSTS:
             port = free_port(address)
             log_path = self.dir / f"fibcache-{address}.log"
             log = open(log_path, "ab")
             # 64 workers: the stampede's 64 requests may all wait on one host at once.
             proc = subprocess.Popen([str(BINARY), "--listen", f"{address}:{port}", "--allow-from", "127.0.0.1",
-                                     "--workers", "64", "--redis-url", self.sentinels.url(db=1)],
+                                     "--workers", "64", "--redis-url", self.sentinels.url(db=1), *passwords],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
             log.close()
             self.hosts.append((address, port, proc, log_path))
@@ -211,6 +218,51 @@ def test_a_frozen_host_is_passed_over(cluster):
           f"{len(failed)} failed, {len(slow)} waited for the read timeout ({READ_TIMEOUT}) and were retried")
     assert len(during) > 100
     assert failed == [], failed[:5]
+
+
+def test_a_lone_or_lying_sentinel_is_not_believed(cluster):
+    """A third host whose URL lists a lying Sentinel (on a host of its own, naming an attacker's
+    node) before the three real ones. With two real Sentinels down, the liar and the one left are
+    not a majority of four: served uncached, the attacker's node never reached. Once they are back,
+    the majority names the real primary and caching resumes by itself."""
+    address, sentinels = "127.0.2.3", cluster.sentinels
+    with HostileRedis(primary_accepting_anything, host="127.0.1.66") as attacker, \
+            HostileRedis(sentinel_naming(b"127.0.1.66", attacker.port), host="127.0.1.24") as liar:
+        sentinels.stop_one(1)
+        sentinels.stop_one(2)
+        port = free_port(address)
+        log_path = cluster.dir / f"fibcache-{address}.log"
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen([str(BINARY), "--listen", f"{address}:{port}", "--allow-from", "127.0.0.1",
+                                     "--redis-url", sentinels.url(f"127.0.1.24:{liar.port}"),
+                                     *cluster.auth.fibcache_args(cluster.dir / "secrets")],
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        try:
+            wait_until(lambda: cluster.status(address, port) is not None, what=f"fibcache on {address}")
+
+            def cache(n):
+                return fastcgi_answer((address, port), "GET", f"{API}/{n}/")[0].get("X-Cache")
+
+            outcomes = [cache(n) for n in (8000, 8001, 8000)]
+            print(f"liar + 1 of 3 real Sentinels: {outcomes}, the attacker's node got {attacker.connections} "
+                  f"connection(s), {sum(1 for c in attacker.commands if c[:1] == [b'AUTH'])} AUTH")
+            assert outcomes == ["BYPASS"] * 3
+            assert "named by 3 of the 4 Sentinels" in log_path.read_text()
+            sentinels.start_one(1)
+            sentinels.start_one(2)
+            back = time.monotonic()
+            wait_until(lambda: cache(8002) == "MISS", timeout=15, what="caching resumed")
+            print(f"two Sentinels back -> caching resumed after {time.monotonic() - back:.2f} s")
+            assert cache(8002) == "HIT"
+        finally:
+            stop_process(proc)
+            for i in (1, 2):
+                if sentinels.procs[i] is None:
+                    sentinels.start_one(i)
+            wait_until(sentinels.settled, timeout=20, what="the Sentinels settled again")
+        assert attacker.connections == 0 and attacker.commands == []
+    log = log_path.read_text()
+    assert cluster.auth.fibcache not in log and cluster.auth.sentinel_client not in log
 
 
 def test_a_primary_failover_under_load(cluster):

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import BINARY, Stack
+from conftest import BINARY, Stack, free_port
 
 MARKER = "Zq7marker9secret"
 SHAPES = [
@@ -16,6 +16,8 @@ SHAPES = [
     f"unix:///x.sock?password={MARKER}&db=99999", f"unix:///x.sock?{MARKER}", f"unix://x.sock?password={MARKER}",
     f"{MARKER}@localhost:6379", MARKER, f"http://u:{MARKER}@h", f"redis://u:{MARKER}@[::1:6379",
     f"redis+sentinel://u:{MARKER}@h1,h2", f"redis+sentinel://:{MARKER}@h1:x/m/1",
+    f"redis+sentinel://h1,h2/m/1?sentinel_password={MARKER}&sentinel_quorum=3",
+    f"redis+sentinel://h1/m/1?sentinel_password={MARKER}&{MARKER}", f"redis+sentinel://h1,h1/m?sentinel_password={MARKER}",
 ]
 
 
@@ -70,6 +72,22 @@ def test_a_password_file_redis_refuses_is_never_shown(tmp_path):
                 subprocess.run([str(BINARY), "--help"], env={"FIBCACHE_REDIS_PASSWORD_FILE": str(password_file)},
                                capture_output=True, text=True).stdout]
         assert "Redis unavailable" in seen[0] and ":***@" in seen[0], seen[0]
+        for text in seen:
+            assert MARKER not in text
+    finally:
+        stack.stop()
+
+
+def test_a_sentinel_password_in_the_url_is_never_shown(tmp_path):
+    """Issue 22: the Sentinels' password in the URL is a secret like the primary's."""
+    stack = Stack(tmp_path, with_redis=False, fibcache_args=[
+        "--redis-url", f"redis+sentinel://127.0.0.1:{free_port()}/fibcache/1?sentinel_user=fc&sentinel_password={MARKER}"])
+    try:
+        stack.start()
+        assert stack.get("/api/fibonacci/number/40/")[1]["x-cache"] == "BYPASS"
+        seen = [stack.log_text(), stack.ops("GET", "/status?full")[2].decode(), stack.ops("GET", "/metrics")[2].decode(),
+                stack.ops("GET", "/readyz")[2].decode()]
+        assert "sentinel_password=***" in seen[0], seen[0]
         for text in seen:
             assert MARKER not in text
     finally:

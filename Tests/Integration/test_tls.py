@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import BINARY, Redis, Stack, fastcgi_status, fibonacci, free_port, wait_until
+from conftest import BINARY, Redis, Stack, fastcgi_status, fibonacci, free_port, stop_process, wait_until
 
 API = "/api/fibonacci/number"
 PASSWORD = "tls-test-Secret-77"
@@ -29,11 +29,11 @@ def authority(directory, name):
             "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.crt", cwd=directory)
 
 
-def certificate(directory, name, ca, san):
-    """name.key and name.crt signed by `ca`, for the subjectAltName `san`."""
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", f"/CN={name}",
+def certificate(directory, name, ca, san, subject=None):
+    """name.key and name.crt signed by `ca`, for the subjectAltName `san` (None: none at all)."""
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", f"/CN={subject or name}",
             "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=directory)
-    (directory / f"{name}.ext").write_text(f"subjectAltName={san}\n")
+    (directory / f"{name}.ext").write_text(f"subjectAltName={san}\n" if san else "basicConstraints=CA:FALSE\n")
     openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
             "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt", cwd=directory)
 
@@ -45,20 +45,25 @@ def certificates(tmp_path_factory):
     authority(d, "rogue-ca")
     certificate(d, "server", "ca", "IP:127.0.0.1,DNS:redis.test")
     certificate(d, "client", "ca", "DNS:fibcache.test")
+    certificate(d, "subject-only", "ca", None, subject="redis.test")  # the name in the CN, no subjectAltName
     return d
+
+
+def start_tls_redis(certificates, directory, server="server"):
+    """redis-server answering TLS only on `tls_port` (client certificates required), and in
+    clear on loopback for the test's own checks; fibcache's user has a password."""
+    tls_port = free_port()
+    redis = Redis(directory, extra=[
+        "--tls-port", str(tls_port), "--tls-cert-file", str(certificates / f"{server}.crt"),
+        "--tls-key-file", str(certificates / f"{server}.key"), "--tls-ca-cert-file", str(certificates / "ca.crt"),
+        "--tls-auth-clients", "yes", "--user", "fibcache", "on", f">{PASSWORD}", "~*", "&*", "+@all"])
+    redis.tls_port = tls_port
+    return redis.start()
 
 
 @pytest.fixture
 def tls_redis(certificates, tmp_path):
-    """redis-server answering TLS only on `tls_port` (client certificates required), and in
-    clear on loopback for the test's own checks; fibcache's user has a password."""
-    tls_port = free_port()
-    redis = Redis(tmp_path / "redis", extra=[
-        "--tls-port", str(tls_port), "--tls-cert-file", str(certificates / "server.crt"),
-        "--tls-key-file", str(certificates / "server.key"), "--tls-ca-cert-file", str(certificates / "ca.crt"),
-        "--tls-auth-clients", "yes", "--user", "fibcache", "on", f">{PASSWORD}", "~*", "&*", "+@all"])
-    redis.tls_port = tls_port
-    redis.start()
+    redis = start_tls_redis(certificates, tmp_path / "redis")
     yield redis
     redis.stop()
 
@@ -123,7 +128,7 @@ def test_evictions_reach_the_in_process_copy_over_tls(tls_redis, certificates, t
 @pytest.mark.parametrize("case,params,why", [
     ("another CA", {"tls_ca": "rogue-ca.crt"}, "certificate of 127.0.0.1 refused"),
     ("another name", {"tls_server_name": "cache.example"}, "refused"),
-    ("no client certificate", {"tls_cert": "", "tls_key": ""}, ""),
+    ("no client certificate", {"tls_cert": "", "tls_key": ""}, "connection lost"),  # TLS 1.3: refused after the handshake
 ])
 def test_a_wrong_certificate_is_refused(tls_redis, certificates, tmp_path, case, params, why):
     params = {k: (certificates / v if v.endswith(".crt") else v) for k, v in params.items()}
@@ -182,3 +187,52 @@ def test_a_peer_that_never_finishes_the_handshake_costs_one_connect_timeout(cert
         for connection in held:
             connection.close()
         silent.close()
+
+
+@pytest.mark.skipif(not TLS_BUILD, reason="hiredis 0.14: no TLS library")
+def test_a_name_only_in_the_subject_is_not_enough(certificates, tmp_path):
+    """OpenSSL falls back to the CN when a certificate has no DNS name in its subjectAltName;
+    fibcache does not: the server must be named where browsers look too."""
+    redis = start_tls_redis(certificates, tmp_path / "redis", server="subject-only")
+    stack = stack_for(tmp_path, redis, url(redis, certificates, tls_server_name="redis.test"))
+    try:
+        stack.start()
+        assert stack.get(f"{API}/43/")[1]["x-cache"] == "BYPASS"
+        assert "certificate of redis.test refused: hostname mismatch" in stack.log_text()
+    finally:
+        stack.stop()
+        redis.stop()
+
+
+@pytest.mark.skipif(not TLS_BUILD, reason="hiredis 0.14: no TLS library")
+def test_sentinels_and_the_primary_they_name_over_tls(tls_redis, certificates, tmp_path):
+    """rediss+sentinel://: the Sentinels asked over TLS, the primary they name reached over TLS."""
+    sentinels = []
+    try:
+        for i in range(3):
+            d = tmp_path / f"sentinel-{i}"
+            d.mkdir()
+            tls_port = free_port()
+            (d / "sentinel.conf").write_text(
+                f"port {free_port()}\nbind 127.0.0.1\ndir {d}\nlogfile {d / 'sentinel.log'}\n"
+                f"tls-port {tls_port}\ntls-cert-file {certificates / 'server.crt'}\ntls-key-file {certificates / 'server.key'}\n"
+                f"tls-ca-cert-file {certificates / 'ca.crt'}\ntls-replication yes\n"
+                f"sentinel monitor fibcache 127.0.0.1 {tls_redis.tls_port} 2\n")
+            proc = subprocess.Popen(["redis-server", str(d / "sentinel.conf"), "--sentinel"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            sentinels.append((proc, tls_port))
+        nodes = ",".join(f"127.0.0.1:{port}" for _, port in sentinels)
+        query = "&".join(f"{k}={certificates / v}" for k, v in (("tls_ca", "ca.crt"), ("tls_cert", "client.crt"),
+                                                                 ("tls_key", "client.key")))
+        stack = stack_for(tmp_path, tls_redis, f"rediss+sentinel://fibcache:{PASSWORD}@{nodes}/fibcache/1?{query}")
+        stack.start()
+        try:
+            wait_until(lambda: stack.get(f"{API}/55/")[1]["x-cache"] == "MISS", what="a primary found through the Sentinels")
+            assert stack.get(f"{API}/55/")[1]["x-cache"] == "HIT"
+            assert tls_redis.cli("get", "fibonacci_55") == str(fibonacci(55))
+        finally:
+            stack.stop()
+        assert PASSWORD not in stack.log_text()
+    finally:
+        for proc, _ in sentinels:
+            stop_process(proc)

@@ -55,6 +55,39 @@ import Testing
         #expect(userOnly.description == "redis+sentinel://fibcache@s1:26379,s2:26379/cache/1")
     }
 
+    /// Issue 22: the Sentinels' own credentials and how many must agree, in the query.
+    @Test func sentinelCredentialsAndQuorum() throws {
+        let url = try RedisURL(parsing:
+            "redis+sentinel://fibcache:@s1,s2,s3/cache/1?sentinel_user=fc&sentinel_password=p%40ss:w@rd&sentinel_quorum=3")
+        #expect(url.endpoint == .sentinel(nodes: [.init(host: "s1", port: 26379), .init(host: "s2", port: 26379),
+                                                 .init(host: "s3", port: 26379)], service: "cache"))
+        #expect(url.username == "fibcache" && url.password == nil, "an '@' in the query is not the userinfo's")
+        #expect(url.sentinel == .init(username: "fc", password: "p@ss:w@rd", quorum: 3))
+        #expect(url.description == "redis+sentinel://fibcache@s1:26379,s2:26379,s3:26379/cache/1?sentinel_user=fc&sentinel_password=***&sentinel_quorum=3")
+        let plain = try RedisURL(parsing: "redis+sentinel://s1,s2,s3/cache")
+        #expect(plain.sentinel == .init() && plain.description == "redis+sentinel://s1:26379,s2:26379,s3:26379/cache/0")
+    }
+
+    @Test func theDefaultQuorumIsAMajority() {
+        #expect((1...5).map { RedisURL.SentinelOptions().quorum(among: $0) } == [1, 2, 2, 3, 3])
+        #expect(RedisURL.SentinelOptions(quorum: 1).quorum(among: 3) == 1)
+    }
+
+    @Test(arguments: ["redis+sentinel://s1,s2/m?sentinel_quorum=0", "redis+sentinel://s1,s2/m?sentinel_quorum=3",
+                      "redis+sentinel://s1/m?sentinel_quorum=x", "redis+sentinel://s1/m?sentinel_quorum=",
+                      "redis+sentinel://s1/m?quorum=1", "redis+sentinel://s1,s1:26379/m", "redis+sentinel://s1/m?password=x"])
+    func badSentinelOptions(text: String) {
+        #expect(throws: RedisURL.ParseError.self) { try RedisURL(parsing: text) }
+    }
+
+    @Test func aBadSentinelURLNeverShowsTheSentinelPassword() {
+        let error = #expect(throws: RedisURL.ParseError.self) {
+            try RedisURL(parsing: "redis+sentinel://s1,s2/m?sentinel_password=hunter2&sentinel_quorum=9")
+        }
+        #expect(error?.description.contains("hunter2") == false, "\(error?.description ?? "")")
+        #expect(error?.description.contains("from 1 to 2") == true, "\(error?.description ?? "")")
+    }
+
     @Test(arguments: ["redis+sentinel://s1", "redis+sentinel://s1/", "redis+sentinel://s1,/m", "redis+sentinel://s1:0/m",
                       "redis+sentinel://s1/m/x", "redis+sentinel://s1/m/1/2", "redis+sentinel:///m"])
     func badSentinelURLs(text: String) {
@@ -72,6 +105,27 @@ import Testing
         #expect(sentinels.tls == RedisURL.TLS(certificateFile: "/c.pem", keyFile: "/k ey.pem"))
         #expect(sentinels.description == "rediss+sentinel://s1:26379,s2:26380/cache/1")
         #expect(try RedisURL(parsing: "redis://h/1").tls == nil)
+        // A password may hold '?', '&' and '=': the userinfo ends at the last '@', before any query.
+        let odd = try RedisURL(parsing: "rediss://u:ab?c&d=e@h:6380/1?tls_ca=/ca.pem")
+        #expect((odd.password, odd.tls?.caFile, odd.endpoint) == ("ab?c&d=e", "/ca.pem", .tcp(host: "h", port: 6380)))
+        #expect(try RedisURL(parsing: "redis://u:ab?cd@h/1").password == "ab?cd")
+        // Both at once: '?' in the primary's password, '@' in the Sentinels'.
+        let both = try RedisURL(parsing: "rediss+sentinel://u:p?w@s1,s2/m/1?sentinel_password=a@b&tls_ca=/ca.pem")
+        #expect((both.password, both.sentinel.password, both.tls?.caFile) == ("p?w", "a@b", "/ca.pem"))
+        #expect(both.endpoint == .sentinel(nodes: [.init(host: "s1", port: 26379), .init(host: "s2", port: 26379)], service: "m"))
+        #expect(!RedisURL.redacted("rediss+sentinel://u:p?w@s1/m?sentinel_password=a@bSECRET").contains("SECRET"))
+        #expect(!RedisURL.redacted("redis://u:pSECRET?w@h:x/1").contains("SECRET"))
+    }
+
+    /// The issue's review: a password holding '?' once became "parameters", echoed in the error.
+    @Test(arguments: ["redis://u:ab?tls_SECRET@h:x/1", "rediss://u:pw?SECRET@h/1?tls_SECRET=1", "redis://h/1?tls_SECRET=1"])
+    func noPartOfAPasswordOrParameterInTheError(text: String) {
+        do {
+            _ = try RedisURL(parsing: text)
+            Issue.record("parsed: \(text)")
+        } catch {
+            #expect(!error.description.contains("SECRET"), "\(error)")
+        }
     }
 
     @Test(arguments: ["redis://h/1?tls_ca=/ca.pem", "rediss://h?tls_ca=", "rediss://h?tls_key=/k.pem", "rediss://h?ca=/x",

@@ -36,14 +36,15 @@ def read_command(stream):
 class HostileRedis:
     """A Redis that speaks just enough RESP to be connected to, then answers as `reply` says."""
 
-    def __init__(self, reply):
+    def __init__(self, reply, host="127.0.0.1"):
         self.reply = reply
         self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind((host, 0))
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
         self.streamed = 0
         self.commands = []
+        self.connections = 0
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.started = time.monotonic()
@@ -62,6 +63,8 @@ class HostileRedis:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
+            with self.lock:
+                self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn):
@@ -143,13 +146,33 @@ def error_with_newline(_args):
     return b"-ERR boom\n" + INJECTED + b"\r\n"
 
 
-def sentinel_naming(host):
-    """A Sentinel whose primary for every service is `host`:6379."""
+def sentinel_naming(host, port=6379):
+    """A Sentinel whose primary for every service is `host`:`port`."""
     def reply(args):
         if command_name(args) == b"SENTINEL GET-MASTER-ADDR-BY-NAME":
-            return b"*2\r\n$%d\r\n%s\r\n$4\r\n6379\r\n" % (len(host), host)
+            return b"*2\r\n$%d\r\n%s\r\n$%d\r\n%d\r\n" % (len(host), host, len(str(port)), port)
         return b"+OK\r\n"
     return reply
+
+
+def late(reply, seconds):
+    """`reply`, after `seconds` of silence (a Sentinel too slow to be waited for)."""
+    def answer(args):
+        yield b"", seconds
+        yield reply(args), 0
+    return answer
+
+
+def primary_accepting_anything(args):
+    """An attacker's node posing as a primary: takes any password, says it is one, stores nothing."""
+    name = command_name(args)
+    if name == b"ROLE":
+        return b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
+    if name.startswith(b"GETRANGE"):
+        return b"$0\r\n\r\n"
+    if name == b"CLIENT ID":
+        return b":7\r\n"
+    return b"+OK\r\n"
 
 
 def main():

@@ -5,8 +5,10 @@ Everything listens on loopback, on free ports, in a temporary directory, and
 is stopped by PID by whoever started it. No pytest here: `make bench` uses it too.
 """
 import http.client
+import hashlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -65,9 +67,56 @@ def stop_process(proc, timeout=10.0):
     return proc.returncode
 
 
+class RedisAuth:
+    """Redis and its Sentinels with no anonymous access, as README's several-hosts section tells
+    operators to run them. On each Redis node: fibcache's user (the shipped ACL, plus ROLE), the
+    Sentinels' (what Redis' documentation lists for them), the replicas' and an admin for the
+    tests. On each Sentinel: fibcache's user (SENTINEL GET-MASTER-ADDR-BY-NAME only) and an admin
+    the Sentinels also use among themselves. Fresh passwords each time."""
+
+    def __init__(self):
+        marker = secrets.token_hex(4)
+        self.fibcache = f"fibcache-redis-{marker}-marker"
+        self.sentinel_client = f"fibcache-sentinel-{marker}-marker"
+        self.infra = f"infra-{marker}-marker"
+
+    def redis_args(self):
+        shipped = next(line for line in (ROOT / "systemd" / "redis-fibcache-users.conf.in").read_text().splitlines()
+                       if line.startswith("user fibcache "))
+        fibcache = shipped.replace("@PASSWORD_SHA256@", hashlib.sha256(self.fibcache.encode()).hexdigest()).split()[1:]
+        return ["--user", "default", "off", "--user", *fibcache, "+role",
+                "--user", "sentinel", "on", f">{self.infra}", "allchannels", "+multi", "+slaveof", "+ping", "+exec",
+                "+subscribe", "+config|rewrite", "+role", "+publish", "+info", "+client|setname", "+client|kill",
+                "+script|kill",
+                "--user", "replica", "on", f">{self.infra}", "+psync", "+replconf", "+ping",
+                "--user", "admin", "on", f">{self.infra}", "~*", "&*", "+@all",
+                "--masteruser", "replica", "--masterauth", self.infra]
+
+    def sentinel_conf(self, name):
+        return (f"user default off\n"
+                f"user fibcache on >{self.sentinel_client} -@all +auth +ping +sentinel|get-master-addr-by-name\n"
+                f"user admin on >{self.infra} allchannels +@all\n"
+                f"sentinel sentinel-user admin\nsentinel sentinel-pass {self.infra}\n"
+                f"sentinel auth-user {name} sentinel\nsentinel auth-pass {name} {self.infra}\n")
+
+    def cli_args(self):
+        return ["--user", "admin", "--pass", self.infra, "--no-auth-warning"]
+
+    def fibcache_args(self, directory):
+        """The two password files fibcache reads (the URL names the users)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "redis-password").write_text(self.fibcache + "\n")
+        (directory / "sentinel-password").write_text(self.sentinel_client + "\n")
+        return ["--redis-password-file", str(directory / "redis-password"),
+                "--sentinel-password-file", str(directory / "sentinel-password")]
+
+
 class Redis:
-    def __init__(self, directory, port=None, extra=(), launcher=(), config=None, host="127.0.0.1"):
+    def __init__(self, directory, port=None, extra=(), launcher=(), config=None, host="127.0.0.1", auth=None):
         self.directory = Path(directory)
+        # A RedisAuth: no anonymous access, the test's own commands as its admin.
+        self.auth = auth
         # A loopback address of its own stands for a host of its own (the cluster test).
         self.host = host
         self.port = port or free_port(host)
@@ -81,7 +130,8 @@ class Redis:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [*self.launcher, "redis-server", *self.config, "--bind", self.host, "--port", str(self.port), "--dir", str(self.directory),
-             "--save", "", "--appendonly", "no", "--logfile", str(self.directory / "redis.log"), *self.extra],
+             "--save", "", "--appendonly", "no", "--logfile", str(self.directory / "redis.log"),
+             *(self.auth.redis_args() if self.auth else []), *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: self.ping(), what="redis-server up")
         return self
@@ -95,7 +145,8 @@ class Redis:
             return False
 
     def cli(self, *args, db=1):
-        out = subprocess.run(["redis-cli", "-h", self.host, "-p", str(self.port), "-n", str(db), *args],
+        out = subprocess.run(["redis-cli", "-h", self.host, "-p", str(self.port), "-n", str(db),
+                              *(self.auth.cli_args() if self.auth else []), *args],
                              capture_output=True, text=True, timeout=10)
         return out.stdout.strip()
 
@@ -113,37 +164,49 @@ class Redis:
 
 class Sentinels:
     """`count` Redis Sentinels watching `primary` as the service `name`, with short timings
-    (down after 1 s, failover timeout 5 s) so that a failover takes seconds."""
+    (down after 1 s, failover timeout 5 s) so that a failover takes seconds; authenticated
+    when the primary is (its RedisAuth)."""
 
     def __init__(self, directory, primary, count=3, name="fibcache", launcher=(), hosts=None):
         self.directory = Path(directory)
         self.primary = primary
+        self.auth = primary.auth
         self.name = name
         # Each on 127.0.0.1, or on a loopback address of its own (the cluster test).
         self.hosts = list(hosts or ["127.0.0.1"] * count)
         self.ports = [free_port(host) for host in self.hosts]
         self.launcher = list(launcher)
-        self.procs = []
+        self.procs = [None] * len(self.ports)
 
     def start(self):
         for i, port in enumerate(self.ports):
             d = self.directory / f"sentinel-{i + 1}"
             d.mkdir(parents=True, exist_ok=True)
-            conf = d / "sentinel.conf"  # Sentinel rewrites its file: each its own, writable
             host = self.hosts[i]
-            conf.write_text(f"port {port}\nbind {host}\nsentinel announce-ip {host}\ndir {d}\n"
-                            f"logfile {d / 'sentinel.log'}\n"
-                            f"sentinel monitor {self.name} {self.primary.host} {self.primary.port} 2\n"
-                            f"sentinel down-after-milliseconds {self.name} 1000\n"
-                            f"sentinel failover-timeout {self.name} 5000\n"
-                            f"sentinel parallel-syncs {self.name} 1\n")
-            self.procs.append(subprocess.Popen([*self.launcher, "redis-server", str(conf), "--sentinel"],
-                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            (d / "sentinel.conf").write_text(
+                f"port {port}\nbind {host}\nsentinel announce-ip {host}\ndir {d}\n"
+                f"logfile {d / 'sentinel.log'}\n"
+                f"sentinel monitor {self.name} {self.primary.host} {self.primary.port} 2\n"
+                f"sentinel down-after-milliseconds {self.name} 1000\n"
+                f"sentinel failover-timeout {self.name} 5000\n"
+                f"sentinel parallel-syncs {self.name} 1\n" + (self.auth.sentinel_conf(self.name) if self.auth else ""))
+            self.start_one(i)
         wait_until(self.settled, timeout=20, what="Sentinels that know each other and the replica")
         return self
 
+    def start_one(self, i):
+        """Starts (or restarts, with the file it rewrote) Sentinel i."""
+        conf = self.directory / f"sentinel-{i + 1}" / "sentinel.conf"  # Sentinel rewrites its file: each its own, writable
+        self.procs[i] = subprocess.Popen([*self.launcher, "redis-server", str(conf), "--sentinel"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop_one(self, i):
+        stop_process(self.procs[i])
+        self.procs[i] = None
+
     def ask(self, i, *args):
-        out = subprocess.run(["redis-cli", "-h", self.hosts[i], "-p", str(self.ports[i]), *args],
+        out = subprocess.run(["redis-cli", "-h", self.hosts[i], "-p", str(self.ports[i]),
+                              *(self.auth.cli_args() if self.auth else []), *args],
                              capture_output=True, text=True, timeout=10)
         return out.stdout.strip()
 
@@ -164,14 +227,18 @@ class Sentinels:
         answer = self.ask(0, "sentinel", "get-master-addr-by-name", self.name).split()
         return (answer[0], int(answer[1])) if len(answer) == 2 else None
 
-    def url(self, *extra_nodes, db=1):
-        nodes = [*extra_nodes, *(f"{host}:{port}" for host, port in zip(self.hosts, self.ports))]
-        return f"redis+sentinel://{','.join(nodes)}/{self.name}/{db}"
+    def url(self, *extra_nodes, db=1, query="", real=None):
+        """Extra nodes first, then the Sentinels (those at the indexes `real`, if given); authenticated:
+        the users, their passwords in RedisAuth.fibcache_args' files."""
+        real = range(len(self.ports)) if real is None else real
+        nodes = [*extra_nodes, *(f"{self.hosts[i]}:{self.ports[i]}" for i in real)]
+        user, query = ("fibcache:@", "?sentinel_user=fibcache" + (query and "&" + query)) if self.auth else ("", query and "?" + query)
+        return f"redis+sentinel://{user}{','.join(nodes)}/{self.name}/{db}{query}"
 
     def stop(self):
-        for proc in self.procs:
-            stop_process(proc)
-        self.procs = []
+        for i, proc in enumerate(self.procs):
+            if proc:
+                self.stop_one(i)
 
 
 class Stack:

@@ -76,4 +76,30 @@ import Testing
             #expect(!message.contains("s3cret-marker"), "\(message)")
         }
     }
+
+    /// Issue 22: the Sentinels' password, read alike (its own file, never the command line).
+    @Test func theSentinelPasswordFile() throws {
+        let path = write("sentinel", "sentinel-s3cret-marker\n")
+        let sentinels = "redis+sentinel://fibcache:@s1,s2,s3/fibcache/1?sentinel_user=fc"
+        let config = try FibcacheCommand.parse(["--listen", "/tmp/x.sock", "--redis-url", sentinels,
+                                                "--sentinel-password-file", path]).makeConfiguration(environment: [:])
+        #expect(config.redis.url.sentinel == .init(username: "fc", password: "sentinel-s3cret-marker"))
+        #expect(config.sentinelPasswordUnavailable == nil)
+        #expect(!config.redis.url.description.contains("s3cret-marker"))
+        let missing = try FibcacheCommand.parse(["--listen", "/tmp/x.sock", "--redis-url", sentinels,
+                                                 "--sentinel-password-file", "\(directory)/none"]).makeConfiguration(environment: [:])
+        #expect(missing.redis.url.sentinel.password == nil)
+        #expect(missing.sentinelPasswordUnavailable?.contains("cannot open") == true)
+        for (url, why) in [(url, "redis+sentinel://"), (sentinels + "&sentinel_password=other-s3cret-marker", "in one place")] {
+            do {
+                _ = try FibcacheCommand.parse(["--listen", "/tmp/x.sock", "--redis-url", url,
+                                               "--sentinel-password-file", path]).makeConfiguration(environment: [:])
+                Issue.record("accepted: \(url)")
+            } catch {
+                let message = FibcacheCommand.message(for: error)
+                #expect(message.contains(why), "\(message)")
+                #expect(!message.contains("s3cret-marker"), "\(message)")
+            }
+        }
+    }
 }
