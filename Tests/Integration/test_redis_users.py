@@ -4,12 +4,12 @@ fibcache authenticating with the password from a file. Every command fibcache se
 one its user may run, on its own keys and database only; without the password a client
 may PING, nothing else."""
 import json
-import os
 import subprocess
 
 import pytest
 
 from conftest import ROOT, Redis, Stack
+from stack import redis_users
 
 API = "/api/fibonacci/number"
 PASSWORD = "Zq7marker9password"
@@ -20,14 +20,8 @@ def deployed_redis(directory, password, settings=""):
     install renders them (`settings`: lines of /etc/default/fibcache); on loopback TCP and a
     socket in `directory` instead of /run, plus an admin user for the test's own checks."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "password").write_text(password + "\n")
-    (directory / "settings").write_text(settings)
     users = directory / "users.conf"
-    users.write_text(subprocess.run(
-        [ROOT / "systemd" / "redis-fibcache-users", ROOT / "systemd" / "redis-fibcache-users.conf.in", "-"],
-        env=dict(os.environ, FIBCACHE_PASSWORD_FILE=str(directory / "password"),
-                 FIBCACHE_SETTINGS_FILE=str(directory / "settings")),
-        capture_output=True, text=True, check=True).stdout)
+    users.write_text(redis_users(password, settings))
     shipped = (ROOT / "systemd" / "redis-fibcache.conf").read_text()
     assert "include /etc/redis/redis-fibcache-users.conf" in shipped
     config = directory / "redis.conf"
