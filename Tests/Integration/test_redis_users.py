@@ -1,27 +1,27 @@
-"""fibcache's own Redis instance as deployed (issue 14): the shipped configuration
-(systemd/redis-fibcache.conf) with its users (systemd/redis-fibcache-users.conf.in),
+"""fibcache's own Redis instance as deployed (issues 14, 22): the shipped configuration
+(systemd/redis-fibcache.conf) with its users rendered by systemd/redis-fibcache-users,
 fibcache authenticating with the password from a file. Every command fibcache sends is
-one its user may run; without the password a client may check health and TTLs only."""
-import hashlib
+one its user may run, on its own keys and database only; without the password a client
+may PING, nothing else."""
 import json
 import subprocess
 
 import pytest
 
 from conftest import ROOT, Redis, Stack
+from stack import redis_users
 
 API = "/api/fibonacci/number"
 PASSWORD = "Zq7marker9password"
 
 
-def deployed_redis(directory, password):
-    """A redis-server with the shipped instance configuration, its users rendered as
-    `make install` renders them; on loopback TCP and a socket in `directory` instead of
-    /run, plus an admin user for the test's own checks."""
+def deployed_redis(directory, password, settings=""):
+    """A redis-server with the shipped instance configuration, its users rendered as the
+    install renders them (`settings`: lines of /etc/default/fibcache); on loopback TCP and a
+    socket in `directory` instead of /run, plus an admin user for the test's own checks."""
     directory.mkdir(parents=True, exist_ok=True)
     users = directory / "users.conf"
-    template = (ROOT / "systemd" / "redis-fibcache-users.conf.in").read_text()
-    users.write_text(template.replace("@PASSWORD_SHA256@", hashlib.sha256(password.encode()).hexdigest()))
+    users.write_text(redis_users(password, settings))
     shipped = (ROOT / "systemd" / "redis-fibcache.conf").read_text()
     assert "include /etc/redis/redis-fibcache-users.conf" in shipped
     config = directory / "redis.conf"
@@ -41,13 +41,20 @@ def admin(redis, *args):
     return cli(redis, *args, user="admin", password="admin-only-in-tests")
 
 
-@pytest.fixture
-def deployed(tmp_path):
+def deployed_stack(tmp_path, prefix="", db=0):
     password_file = tmp_path / "redis-password"
     password_file.write_text(PASSWORD + "\n")
+    url = f"unix://{tmp_path}/stack/redis/redis.sock?user=fibcache&db={db}"
     stack = Stack(tmp_path / "stack", fibcache_args=[
-        "--redis-url", f"unix://{tmp_path}/stack/redis/redis.sock?user=fibcache", "--redis-password-file", str(password_file)])
-    stack.redis = deployed_redis(tmp_path / "stack" / "redis", PASSWORD)
+        "--redis-url", url, "--redis-password-file", str(password_file), "--key-prefix", prefix])
+    stack.redis = deployed_redis(tmp_path / "stack" / "redis", PASSWORD,
+                                 f"FIBCACHE_REDIS_URL={url}\nFIBCACHE_KEY_PREFIX={prefix}\n")
+    return stack
+
+
+@pytest.fixture
+def deployed(tmp_path):
+    stack = deployed_stack(tmp_path)
     try:
         yield stack.start()
     finally:
@@ -71,27 +78,47 @@ def test_fibcache_runs_with_only_the_commands_its_user_is_given(deployed):
     refused = admin(deployed.redis, "acl", "log")
     assert refused == "", f"a command fibcache sent was refused:\n{refused}"
     assert "NOPERM" not in deployed.log_text() and "refused" not in deployed.log_text()
-    ttl = int(cli(deployed.redis, "ttl", "fibonacci_40"))
+    ttl = int(cli(deployed.redis, "ttl", "fibonacci_40", user="fibcache", password=PASSWORD))
     assert 0 < ttl <= 86400
 
 
-def test_without_the_password_only_health_and_ttls(deployed):
+def test_without_the_password_only_ping(deployed):
     deployed.get(f"{API}/40/")
     assert cli(deployed.redis, "ping") == "PONG"
-    assert "used_memory:" in cli(deployed.redis, "info", "memory")
-    assert int(cli(deployed.redis, "ttl", "fibonacci_40")) > 0
-    for command in (["get", "fibonacci_40"], ["set", "fibonacci_5", "7"], ["del", "fibonacci_40"], ["flushall"],
-                    ["keys", "*"], ["config", "get", "maxmemory"], ["set", "session:1", "x"]):
+    for command in (["info"], ["ttl", "fibonacci_40"], ["get", "fibonacci_40"], ["set", "fibonacci_5", "7"],
+                    ["del", "fibonacci_40"], ["flushall"], ["keys", "*"], ["config", "get", "maxmemory"],
+                    ["set", "session:1", "x"], ["client", "list"], ["subscribe", "__redis__:invalidate"]):
         assert "NOPERM" in cli(deployed.redis, *command), command
-    # fibcache's user cannot reach other keys or administer the instance either.
-    for command in (["set", "session:1", "x"], ["get", "session:1"], ["flushall"], ["config", "set", "maxmemory", "0"],
-                    ["eval", "while true do end", "0"]):  # no Lua: the lock is released with WATCH/MULTI/EXEC
-        assert "NOPERM" in cli(deployed.redis, *command, user="fibcache", password=PASSWORD), command
+    # fibcache's user: its keys, its database, no scripts, no administration.
+    fibcache = dict(user="fibcache", password=PASSWORD)
+    for command in (["set", "session:1", "x"], ["get", "session:1"], ["set", "app:fibonacci_x", "1"], ["flushall"],
+                    ["config", "set", "maxmemory", "0"], ["keys", "*"], ["info"], ["eval", "return 1", "0"],
+                    ["select", "1"], ["client", "list"], ["subscribe", "other"]):
+        assert "NOPERM" in cli(deployed.redis, *command, **fibcache), command
+    assert cli(deployed.redis, "get", "fibonacci_40", **fibcache) == "102334155"
     assert "WRONGPASS" in cli(deployed.redis, "get", "fibonacci_40", user="fibcache", password="guess")
 
 
+def test_a_key_prefix_and_database_of_its_own(tmp_path):
+    """FIBCACHE_KEY_PREFIX with glob characters is taken literally, and FIBCACHE_REDIS_URL's
+    database is the only one fibcache's user may SELECT."""
+    stack = deployed_stack(tmp_path, prefix="app*[1]:", db=3).start()
+    try:
+        for path in (f"{API}/40/", f"{API}/200000/"):
+            assert stack.get(path)[1]["x-cache"] == "MISS", path
+            assert stack.get(path)[1]["x-cache"] == "HIT", path
+        assert admin(stack.redis, "-n", "3", "get", "app*[1]:fibonacci_40") == "102334155"
+        assert admin(stack.redis, "acl", "log") == "", "a command fibcache sent was refused"
+        assert json.loads(stack.ops("GET", "/status")[2])["local_cache"]["in_use"] is True
+        fibcache = dict(user="fibcache", password=PASSWORD)
+        for command in (["select", "0"], ["select", "4"], ["get", "appX[1]:fibonacci_40"], ["get", "app*1:fibonacci_40"]):
+            assert "NOPERM" in cli(stack.redis, *command, **fibcache), command
+    finally:
+        stack.stop()
+
+
 def test_the_instance_is_a_bounded_cache(deployed):
-    info = cli(deployed.redis, "info", "memory")
+    info = admin(deployed.redis, "info", "memory")
     assert "maxmemory:268435456" in info and "maxmemory_policy:allkeys-lru" in info
     # A value far beyond F(10^7) (2.1 MB) cannot even be stored.
     big = subprocess.run(["redis-cli", "-p", str(deployed.redis.port), "--user", "admin", "--pass", "admin-only-in-tests",

@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Support"))
 from box import EXEMPT_LOOPBACK, Box  # noqa: E402
 import crash_recovery  # noqa: E402
+import least_privilege  # noqa: E402
 import peer_attacks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +108,10 @@ def test_the_package_lifecycle(box):
     assert box.out("fibcache --version") == version
     depends = box.out("dpkg-query -W -f='${Depends}' fibcache")
     print(f"installed fibcache {version}; Depends: {depends}")
-    assert "libhiredis" in depends and "libfcgi" in depends and "libgmp" in depends
+    assert "libhiredis" in depends and "libfcgi" in depends and "libgmp" in depends and "redis-tools" in depends
+    # CVE-2025-23016: the release's fixed libfcgi (${shlibs:Depends} alone says >= 2.4.2).
+    fixed = {"bookworm": "libfcgi0ldbl (>= 2.4.2-2+deb12u1)", "trixie": "libfcgi0t64 (>= 2.4.5-0.1)"}
+    assert fixed[box.out(". /etc/os-release; echo $VERSION_CODENAME")] in depends
     assert box.out("systemctl is-enabled fibcache.socket") == "enabled"
     assert box.out("systemctl is-active fibcache.socket") == "active"
     assert box.out("stat -c '%a %U' /etc/default/fibcache /etc/fibcache/redis-password") == "600 root\n600 root"
@@ -119,7 +123,8 @@ def test_the_package_lifecycle(box):
     enable_site(box)
     assert cache(box, 40) == ("200", "MISS")
     assert cache(box, 40) == ("200", "HIT")
-    assert box.out("redis-cli -s /run/redis-fibcache/redis-server.sock ttl fibonacci_40").isdigit()
+    assert box.out(f"{least_privilege.FIBCACHE_REDIS} ttl fibonacci_40").isdigit()
+    assert box.out("stat -c '%U:%G %a' /run/fibcache.sock") == "root:www-data 660"
     # fibcache's own Redis: enabled at boot, running (started by the postinst, or at the
     # latest by fibcache.service's Wants= when redis-server came after fibcache).
     assert box.out("systemctl is-enabled redis-server@fibcache; systemctl is-active redis-server@fibcache").split() == \
@@ -220,3 +225,15 @@ def test_slow_clients_from_one_address_do_not_starve_another(box):
     assert result["other_worst"] < 1.0, result
     assert result["closed_by_server"] >= 3000, "every slow connection closed by the server at least once"
     assert result["lifetime_max"] < 15, result
+
+
+def test_least_privilege_on_the_installed_package(box):
+    """Issue 22 (the checks: Tests/Support/least_privilege.py): a local user cannot connect to
+    fibcache's Redis (nor hold its connections); the default user may PING only; fibcache's
+    credential runs fibcache's commands on its keys only; idle clients are closed and fibcache
+    caches on; dpkg-reconfigure writes through no symlink the redis user planted in /etc/redis."""
+    installed_with_site(box)
+    least_privilege.least_privilege(box)
+    least_privilege.idle_clients_are_closed_and_fibcache_caches_on(box)
+    least_privilege.planted_symlinks_change_nothing(
+        box, "DEBIAN_FRONTEND=noninteractive dpkg-reconfigure fibcache", ["/etc/redis/redis-fibcache-users.conf.new"])

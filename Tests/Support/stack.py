@@ -5,14 +5,15 @@ Everything listens on loopback, on free ports, in a temporary directory, and
 is stopped by PID by whoever started it. No pytest here: `make bench` uses it too.
 """
 import http.client
-import hashlib
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -67,6 +68,19 @@ def stop_process(proc, timeout=10.0):
     return proc.returncode
 
 
+def redis_users(password, settings=""):
+    """fibcache's Redis users file as the installs render it (systemd/redis-fibcache-users), for
+    `password` and `settings` (lines of /etc/default/fibcache)."""
+    with tempfile.TemporaryDirectory() as directory:
+        (Path(directory) / "password").write_text(password + "\n")
+        (Path(directory) / "settings").write_text(settings)
+        return subprocess.run(
+            [ROOT / "systemd" / "redis-fibcache-users", ROOT / "systemd" / "redis-fibcache-users.conf.in", "-"],
+            env=dict(os.environ, FIBCACHE_PASSWORD_FILE=f"{directory}/password",
+                     FIBCACHE_SETTINGS_FILE=f"{directory}/settings"),
+            capture_output=True, text=True, check=True).stdout
+
+
 class RedisAuth:
     """Redis and its Sentinels with no anonymous access, as README's several-hosts section tells
     operators to run them. On each Redis node: fibcache's user (the shipped ACL, plus ROLE), the
@@ -81,9 +95,11 @@ class RedisAuth:
         self.infra = f"infra-{marker}-marker"
 
     def redis_args(self):
-        shipped = next(line for line in (ROOT / "systemd" / "redis-fibcache-users.conf.in").read_text().splitlines()
+        # Its database is the Sentinel URLs' (SentinelGroup.url: 1).
+        shipped = next(line for line in redis_users(self.fibcache, "FIBCACHE_REDIS_URL=redis://localhost/1\n").splitlines()
                        if line.startswith("user fibcache "))
-        fibcache = shipped.replace("@PASSWORD_SHA256@", hashlib.sha256(self.fibcache.encode()).hexdigest()).split()[1:]
+        # (Redis quotes each argument itself: the file's quoting goes.)
+        fibcache = shlex.split(shipped)[1:]
         return ["--user", "default", "off", "--user", *fibcache, "+role",
                 "--user", "sentinel", "on", f">{self.infra}", "allchannels", "+multi", "+slaveof", "+ping", "+exec",
                 "+subscribe", "+config|rewrite", "+role", "+publish", "+info", "+client|setname", "+client|kill",

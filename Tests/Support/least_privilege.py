@@ -1,0 +1,136 @@
+"""Issue 22's least privilege and safe install as root, checked in a booted systemd-box where
+fibcache is deployed (by `make install` in Tests/System, from the .deb in Tests/Package). A local
+user who is neither root nor in Redis' group cannot reach fibcache's Redis at all; fibcache's own
+credential runs fibcache's commands on fibcache's keys only; root's writes into /etc/redis (the
+redis user's directory) go through no symlink planted there. No pytest here."""
+import json
+import re
+
+URL = "http://127.0.0.1:80/api/fibonacci/number"  # the port: no /etc/services in the box
+OPS = "http://127.0.0.1:8002"
+SOCKET = "/run/redis-fibcache/redis-server.sock"
+REDIS = f"redis-cli -s {SOCKET}"  # as root: the default user (PING only)
+FIBCACHE_REDIS = f"REDISCLI_AUTH=$(cat /etc/fibcache/redis-password) {REDIS} --user fibcache"
+USERS_FILE = "/etc/redis/redis-fibcache-users.conf"
+MAIN_PID = "systemctl show -p MainPID --value {unit}"
+
+
+def x_cache(box, n):
+    head = box.out(f"curl -s -o /dev/null -D - {URL}/{n}/")
+    found = re.search(r"X-Cache: (\w+)", head)
+    assert found, head
+    return found.group(1)
+
+
+def idle_connections_of_a_local_user(box, count=200):
+    """How many of `count` idle connections to fibcache's Redis a local user (nobody) holds at
+    once, while fibcache goes on caching (a new value MISS, then HIT)."""
+    out = box.out(f"""
+        runuser -u nobody -- redis-benchmark -s {SOCKET} -c {count} -I > /tmp/idle.log 2>&1 &
+        sleep 2
+        pid=$(pgrep -u nobody -f redis-benchmark || true)
+        held=0
+        if [ -n "$pid" ]; then held=$(ls -l /proc/$pid/fd | grep -c 'socket:' || true); fi
+        echo "$held"
+        curl -s -o /dev/null -D - {URL}/77001/ | grep -o 'X-Cache: [A-Z]*'
+        curl -s -o /dev/null -D - {URL}/77001/ | grep -o 'X-Cache: [A-Z]*'
+        [ -z "$pid" ] || kill "$pid"
+        head -c 300 /tmp/idle.log""", timeout=60)
+    held, first, second, *log = out.splitlines()
+    print(f"a local user (nobody) asked for {count} idle connections to fibcache's Redis: held {held}; "
+          f"fibcache meanwhile: {first}, {second}; redis-benchmark said: {' '.join(log)[:160]}")
+    return int(held), (first, second), "\n".join(log)
+
+
+def least_privilege(box):
+    """The socket, the default user, fibcache's user, what the redis group gives fibcache."""
+    assert box.out(f"stat -c '%U:%G %a' {SOCKET}") == "redis:redis 660"
+    x_cache(box, 40)  # started, its connections open
+    held, answers, log = idle_connections_of_a_local_user(box)
+    assert held == 0 and "Permission denied" in log, log
+    assert answers == ("X-Cache: MISS", "X-Cache: HIT")
+    assert "Permission denied" in box.out(f"runuser -u nobody -- {REDIS} ping 2>&1; true")
+
+    # The default user (what root's plain redis-cli is): PING and nothing else.
+    assert box.out(f"{REDIS} ping") == "PONG"
+    for command in ("info", "ttl fibonacci_40", "get fibonacci_40", "client list", "config get maxclients"):
+        assert "NOPERM" in box.out(f"{REDIS} {command}"), command
+
+    # fibcache's credential: its commands on its keys in its database.
+    assert box.out(f"{FIBCACHE_REDIS} get fibonacci_40") == "102334155"
+    assert box.out(f"{FIBCACHE_REDIS} ttl fibonacci_40").isdigit()
+    for command in ("eval 'while true do end' 0", "select 1", "set app:fibonacci_x 1", "get session:1",
+                    "config get maxclients", "flushall", "keys '*'", "info", "client list", "acl list"):
+        assert "NOPERM" in box.out(f"{FIBCACHE_REDIS} {command}"), command
+
+    # fibcache's process is in Redis' group (PrivateUsers= or not), and sees none of Redis' files.
+    pid = box.out(MAIN_PID.format(unit="fibcache"))
+    redis_gid = box.out("getent group redis | cut -d: -f3")
+    assert redis_gid in box.out(f"awk '/^Groups:/' /proc/{pid}/status").split()
+    for path in ("/etc/redis", "/var/lib/redis", "/var/log/redis"):
+        assert box.out(f"ls -A /proc/{pid}/root{path}") == "", path
+    assert box.out("ls /etc/redis").count("redis") >= 2  # what it hides is there
+
+
+def idle_clients_are_closed_and_fibcache_caches_on(box, unit="redis-server@fibcache"):
+    """With the instance closing idle clients after 2 s (a drop-in adding --timeout 2; the shipped
+    300 s would make the test slow), fibcache's kept connections are closed under it while it
+    waits: it still stores and reads values, and its invalidation channel (a subscriber, never
+    timed out) still works."""
+    dropin = f"/etc/systemd/system/{unit}.service.d"
+    start = box.out(f"systemctl show -p ExecStart --value {unit} | sed -n 's/.*argv\\[\\]=\\([^;]*\\) ;.*/\\1/p'")
+    assert "redis-server" in start, start
+    box.sh(f"mkdir -p {dropin} && printf '[Service]\\nExecStart=\\nExecStart={start} --timeout 2\\n' > {dropin}/timeout.conf "
+           f"&& systemctl daemon-reload && systemctl restart {unit} && systemctl restart fibcache")
+    try:
+        assert x_cache(box, 77100) == "MISS"
+        sockets = f"ls -l /proc/$({MAIN_PID.format(unit=unit)})/fd | grep -c socket:"
+        before = int(box.out(sockets))
+        box.sh("sleep 4")  # every connection fibcache keeps has been idle past the timeout
+        after = int(box.out(sockets))
+        assert after < before, "Redis closed the idle ones"
+        assert x_cache(box, 77101) == "MISS" and x_cache(box, 77101) == "HIT"
+        assert box.out(f"{FIBCACHE_REDIS} get fibonacci_77101").isdigit(), "stored after its connections were closed"
+        assert json.loads(box.out(f"curl -s {OPS}/status"))["local_cache"]["in_use"] is True
+        # Evicted in Redis by another client: the invalidation reaches fibcache's in-process copy.
+        assert x_cache(box, 77101) == "HIT"
+        box.sh(f"{FIBCACHE_REDIS} del fibonacci_77101 && sleep 0.5")
+        assert x_cache(box, 77101) == "MISS"
+        print(f"Redis closing idle clients after 2 s: its sockets {before} -> {after} while fibcache waited; "
+              f"fibcache cached on, its invalidations too")
+    finally:
+        box.sh(f"rm -rf {dropin} && systemctl daemon-reload && systemctl restart {unit} && systemctl restart fibcache")
+
+
+def planted_symlinks_change_nothing(box, reinstall, plants):
+    """The redis user (who owns /etc/redis) plants each of `plants` as a symlink to a canary file
+    of root's; `reinstall` (run as root) must leave the canary as it was and the users file a
+    regular file of fibcache's."""
+    # Root's file, with the lines an older install added to the host Redis' file (which
+    # make install takes out of /etc/redis/redis.conf: through a symlink, out of this).
+    box.sh("printf '%s\\n' 'a file of root' 'include /etc/redis/fibcache.conf' "
+           "\"# added by fibcache's make install; make uninstall removes these two lines\" > /root-canary "
+           "&& chmod 0600 /root-canary")
+    before = box.out("stat -c '%U:%G %a %s' /root-canary; sha256sum /root-canary")
+    moved = []
+    for path in plants:
+        if box.out(f"test -e {path} && ! test -L {path}; echo $?") == "0":
+            box.sh(f"mv {path} {path}.kept-by-test")
+            moved.append(path)
+        box.sh(f"runuser -u redis -- ln -sfn /root-canary {path}")
+    try:
+        result = box.sh(reinstall, check=False, timeout=300)
+        after = box.out("stat -c '%U:%G %a %s' /root-canary; sha256sum /root-canary")
+        users = box.out(f"stat -c '%F %U:%G %a' {USERS_FILE}; grep -c '^user fibcache on #' {USERS_FILE}", check=False)
+        print(f"planted {', '.join(plants)} -> /root-canary; {reinstall}: exit {result.returncode}; "
+              f"canary before {before.splitlines()[0]}, after {after.splitlines()[0]}; users file: {users}")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert after == before, "the canary was written through a planted symlink"
+        assert users == "regular file root:redis 640\n1"
+        assert x_cache(box, 40) == "HIT"
+    finally:
+        for path in plants:
+            box.sh(f"if test -L {path}; then rm -f {path}; fi")
+        for path in moved:
+            box.sh(f"mv {path}.kept-by-test {path}")
+        box.sh("rm -f /root-canary")
