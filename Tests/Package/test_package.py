@@ -231,9 +231,11 @@ def test_least_privilege_on_the_installed_package(box):
     """Issue 22 (the checks: Tests/Support/least_privilege.py): a local user cannot connect to
     fibcache's Redis (nor hold its connections); the default user may PING only; fibcache's
     credential runs fibcache's commands on its keys only; idle clients are closed and fibcache
-    caches on; dpkg-reconfigure writes through no symlink the redis user planted in /etc/redis."""
+    caches on; a forged value is not served; dpkg-reconfigure writes through no symlink the redis
+    user planted in /etc/redis."""
     installed_with_site(box)
     least_privilege.least_privilege(box)
+    least_privilege.a_forged_value_is_not_served(box)
     least_privilege.idle_clients_are_closed_and_fibcache_caches_on(box)
     least_privilege.planted_symlinks_change_nothing(
         box, "DEBIAN_FRONTEND=noninteractive dpkg-reconfigure fibcache", ["/etc/redis/redis-fibcache-users.conf.new"])

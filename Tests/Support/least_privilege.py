@@ -6,6 +6,8 @@ redis user's directory) go through no symlink planted there. No pytest here."""
 import json
 import re
 
+from stack import fibonacci
+
 URL = "http://127.0.0.1:80/api/fibonacci/number"  # the port: no /etc/services in the box
 OPS = "http://127.0.0.1:8002"
 SOCKET = "/run/redis-fibcache/redis-server.sock"
@@ -70,6 +72,25 @@ def least_privilege(box):
     for path in ("/etc/redis", "/var/lib/redis", "/var/log/redis"):
         assert box.out(f"ls -A /proc/{pid}/root{path}") == "", path
     assert box.out("ls /etc/redis").count("redis") >= 2  # what it hides is there
+
+
+def a_forged_value_is_not_served(box):
+    """F(1000) + 2⁶¹ − 1 — F(1000)'s digit count and, modulo the old public prime, its residue —
+    written with fibcache's own credential (what another host or a fake primary could do): before
+    issue 22 served as a HIT with the forged digits; now recomputed, overwritten and counted."""
+    right = fibonacci(1000)
+    forged = right + 2**61 - 1
+    x_cache(box, 1000)  # stored (and in the process's copy)
+    rejected = json.loads(box.out(f"curl -s {OPS}/status"))["cache_values_rejected"]
+    assert box.out(f"{FIBCACHE_REDIS} set fibonacci_1000 {forged} keepttl") == "OK"
+    # Redis' invalidation message drops the process's copy: wait for it, not a fixed time.
+    box.sh(f"for i in $(seq 50); do curl -s -o /dev/null -D - {URL}/1000/ | grep -q 'X-Cache: HIT' || break; "
+           f"sleep 0.1; done")
+    body = box.out(f"curl -s {URL}/1000/")
+    assert json.loads(body)["fibonacci"] == right, "the forged digits are never served"
+    assert box.out(f"{FIBCACHE_REDIS} get fibonacci_1000") == str(right), "and are overwritten"
+    assert json.loads(box.out(f"curl -s {OPS}/status"))["cache_values_rejected"] == rejected + 1
+    print("F(1000) + 2^61 - 1 written with fibcache's credential: recomputed and overwritten, counted once")
 
 
 def idle_clients_are_closed_and_fibcache_caches_on(box, unit="redis-server@fibcache"):
