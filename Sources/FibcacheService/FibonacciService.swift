@@ -88,7 +88,7 @@ public struct FibonacciService: Sendable {
                    HTTPCaching.ifNoneMatch(condition, matches: HTTPCaching.entityTag(for: query.n)) {
                     return notModified(query)
                 }
-                return fibonacci(query, client: ClientAddress.key(request.client), store: store, clientHasGone: clientHasGone)
+                return fibonacci(query, client: request.client, store: store, clientHasGone: clientHasGone)
             } catch {
                 return error.response
             }
@@ -101,7 +101,7 @@ public struct FibonacciService: Sendable {
         }
     }
 
-    /// The request path of the article's view.
+    /// The request path of the article's view. `client`: the address nginx passed.
     func fibonacci(_ query: FibonacciQuery, client: String? = nil, store: CacheStore,
                    clientHasGone: @escaping @Sendable () -> Bool = { false }) -> HTTPResponse {
         let start = clock.now
@@ -117,7 +117,7 @@ public struct FibonacciService: Sendable {
             // The cheap `fast` computation of n shares its flight and lock with nobody
             // else's: it must never wait behind an `iterative` or `recursive` one.
             answer = try cache.value(for: query.n, variant: query.algorithm == .fast ? "" : query.algorithm.rawValue,
-                                     cheap: query.n <= query.algorithm.cheapLimit, client: client, store: store,
+                                     cheap: query.n <= query.algorithm.cheapLimit, client: ClientAddress.key(client), store: store,
                                      hasGone: clientHasGone) { shouldStop in
                 Fibonacci.decimalDigits(of: query.n, using: query.algorithm, stoppingIf: shouldStop)
             }

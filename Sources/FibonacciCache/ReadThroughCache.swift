@@ -80,10 +80,11 @@ public final class ReadThroughCache: Sendable {
     ///     would save little) and waits for no other process: a lock left behind cannot delay it.
     ///   - client: who asks (nginx's client address, one per IPv6 /64): a client may
     ///     have one computation running or waiting at once; nil is not limited so.
+    ///     Worked out only for a miss that needs admission: hits never parse it.
     ///   - hasGone: whether the requester has gone (its client hung up); once every
     ///     requester of a computation has, the computation stops.
     /// - Throws: `MissFailure` when a miss could not be computed.
-    public func value(for n: Int, variant: String = "", cheap: Bool = false, client: String? = nil, store: CacheStore,
+    public func value(for n: Int, variant: String = "", cheap: Bool = false, client: @autoclosure () -> String? = nil, store: CacheStore,
                       hasGone: @escaping @Sendable () -> Bool = { false },
                       compute: Computation) throws(MissFailure) -> Answer {
         let start = clock.now
@@ -153,9 +154,9 @@ public final class ReadThroughCache: Sendable {
         var cheap: Bool
     }
 
-    private func admitted<T>(_ miss: Miss, client: String?, _ body: () -> T) throws(MissFailure) -> T {
+    private func admitted<T>(_ miss: Miss, client: () -> String?, _ body: () -> T) throws(MissFailure) -> T {
         guard let admission, !miss.cheap else { return body() }
-        return try admission.onMissPath(joining: flights.isRunning(miss.lockKey), client: client, body)
+        return try admission.onMissPath(joining: flights.isRunning(miss.lockKey), client: client(), body)
     }
 
     /// Forgets F(n) in the store and in this process (the `DELETE` endpoint).

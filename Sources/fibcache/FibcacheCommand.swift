@@ -198,7 +198,7 @@ struct FibcacheCommand: ParsableCommand {
             }
             // Without it fibcache still serves (uncached, if Redis wants one): an exit here
             // would only become a restart loop under systemd.
-            do { url.password = try RedisPasswordFile.contents(of: redisPasswordFile) } catch {
+            do { url.password = try SecretFile.contents(of: redisPasswordFile) } catch {
                 redisPasswordUnavailable = "\(error)"
             }
         }
@@ -210,7 +210,7 @@ struct FibcacheCommand: ParsableCommand {
             guard url.sentinel.password == nil else {
                 throw ValidationError("--sentinel-password-file and sentinel_password in --redis-url: give the password in one place")
             }
-            do { url.sentinel.password = try RedisPasswordFile.contents(of: sentinelPasswordFile) } catch {
+            do { url.sentinel.password = try SecretFile.contents(of: sentinelPasswordFile) } catch {
                 sentinelPasswordUnavailable = "\(error)"
             }
         }
@@ -219,7 +219,7 @@ struct FibcacheCommand: ParsableCommand {
         if let operationsTokenFile {
             // Missing or short: served all the same (an exit would only loop under systemd), operations refused.
             do {
-                let text = try RedisPasswordFile.contents(of: operationsTokenFile)
+                let text = try SecretFile.contents(of: operationsTokenFile)
                 operationsToken = OperationsToken(text)
                 operationsTokenUnavailable = operationsToken == nil
                     ? "\(operationsTokenFile) holds fewer than \(OperationsToken.minimumLength) characters: not a token" : nil

@@ -3,10 +3,8 @@ skips Sentinels that are down or lie, and follows a failover by itself. Issue 22
 authenticated (ACL users), and a primary believed only when a quorum of them name it, so that
 the password never reaches a node a lying, slow or lone Sentinel named."""
 import json
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -21,32 +19,6 @@ from stack import RedisAuth  # noqa: E402
 API = "/api/fibonacci/number"
 
 
-class LyingSentinel:
-    """Answers every command with the address it is given (a replica's): ROLE must catch it."""
-
-    def __init__(self, port_named):
-        self.port = free_port()
-        self.server = socket.create_server(("127.0.0.1", self.port))
-        self.reply = f"*2\r\n$9\r\n127.0.0.1\r\n${len(str(port_named))}\r\n{port_named}\r\n".encode()
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            with conn:
-                try:
-                    if conn.recv(4096):
-                        conn.sendall(self.reply)
-                except OSError:
-                    pass
-
-    def close(self):
-        self.server.close()
-
-
 @pytest.fixture
 def replicated(tmp_path):
     """A primary, its replica, three Sentinels, and fibcache (behind nginx) asking them
@@ -55,18 +27,18 @@ def replicated(tmp_path):
     replica = Redis(tmp_path / "replica", extra=["--replicaof", "127.0.0.1", str(primary.port)]).start()
     wait_until(lambda: "master_link_status:up" in replica.cli("info", "replication"), what="replica in sync")
     sentinels = Sentinels(tmp_path, primary).start()
-    liar = LyingSentinel(replica.port)
-    url = sentinels.url(f"127.0.0.1:{free_port()}", f"127.0.0.1:{liar.port}")
-    stack = Stack(tmp_path / "stack", with_redis=False, fibcache_args=["--redis-url", url])
-    try:
-        stack.start()
-        yield stack, primary, replica, sentinels
-    finally:
-        stack.stop()
-        liar.close()
-        sentinels.stop()
-        replica.stop()
-        primary.stop()
+    # A Sentinel that names the replica: ROLE must catch it.
+    with HostileRedis(sentinel_naming(b"127.0.0.1", replica.port)) as liar:
+        url = sentinels.url(f"127.0.0.1:{free_port()}", f"127.0.0.1:{liar.port}")
+        stack = Stack(tmp_path / "stack", with_redis=False, fibcache_args=["--redis-url", url])
+        try:
+            stack.start()
+            yield stack, primary, replica, sentinels
+        finally:
+            stack.stop()
+            sentinels.stop()
+            replica.stop()
+            primary.stop()
 
 
 def outcome(stack, n):

@@ -84,7 +84,7 @@ import Testing
         #expect(throws: (any Error).self) { try configuration(["--listen", "/tmp/x.sock"] + arguments) }
     }
 
-    // The Redis password file: RedisPasswordFileTests.
+    // The Redis password file: SecretFileTests.
 
     @Test func environmentFallsBackAndFlagsWin() throws {
         let env = ["FIBCACHE_TTL": "120", "FIBCACHE_REDIS_URL": "redis://h:1/2", "FIBCACHE_LISTEN": "/tmp/e.sock", "PATH": "/bin"]

@@ -5,7 +5,7 @@ import Testing
 /// The Redis password comes from a file (a systemd credential), never the command line.
 /// A file that gives none starts fibcache without a password (said why, never what the
 /// file holds): under systemd an exit would only be a restart loop.
-@Suite final class RedisPasswordFileTests {
+@Suite final class SecretFileTests {
     private let directory = String(cString: mkdtemp(strdup("/tmp/fibcache-password-XXXXXX")))
     private let url = "unix:///run/redis-fibcache/redis-server.sock?user=fibcache"
 

@@ -1,12 +1,13 @@
 import Glibc
 
-/// The Redis password read from a file, so that it is never on a command line
-/// (`ps` shows those to every user) nor in a world-readable settings file: under
-/// systemd, the credential `LoadCredential=` hands over in `$CREDENTIALS_DIRECTORY`.
-/// Errors name the file, never its contents. A file that gives no password (missing, empty,
-/// or an empty first line: the unit's fallback credential when /etc/fibcache/redis-password
-/// is missing) is the caller's to forgive: fibcache starts without a password and says why.
-enum RedisPasswordFile {
+/// A secret read from a file — the Redis password, the Sentinels' password, the
+/// operations token — so that it is never on a command line (`ps` shows those to
+/// every user) nor in a world-readable settings file: under systemd, a credential
+/// `LoadCredential=` hands over in `$CREDENTIALS_DIRECTORY`. Errors name the file,
+/// never its contents. A file that gives nothing (missing, empty, or an empty first
+/// line: the unit's fallback credential) is the caller's to forgive: fibcache starts
+/// without the secret and says why.
+enum SecretFile {
     /// Far beyond any real password; a bigger file is a wrong path, not a secret.
     static let maxBytes = 4096
 
