@@ -15,7 +15,7 @@ ARTIFACTS = Path(os.environ.get("FIBCACHE_ARTIFACTS", Path(__file__).resolve().p
 
 @pytest.fixture
 def page(make_stack):
-    """The demo page as the operations server serves it (127.0.0.1:8002 in production):
+    """The demo page as the operations server serves it (a unix socket for fibcache-ops in production):
     the whole story, eviction included."""
     stack = make_stack()
     driver = chromium()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Support"))
-from box import EXEMPT_LOOPBACK, Box  # noqa: E402
+from box import EXEMPT_LOOPBACK, OPERATIONS, Box  # noqa: E402
 import crash_recovery  # noqa: E402
 import least_privilege  # noqa: E402
 import peer_attacks  # noqa: E402
@@ -71,7 +71,7 @@ def diagnostics(box):
 def enable_site(box):
     """The README's one-liner; then wait until nginx's new workers serve it (a reload returns before)."""
     box.sh(SITE_ONE_LINER)
-    box.sh("for i in $(seq 100); do [ \"$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8002/healthz)\" = 200 ] "
+    box.sh(f"for i in $(seq 100); do [ \"$(curl -s -o /dev/null -w '%{{http_code}}' {OPERATIONS}/healthz)\" = 200 ] "
            "&& exit 0; sleep 0.1; done; exit 1", check=False)
 
 
@@ -232,9 +232,10 @@ def test_least_privilege_on_the_installed_package(box):
     fibcache's Redis (nor hold its connections); the default user may PING only; fibcache's
     credential runs fibcache's commands on its keys only; idle clients are closed and fibcache
     caches on; a forged value is not served; dpkg-reconfigure writes through no symlink the redis
-    user planted in /etc/redis."""
+    user planted in /etc/redis. Issue 23: only root and fibcache-ops may evict or read the status."""
     installed_with_site(box)
     least_privilege.least_privilege(box)
+    least_privilege.operations_for_the_group_only(box)
     least_privilege.a_forged_value_is_not_served(box)
     least_privilege.idle_clients_are_closed_and_fibcache_caches_on(box)
     least_privilege.planted_symlinks_change_nothing(

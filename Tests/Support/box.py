@@ -4,6 +4,12 @@ import os
 import shutil
 import subprocess
 
+# The installed site's operations server (health, status, metrics, DELETE): a unix socket
+# that root and the group fibcache-ops may reach. What precedes a path in a curl command
+# run as root in the box: f"curl -s {OPERATIONS}/status".
+OPERATIONS_SOCKET = "/run/fibcache-ops/operations.sock"
+OPERATIONS = f"--unix-socket {OPERATIONS_SOCKET} http://localhost"
+
 
 class Box:
     def __init__(self, tool_path, env):

@@ -2,14 +2,15 @@
 fibcache is deployed (by `make install` in Tests/System, from the .deb in Tests/Package). A local
 user who is neither root nor in Redis' group cannot reach fibcache's Redis at all; fibcache's own
 credential runs fibcache's commands on fibcache's keys only; root's writes into /etc/redis (the
-redis user's directory) go through no symlink planted there. No pytest here."""
+redis user's directory) go through no symlink planted there. Issue 23: operations (eviction,
+status, metrics) are for root and the group fibcache-ops. No pytest here."""
 import json
 import re
 
+from box import OPERATIONS as OPS, OPERATIONS_SOCKET  # the installed site's operations server
 from stack import fibonacci
 
 URL = "http://127.0.0.1:80/api/fibonacci/number"  # the port: no /etc/services in the box
-OPS = "http://127.0.0.1:8002"
 SOCKET = "/run/redis-fibcache/redis-server.sock"
 REDIS = f"redis-cli -s {SOCKET}"  # as root: the default user (PING only)
 FIBCACHE_REDIS = f"REDISCLI_AUTH=$(cat /etc/fibcache/redis-password) {REDIS} --user fibcache"
@@ -155,3 +156,24 @@ def planted_symlinks_change_nothing(box, reinstall, plants):
         for path in moved:
             box.sh(f"mv {path}.kept-by-test {path}")
         box.sh("rm -f /root-canary")
+
+
+def operations_for_the_group_only(box):
+    """Issue 23: as installed, the operations server is a unix socket in a directory of the
+    group fibcache-ops (0750, made at boot by tmpfiles.d). A member evicts and reads the status;
+    any other local user — nobody, www-data (nginx's workers, PHP) — cannot even connect, on
+    the socket or on a loopback port (there is none). Before: `runuser -u nobody -- curl -X
+    DELETE http://127.0.0.1:8002/...` evicted."""
+    assert box.out("stat -c '%U:%G %a' /run/fibcache-ops") == "root:fibcache-ops 750"
+    assert box.out(f"stat -c '%F' {OPERATIONS_SOCKET}") == "socket"
+    assert "d /run/fibcache-ops 0750 root fibcache-ops -" in box.out(
+        "cat /usr/lib/tmpfiles.d/fibcache.conf /etc/tmpfiles.d/fibcache.conf 2>/dev/null", check=False)
+    box.sh("id fibcache-operator >/dev/null 2>&1 || useradd --system -N -G fibcache-ops fibcache-operator")
+    curl = "curl -s -o /dev/null -w '%{{http_code}}' --max-time 3 {args}; echo \" $?\""
+    evict = curl.format(args=f"-X DELETE {OPS}/api/fibonacci/number/40/")
+    for user in ("nobody", "www-data"):
+        for what in (evict, curl.format(args=f"{OPS}/status"), curl.format(args=f"{OPS}/metrics"),
+                     curl.format(args="-X DELETE http://127.0.0.1:8002/api/fibonacci/number/40/")):
+            assert box.out(f"runuser -u {user} -- bash -c '{what}'") == "000 7", (user, what)
+    for what in (evict, curl.format(args=f"{OPS}/status"), curl.format(args=f"{OPS}/metrics")):
+        assert box.out(f"runuser -u fibcache-operator -- bash -c '{what}'") == "200 0", what

@@ -8,13 +8,14 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from box import OPERATIONS
 from crash_recovery import MAIN_PID, NRESTARTS, URL, site_status
 
 TESTS = Path(__file__).resolve().parents[1]
 PEERS = "/srv/peers"  # readable by www-data (not /root)
 # Settings for one check, as an operator's drop-in; removed afterwards.
 DROP_IN = "/run/systemd/system/fibcache.service.d/peer-attack.conf"
-STATUS_URL = "http://127.0.0.1:8002/status"  # the site's operations server
+STATUS_URL = f"{OPERATIONS}/status"  # the installed site's operations server
 
 
 def copy_peers(box):

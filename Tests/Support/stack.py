@@ -282,7 +282,8 @@ class Stack:
         self.sockets = [self.dir / ("fibcache.sock" if i == 0 else f"fibcache-{i + 1}.sock") for i in range(instances)]
         self.socket = self.sockets[0]
         self.http_port = free_port()
-        # The site's operations server (127.0.0.1:8002 in production): health, status, metrics, DELETE.
+        # The site's operations server (a unix socket for the group fibcache-ops in production; a
+        # loopback port here, on one user's machine): health, status, metrics, DELETE.
         self.ops_port = free_port()
         self.fibcaches = []
         self.logs = []

@@ -9,10 +9,10 @@ import time
 import pytest
 
 import least_privilege
-from box import EXEMPT_LOOPBACK
+from box import EXEMPT_LOOPBACK, OPERATIONS
 
 URL = "http://127.0.0.1:80/api/fibonacci/number"  # wrk needs the port: no /etc/services in the box
-OPS = "http://127.0.0.1:8002"  # the site's operations server: health, status, metrics, DELETE
+OPS = OPERATIONS  # the site's operations server (a unix socket): health, status, metrics, DELETE
 # fibcache's own Redis: without the password (PING only, and only root may connect), and as its user.
 REDIS = least_privilege.REDIS
 FIBCACHE_REDIS = least_privilege.FIBCACHE_REDIS
@@ -169,8 +169,8 @@ def test_operations_endpoints_on_their_own_listener(installed):
     # Not on the public site, not even from this host (what a local TLS terminator forwards).
     for path in ("/healthz", "/readyz", "/status", "/status?full", "/metrics"):
         assert installed.out(f"curl -s -o /dev/null -w '%{{http_code}}' 'http://127.0.0.1{path}'") == "404", path
-    # Bound to 127.0.0.1 only: another local address (as another interface would be) is refused.
-    assert installed.out("curl -s -o /dev/null --max-time 3 http://127.0.0.2:8002/healthz; echo $?") == "7"
+    # No TCP port at all: the socket's directory is the gate (who may reach it: below).
+    assert installed.out("curl -s -o /dev/null --max-time 3 http://127.0.0.1:8002/healthz; echo $?") == "7"
 
 
 # A FastCGI request to the installed socket, as any www-data process could send one: its
@@ -338,28 +338,9 @@ def test_the_operations_server_refuses_other_names_and_framing(installed):
     assert "x-content-type-options: nosniff" in installed.out(f"curl -s -D - -o /dev/null {URL}/40/").lower()
 
 
-def test_the_operations_server_on_a_unix_socket_for_one_group(installed):
-    """README's option: the operations server on a unix socket in a directory of the group
-    fibcache-ops, instead of 127.0.0.1:8002. A member gets /status; any other local user
-    (nobody) cannot connect; the TCP port is closed."""
-    try:
-        installed.sh("""
-        getent group fibcache-ops >/dev/null || groupadd --system fibcache-ops
-        echo 'd /run/fibcache-ops 0750 root fibcache-ops -' > /etc/tmpfiles.d/fibcache-ops.conf
-        systemd-tmpfiles --create /etc/tmpfiles.d/fibcache-ops.conf
-        sed -i -e 's|^    #listen unix:/run/fibcache-ops/operations.sock;|    listen unix:/run/fibcache-ops/operations.sock;|' \
-               -e 's|^    listen 127.0.0.1:8002;|    #listen 127.0.0.1:8002;|' /etc/nginx/sites-available/fibcache
-        nginx -t && systemctl reload nginx && sleep 1
-        id fibcache-operator >/dev/null 2>&1 || useradd --system -N -G fibcache-ops fibcache-operator""")
-        ask = "curl -s -o /dev/null -w '%{http_code}' --unix-socket /run/fibcache-ops/operations.sock http://localhost/status; echo \" $?\""
-        assert installed.out(f"runuser -u fibcache-operator -- bash -c '{ask}'") == "200 0"
-        assert installed.out(f"runuser -u nobody -- bash -c '{ask}'") == "000 7", "not in the group: cannot connect"
-        assert installed.out(f"runuser -u www-data -- bash -c '{ask}'") == "000 7"
-        assert installed.out(f"curl -s -o /dev/null --max-time 3 {OPS}/healthz; echo $?") == "7", "no TCP port"
-    finally:
-        installed.sh("install -m 0644 /opt/fibcache/nginx/fibcache.site /etc/nginx/sites-available/fibcache && "
-                     f"rm -f /etc/tmpfiles.d/fibcache-ops.conf && {EXEMPT_LOOPBACK}")
-    assert installed.out(f"curl -s {OPS}/healthz") == '{"status": "ok"}'
+def test_operations_are_for_the_group_fibcache_ops_only(installed):
+    """Issue 23: a local user who is not in fibcache-ops cannot evict or read the status."""
+    least_privilege.operations_for_the_group_only(installed)
 
 
 def test_demo_page_and_eviction_on_the_operations_listener_only(installed):
