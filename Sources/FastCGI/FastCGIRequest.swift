@@ -27,21 +27,19 @@ public struct FastCGIRequest: ~Copyable {
         return { cfastcgi_peer_closed(fd) != 0 }
     }
 
-    /// Writes a complete CGI response: the `Status` line, the headers (with
-    /// `Content-Length`, except on a 304, whose length would be the 200's per RFC 9110
-    /// §8.6), a blank line, then the body unless `includeBody` is false (HEAD).
+    /// Writes a complete CGI response as given: the `Status` line, the headers, a blank
+    /// line, the body. What they say (Content-Length, HEAD) is the application's.
     /// Returns false when the web server went away mid-write.
     @discardableResult
-    public func respond(status: Int, headers: [(name: String, value: String)], body: [UInt8], includeBody: Bool = true) -> Bool {
+    public func respond(status: Int, headers: [(name: String, value: String)], body: [UInt8]) -> Bool {
         deadline?.arm(raw.pointee.ipcFd)
         var head = "Status: \(status) \(HTTPStatus.reasonPhrase(status))\r\n"
         for header in headers {
             head += "\(header.name): \(header.value)\r\n"
         }
-        if status != 304 { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
         guard put(Array(head.utf8)) else { return false }
-        return includeBody ? put(body) : true
+        return body.isEmpty || put(body)
     }
 
     private func put(_ bytes: [UInt8]) -> Bool {

@@ -43,14 +43,16 @@ public struct FibonacciService: Sendable {
         self.operationsRefusalLog = RateLimitedLog(interval: .seconds(10), clock: clock)
     }
 
-    /// Answers one request on worker `worker` (an index into `statistics.workers`).
+    /// Answers one request on worker `worker` (an index into `statistics.workers`): the
+    /// whole HTTP exchange, from the method rules to the bytes the transport writes
+    /// (a request body, never read, is the transport's to skip).
     /// - Parameter clientHasGone: whether the client hung up (its computation may stop).
     public func respond(to request: HTTPRequest, store: CacheStore, worker: Int = 0,
                         clientHasGone: @escaping @Sendable () -> Bool = { false }) -> HTTPResponse {
         let activity = statistics.workers[worker]
         let start = clock.now
         activity.began(request, at: start)
-        let response = route(request, store: store, clientHasGone: clientHasGone)
+        let response = route(request, store: store, clientHasGone: clientHasGone).framed(for: request.method)
         let duration = clock.now - start
         activity.ended(duration: duration)
         statistics.requestFinished(duration: duration)

@@ -1,5 +1,5 @@
-/// A complete response: status, headers (without Content-Length, which the
-/// transport adds from the body) and body bytes.
+/// A complete response: status, headers and body bytes. What `FibonacciService.respond`
+/// returns is framed for the wire (`framed(for:)`: Content-Length, HEAD's empty body).
 public struct HTTPResponse: Sendable, Equatable {
     public var status: Int
     public var headers: [(name: String, value: String)]

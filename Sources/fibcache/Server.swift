@@ -97,11 +97,9 @@ struct Server {
             // Runs on the worker's own thread: the Redis connection stays confined to it.
             let store = RedisCacheStore(settings: redisSettings, health: health)
             return { request in
-                let httpRequest = HTTPRequest(fastCGI: request)
-                let response = service.respond(to: httpRequest, store: store, worker: worker,
+                let response = service.respond(to: HTTPRequest(fastCGI: request), store: store, worker: worker,
                                                clientHasGone: request.peerHasGone)
-                request.respond(status: response.status, headers: response.headers, body: response.body,
-                                includeBody: httpRequest.method != "HEAD")
+                request.respond(status: response.status, headers: response.headers, body: response.body)
             }
         }
         logger.info("fibcache started", metadata: [

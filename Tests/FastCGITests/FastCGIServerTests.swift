@@ -26,7 +26,8 @@ import Testing
         try server.start { worker in
             return { request in
                 let body = "\(request.param("REQUEST_METHOD") ?? "-") \(request.param("DOCUMENT_URI") ?? "-") w\(worker)"
-                request.respond(status: 200, headers: [("Content-Type", "text/plain")], body: Array(body.utf8))
+                request.respond(status: 200, headers: [("Content-Type", "text/plain"), ("Content-Length", "\(body.utf8.count)")],
+                                body: Array(body.utf8))
             }
         }
         return server
@@ -50,7 +51,7 @@ import Testing
         server.socket.close()
     }
 
-    @Test func answersWithStatusHeadersAndContentLength() throws {
+    @Test func answersWithTheStatusLineAndTheHeadersAsGiven() throws {
         try withEchoServer(workers: 2) { path, _ in
             let client = try FastCGITestClient(unixPath: path)
             defer { client.close() }
@@ -68,6 +69,22 @@ import Testing
                 let response = client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/\(i)"], keepConnection: true)
                 #expect(response?.contains("GET /\(i) w") == true)
             }
+        }
+    }
+
+    /// A body nobody reads (the service reads none) is skipped: the kept connection's next
+    /// request is read from its own first byte, not from the body's.
+    @Test func anUnreadBodyIsSkippedOnAKeptConnection() throws {
+        try withEchoServer(workers: 1) { path, _ in
+            let client = try FastCGITestClient(unixPath: path)
+            defer { client.close() }
+            // Bytes that would parse as a record if read as one.
+            let body = FastCGITestClient.record(type: 1, [0, 1, 1, 0, 0, 0, 0, 0]) + Array("x=1".utf8)
+            let first = client.request(["REQUEST_METHOD": "POST", "DOCUMENT_URI": "/a", "CONTENT_LENGTH": "\(body.count)"],
+                                       keepConnection: true, body: body)
+            #expect(first?.contains("POST /a w0") == true)
+            let second = client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/b"], keepConnection: true)
+            #expect(second?.contains("GET /b w0") == true)
         }
     }
 

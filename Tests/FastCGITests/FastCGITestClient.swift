@@ -40,15 +40,17 @@ struct FastCGITestClient {
     }
 
     /// Sends one request and returns its STDOUT, or nil if the connection closed first.
-    func request(_ params: [String: String], keepConnection: Bool = false) -> String? {
-        send(Self.records(params, keepConnection: keepConnection))
+    func request(_ params: [String: String], keepConnection: Bool = false, body: [UInt8] = []) -> String? {
+        send(Self.records(params, keepConnection: keepConnection, body: body))
         return response()
     }
 
-    /// The records of one request: BEGIN_REQUEST (responder), PARAMS, empty STDIN.
-    static func records(_ params: [String: String], keepConnection: Bool) -> [UInt8] {
+    /// The records of one request: BEGIN_REQUEST (responder), PARAMS, the body's STDIN
+    /// record if any, empty STDIN.
+    static func records(_ params: [String: String], keepConnection: Bool, body: [UInt8] = []) -> [UInt8] {
         beginRequest(keepConnection: keepConnection)
-            + record(type: 4, Self.params(params)) + record(type: 4, []) + record(type: 5, [])
+            + record(type: 4, Self.params(params)) + record(type: 4, [])
+            + (body.isEmpty ? [] : record(type: 5, body)) + record(type: 5, [])
     }
 
     static func beginRequest(keepConnection: Bool) -> [UInt8] {

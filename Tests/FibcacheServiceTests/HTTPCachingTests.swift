@@ -31,7 +31,28 @@ import Testing
         #expect(response.status == 304 && response.body.isEmpty)
         #expect(response.header("ETag") == "\"fibonacci-40-json1\"")
         #expect(response.header("Cache-Control") == "public, max-age=31536000, immutable")
+        #expect(response.header("Content-Length") == nil, "a 304's length would be the 200's (RFC 9110 §8.6)")
         #expect(cache.gets.isEmpty && cache.values.isEmpty, "neither Redis nor a computation")
+    }
+
+    @Test func anAnswerSaysItsLength() {
+        let cache = InMemoryCache()
+        for response in [ask("/api/fibonacci/number/40/", cache: cache), ask("/api/fibonacci/number/abc/", cache: cache),
+                         ask("/api/fibonacci/number/040/", cache: cache)] {
+            #expect(response.header("Content-Length") == "\(response.body.count)", "\(response.status)")
+            #expect(!response.body.isEmpty)
+        }
+    }
+
+    /// HEAD: GET's status and headers, its length included, and no body (RFC 9110 §9.3.2).
+    @Test(arguments: ["/api/fibonacci/number/40/", "/api/fibonacci/number/abc/", "/api/fibonacci/number/040/", "/nowhere"])
+    func headIsGetWithoutTheBody(path: String) {
+        let get = ask(path, cache: InMemoryCache())
+        let head = ask(path, method: "HEAD", cache: InMemoryCache())
+        #expect(head.status == get.status && head.body.isEmpty && !get.body.isEmpty)
+        let timingFree = { (response: HTTPResponse) in response.headers.filter { $0.name != "Server-Timing" && $0.name != "X-Cache" }.map { "\($0.name): \($0.value)" } }
+        #expect(timingFree(head) == timingFree(get))
+        #expect(head.header("Content-Length") == "\(get.body.count)")
     }
 
     @Test(arguments: ["\"fibonacci-41-json1\"", "\"fibonacci-40-json2\"", "fibonacci-40-json1", ""])
