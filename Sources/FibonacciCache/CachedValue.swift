@@ -18,3 +18,9 @@ public enum CachedValue {
         return verifier.matches(bytes, fibonacciOf: n)
     }
 }
+
+extension ValueVerification {
+    /// F(n)'s decimal digits, verified by `CachedValue` with this process' secret primes.
+    public static let fibonacci = ValueVerification(maxBytes: { Fibonacci.expectedDigitCount(of: $0) },
+                                                    verifies: { CachedValue.isVerified($0, for: $1) })
+}

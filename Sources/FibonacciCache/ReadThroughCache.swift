@@ -1,12 +1,18 @@
-import Fibonacci
 import Logging
-import Synchronization
 import SystemSupport
 
-/// The whole caching policy, top to bottom: the in-process copy, then the
-/// shared store, and on a miss the value is produced once — once per process
-/// (single-flight), once across processes (the store's lock; the others poll for
-/// the value) — then stored and kept. Without the store it just computes.
+/// The whole caching policy, top to bottom, and nothing else: the in-process copy,
+/// then the shared store (whose values are verified before they are served), and on
+/// a miss the value is produced once — once per process (single flight), once across
+/// processes (the store's lock; the others poll for the value) — then stored and
+/// kept. Without the store it just computes. What values are is injected
+/// (`ValueVerification`); the bookkeeping lives beside it: `AbandonedLocks`,
+/// `RejectedValues`, `MeasuredComputation`, `MissAdmission`.
+///
+/// Straight code, not a state machine (postgres-nio's `PoolStateMachine` style): the
+/// policy is one pass with one loop (waiting for another process's value), each step
+/// one store call whose answer decides the next; split into states and events, the
+/// reader would have to put the pass back together.
 ///
 /// Shared by all workers; each passes its own `CacheStore` (one connection per
 /// thread). Time comes from the injected clock, so the policy is tested without
@@ -21,20 +27,16 @@ public final class ReadThroughCache: Sendable {
     /// The in-process copy in front of the store (`--local-cache-mb`), if enabled.
     public let local: LocalValueCache?
     /// Bounds on the computations; nil: unbounded.
-    public let admission: ComputationAdmission?
+    public var admission: ComputationAdmission? { missAdmission.admission }
+    /// Values read from the store that failed verification, since start (`/status`).
+    public var rejectedValueCount: Int { rejectedValues.count }
+    private let verification: ValueVerification
+    private let missAdmission: MissAdmission
     private let clock: any BlockingClock
     private let logger: Logger
     private let flights = SingleFlight<String, Result<Answer, MissFailure>>()
-    /// Locks this process took and could not release (the store went away meanwhile),
-    /// by key. Such a lock outlives a store restart (Redis saves it) and would make the
-    /// next request for n wait `lockWait` for a holder that is done: this process
-    /// takes it back instead. Bounded: the oldest are forgotten (they expire anyway).
-    private let abandonedLocks = LockedValue<[String: String]>([:])
-    private static let abandonedLocksKept = 1024
-    /// Values read from the store that failed verification, since start (`/status`).
-    public var rejectedValueCount: Int { rejectedValues.load(ordering: .relaxed) }
-    private let rejectedValues = Atomic<Int>(0)
-    private let rejectionLog: RateLimitedLog
+    private let abandonedLocks = AbandonedLocks()
+    private let rejectedValues: RejectedValues
     /// How often a computation asks whether anyone still waits for it.
     static let presenceCheckInterval = Duration.milliseconds(10)
 
@@ -59,18 +61,19 @@ public final class ReadThroughCache: Sendable {
 
     public init(policy: CachePolicy = CachePolicy(), stampede: StampedeProtection = StampedeProtection(),
                 local: LocalValueCache? = nil, admission: ComputationAdmission? = nil,
+                verification: ValueVerification = .fibonacci,
                 clock: any BlockingClock = SystemClock(), logger: Logger) {
         self.policy = policy
         self.stampede = stampede
         self.local = local
-        // A poisoned key may be asked for thousands of times a second: a line a minute each.
-        self.rejectionLog = RateLimitedLog(interval: .seconds(60), clock: clock)
-        self.admission = admission
+        self.missAdmission = MissAdmission(admission: admission)
+        self.verification = verification
+        self.rejectedValues = RejectedValues(clock: clock, logger: logger)
         self.clock = clock
         self.logger = logger
     }
 
-    /// F(n)'s digits, from the cache or from `compute`.
+    /// n's value, from the cache or from `compute`.
     ///
     /// - Parameters:
     ///   - variant: tells apart computations of the same n that differ in cost (the
@@ -98,43 +101,23 @@ public final class ReadThroughCache: Sendable {
         // 2. The shared store: a verified value is a hit, whichever algorithm computed it.
         //    Anything else under the key is rejected, recomputed and overwritten.
         let key = policy.keyspace.key(for: n)
-        let lookup = store.get(key, atMost: Fibonacci.expectedDigitCount(of: n))
+        let lookup = store.get(key, atMost: verification.maxBytes(n))
         var answer: Answer
         switch lookup {
-        case .hit(let digits) where CachedValue.isVerified(digits, for: n):
+        case .hit(let digits) where verification.verifies(digits, n):
             answer = Answer(digits: digits, outcome: .hit)
         case .hit, .unusable:
-            rejected(lookup, key: key)
+            rejectedValues.record(lookup, key: key)
             fallthrough
         case .miss, .unavailable:
+            // 3. Produced once, however many requests for it arrive meanwhile.
             let miss = Miss(n: n, key: key, lockKey: variant.isEmpty ? key : "\(key):\(variant)",
                             storeAnswered: lookup != .unavailable, cheap: cheap)
-            // 3. Produce it once, however many requests for it arrive meanwhile; a miss
-            //    that is not cheap takes its place on the bounded miss path first.
-            func produceOnce() throws(MissFailure) -> (value: Result<Answer, MissFailure>, shared: Bool) {
-                try admitted(miss, client: client) {
-                    flights.run(miss.lockKey, hasGone: hasGone) { flight in
-                        produce(miss, store: store, flight: flight, compute: compute)
-                    }
-                }
-            }
-            var (produced, shared) = try produceOnce()
-            if shared, case .failure(.abandoned) = produced, !hasGone() {
-                // Joined just as everyone else left: this requester is still here.
-                (produced, shared) = try produceOnce()
-            }
-            answer = try produced.get()
-            if shared {
-                // The leader's costs are not this request's: it only waited.
-                answer.shared = true
-                answer.computedHere = false
-                answer.computeTime = .zero
-                answer.computeCPUTime = .zero
-            }
+            answer = try produceOnce(miss, client: client, store: store, hasGone: hasGone, compute: compute)
         }
         answer.cacheTime = clock.now - start - answer.computeTime
 
-        // 6. Keep it in the process (the flight's leader does, for all who waited), unless
+        // 6. Kept in the process (the flight's leader does, for all who waited), unless
         //    it would take over a quarter of the copy (F(10⁶) must not flush the hot set) or
         //    it is not in the store: the copy mirrors the store, so that an eviction through
         //    another process — an invalidation — always finds what it must drop.
@@ -142,6 +125,12 @@ public final class ReadThroughCache: Sendable {
             local.insert(answer.digits, for: n, now: start, ifUnchangedSince: held?.epoch)
         }
         return answer
+    }
+
+    /// Forgets n's value in the store and in this process (the `DELETE` endpoint).
+    public func evict(_ n: Int, store: CacheStore) -> (store: CacheRemoval, local: Bool) {
+        let local = local?.remove(n) ?? false
+        return (store.delete(policy.keyspace.key(for: n)), local)
     }
 
     /// A value to produce: which, under which keys, and how.
@@ -154,15 +143,31 @@ public final class ReadThroughCache: Sendable {
         var cheap: Bool
     }
 
-    private func admitted<T>(_ miss: Miss, client: () -> String?, _ body: () -> T) throws(MissFailure) -> T {
-        guard let admission, !miss.cheap else { return body() }
-        return try admission.onMissPath(joining: flights.isRunning(miss.lockKey), client: client(), body)
-    }
-
-    /// Forgets F(n) in the store and in this process (the `DELETE` endpoint).
-    public func evict(_ n: Int, store: CacheStore) -> (store: CacheRemoval, local: Bool) {
-        let local = local?.remove(n) ?? false
-        return (store.delete(policy.keyspace.key(for: n)), local)
+    /// 3. One flight per value in this process, on the bounded miss path (a miss that
+    /// is not cheap takes its place there first). A follower gets the leader's value
+    /// and none of its costs: it only waited.
+    private func produceOnce(_ miss: Miss, client: () -> String?, store: CacheStore, hasGone: @escaping @Sendable () -> Bool,
+                             compute: Computation) throws(MissFailure) -> Answer {
+        func fly() throws(MissFailure) -> (value: Result<Answer, MissFailure>, shared: Bool) {
+            try missAdmission.onMissPath(cheap: miss.cheap, joining: flights.isRunning(miss.lockKey), client: client) {
+                flights.run(miss.lockKey, hasGone: hasGone) { flight in
+                    produce(miss, store: store, flight: flight, compute: compute)
+                }
+            }
+        }
+        var (produced, shared) = try fly()
+        if shared, case .failure(.abandoned) = produced, !hasGone() {
+            // Joined just as everyone else left: this requester is still here.
+            (produced, shared) = try fly()
+        }
+        var answer = try produced.get()
+        if shared {
+            answer.shared = true
+            answer.computedHere = false
+            answer.computeTime = .zero
+            answer.computeCPUTime = .zero
+        }
+        return answer
     }
 
     /// 4–5. On the leader of a flight: take the cross-process lock, compute and
@@ -178,36 +183,57 @@ public final class ReadThroughCache: Sendable {
         switch acquireLock(for: miss.lockKey, token: token, store: store) {
         case .acquired:
             let result = stored(run(.miss), key: miss.key, store: store)
-            if !store.releaseLock(for: miss.lockKey, token: token) { rememberAbandoned(key: miss.lockKey, token: token) }
+            if !store.releaseLock(for: miss.lockKey, token: token) { abandonedLocks.remember(key: miss.lockKey, token: token) }
             return result
         case .unavailable:
             // The store may have taken the lock and failed only to say so (a reply that
             // timed out): if so, it is ours to take back, not a stranger's to wait for.
-            rememberAbandoned(key: miss.lockKey, token: token)
+            abandonedLocks.remember(key: miss.lockKey, token: token)
             return run(.bypass)
         case .heldElsewhere:
-            let start = clock.now
-            let deadline = start + stampede.lockWait
-            while clock.now < deadline {
-                if flight.everyoneHasGone {
-                    admission?.abandoned()
-                    return .failure(.abandoned)
-                }
-                clock.sleep(for: stampede.pollInterval)
-                switch store.get(miss.key, atMost: Fibonacci.expectedDigitCount(of: miss.n)) {
-                case .hit(let digits) where CachedValue.isVerified(digits, for: miss.n):
-                    return .success(Answer(digits: digits, outcome: .hit))
-                case .unavailable:
-                    return run(.bypass)
-                case .hit, .miss, .unusable:
-                    continue
-                }
+            switch waitForHolder(miss, store: store, flight: flight) {
+            case .served(let value): return .success(value)
+            case .abandoned: return .failure(.abandoned)
+            case .storeWentAway: return run(.bypass)
+            case .holderTooSlow: return stored(run(.miss), key: miss.key, store: store)
             }
-            // The holder is slow or gone: compute (and store) here rather than wait on.
-            logger.notice("waited for another process to compute; computing here",
-                          metadata: ["n": "\(miss.n)", "waited_ms": "\((clock.now - start).millisecondsText)"])
-            return stored(run(.miss), key: miss.key, store: store)
         }
+    }
+
+    /// What waiting for another process's value came to.
+    private enum Waited {
+        case served(Answer)
+        /// Everyone who asked has gone: nothing to wait or compute for.
+        case abandoned
+        /// The store stopped answering: compute here, uncached.
+        case storeWentAway
+        /// The holder is slow or gone: compute (and store) here rather than wait on.
+        case holderTooSlow
+    }
+
+    /// 5. Another process holds the lock: poll for its value, up to the lock wait.
+    private func waitForHolder(_ miss: Miss, store: CacheStore,
+                               flight: SingleFlight<String, Result<Answer, MissFailure>>.Flight) -> Waited {
+        let start = clock.now
+        let deadline = start + stampede.lockWait
+        while clock.now < deadline {
+            if flight.everyoneHasGone {
+                missAdmission.abandoned()
+                return .abandoned
+            }
+            clock.sleep(for: stampede.pollInterval)
+            switch store.get(miss.key, atMost: verification.maxBytes(miss.n)) {
+            case .hit(let digits) where verification.verifies(digits, miss.n):
+                return .served(Answer(digits: digits, outcome: .hit))
+            case .unavailable:
+                return .storeWentAway
+            case .hit, .miss, .unusable:
+                continue
+            }
+        }
+        logger.notice("waited for another process to compute; computing here",
+                      metadata: ["n": "\(miss.n)", "waited_ms": "\((clock.now - start).millisecondsText)"])
+        return .holderTooSlow
     }
 
     /// A value computed here, stored for everyone (a store that refuses it makes
@@ -220,33 +246,13 @@ public final class ReadThroughCache: Sendable {
         }
     }
 
-    /// A value that failed verification (or a key of another type): counted, and
-    /// logged at most once per key per interval however often it is asked for.
-    private func rejected(_ lookup: CacheLookup, key: String) {
-        rejectedValues.add(1, ordering: .relaxed)
-        rejectionLog.record(key) { suppressed in
-            let what = if case .hit(let bytes) = lookup { "\(bytes.count) bytes that are not its value" } else { "another type of data" }
-            logger.warning("the cache held a wrong value: recomputing and overwriting it", metadata: [
-                "key": "\(key)", "found": "\(what)", "again_since_last_log": "\(suppressed)",
-            ])
-        }
-    }
-
     /// The cross-process lock; one this process abandoned earlier is taken back first
-    /// (only the leader of n's flight gets here, so no request of ours holds it).
+    /// (only the leader of the value's flight gets here, so no request of ours holds it).
     private func acquireLock(for key: String, token: String, store: CacheStore) -> LockAttempt {
         let attempt = store.acquireLock(for: key, token: token, expiry: stampede.lockTimeToLive)
-        guard attempt == .heldElsewhere,
-              let abandoned = abandonedLocks.withLock({ $0.removeValue(forKey: key) }),
+        guard attempt == .heldElsewhere, let abandoned = abandonedLocks.takeBack(key: key),
               store.releaseLock(for: key, token: abandoned) else { return attempt }
         return store.acquireLock(for: key, token: token, expiry: stampede.lockTimeToLive)
-    }
-
-    private func rememberAbandoned(key: String, token: String) {
-        abandonedLocks.withLock { locks in
-            if locks.count >= Self.abandonedLocksKept, let any = locks.keys.first { locks[any] = nil }
-            locks[key] = token
-        }
     }
 
     /// Runs the computation in a slot of the admission (a cheap one needs none),
@@ -260,19 +266,14 @@ public final class ReadThroughCache: Sendable {
             nextCheck = now + Self.presenceCheckInterval
             return flight.everyoneHasGone
         }
-        func run() -> (digits: [UInt8]?, time: Duration, cpuTime: Duration) {
-            let (start, cpuStart) = (clock.now, ThreadCPUClock.now)
-            let digits = compute(shouldStop)
-            return (digits, clock.now - start, ThreadCPUClock.now - cpuStart)
+        guard let ran = missAdmission.inSlot(cheap: miss.cheap, { MeasuredComputation(clock: clock) { compute(shouldStop) } }) else {
+            return .failure(.busy)
         }
-        let ran: (digits: [UInt8]?, time: Duration, cpuTime: Duration)?
-        if let admission, !miss.cheap { ran = admission.inSlot(run) } else { ran = run() }
-        guard let ran else { return .failure(.busy) }
         guard let digits = ran.digits else {
-            admission?.abandoned()
+            missAdmission.abandoned()
             return .failure(.abandoned)
         }
-        return .success(Answer(digits: digits, outcome: outcome, computedHere: true, computeTime: ran.time,
+        return .success(Answer(digits: digits, outcome: outcome, computedHere: true, computeTime: ran.wallTime,
                                computeCPUTime: ran.cpuTime))
     }
 }
