@@ -29,7 +29,7 @@ extension FibonacciService {
             #""hits": \#(s.hits.load(ordering: .relaxed))"#,
             #""misses": \#(s.misses.load(ordering: .relaxed))"#,
             #""bypasses": \#(s.bypasses.load(ordering: .relaxed))"#,
-            #""redis_errors": \#(s.redisErrors.load(ordering: .relaxed))"#,
+            #""redis_errors": \#(s.storeErrors.load(ordering: .relaxed))"#,
             #""computations": \#(s.computations.load(ordering: .relaxed))"#,
             // CPU time: summed wall time would count every wait for a core as work.
             #""compute_seconds": \#(Duration.nanoseconds(s.computeNanoseconds.load(ordering: .relaxed)).secondsText)"#,

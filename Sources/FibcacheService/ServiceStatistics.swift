@@ -18,7 +18,7 @@ public final class ServiceStatistics: Sendable {
     let hits = Atomic<Int>(0)
     let misses = Atomic<Int>(0)
     let bypasses = Atomic<Int>(0)
-    let redisErrors = Atomic<Int>(0)
+    let storeErrors = Atomic<Int>(0)
     let computations = Atomic<Int>(0)
     let computeNanoseconds = Atomic<Int>(0)
     let slowRequests = Atomic<Int>(0)
@@ -133,7 +133,7 @@ public final class ServiceStatistics: Sendable {
     /// The cache store failed a command or a connection (counted as
     /// `redis_errors` / `fibcache_redis_errors_total`, the names dashboards know).
     public func cacheStoreFailed() {
-        redisErrors.add(1, ordering: .relaxed)
+        storeErrors.add(1, ordering: .relaxed)
         redisErrorCounter.increment()
     }
 

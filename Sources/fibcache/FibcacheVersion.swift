@@ -1,5 +1,5 @@
 /// What `fibcache --version` prints: the Debian package's version. debian/rules
 /// refuses to build a package whose debian/changelog says otherwise.
 enum FibcacheVersion {
-    static let current = "1.0.0+upgradetest1"
+    static let current = "1.0.0"
 }
