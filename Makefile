@@ -5,7 +5,7 @@ PYTHON ?= python3
 # (Package.swift; in the environment so that SwiftPM's cached manifest follows it).
 export FIBCACHE_TLS ?= $(shell pkg-config --exists hiredis_ssl 2>/dev/null && [ -e /usr/include/openssl/ssl.h ] && echo 1 || echo 0)
 
-.PHONY: all build build-release build-static run stop reproduce status deps test test-deps test-unit test-integration test-browser test-fuzz test-system test-trixie test-faults fuzz-fastcgi test-cluster deb test-deb bench install uninstall clean
+.PHONY: all build build-release build-static run stop reproduce status deps test test-deps lint test-unit test-integration test-browser test-fuzz test-system test-trixie test-faults fuzz-fastcgi test-cluster deb test-deb bench install uninstall clean
 
 all: build
 
@@ -40,13 +40,21 @@ deps:
 
 ## One command: every test (unit, then integration against real redis-server and nginx,
 ## then the demo page in a headless Chromium).
-test: test-deps test-unit test-integration test-browser test-fuzz
+test: test-deps lint test-unit test-integration test-browser test-fuzz
 
 test-deps:
 	scripts/install-deps test
 
+# SwiftPM's import check (an import of a target not reachable through the declared
+# dependencies fails the build), then the tests.
 test-unit:
-	$(SWIFT) test
+	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
+	$(SWIFT) test --skip-build
+
+## Guard rails: Package.swift declares every module each target imports (not one that reaches
+## it through another target).
+lint:
+	scripts/check-imports
 
 test-integration: build
 	scripts/pytest Tests/Integration

@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "fibcache",
             dependencies: [
-                "FastCGI", "FibcacheService", "FibcacheRedis", "FibonacciCache", "Redis", "CMalloc",
+                "FastCGI", "FibcacheService", "FibcacheRedis", "FibonacciCache", "Fibonacci", "Redis", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -93,12 +93,15 @@ let package = Package(
         .executableTarget(name: "ComputeBenchmark", dependencies: ["Fibonacci"], path: "Benchmarks/ComputeBenchmark"),
 
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
-        .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "FibonacciTests", dependencies: ["Fibonacci"]),
-        .testTarget(name: "FibonacciCacheTests", dependencies: ["FibonacciCache", "Fibonacci", "SystemSupport", "TestSupport"]),
-        .testTarget(name: "FibcacheRedisTests", dependencies: ["FibcacheRedis", "Redis", "SystemSupport", "TestSupport"]),
-        .testTarget(name: "FibcacheServiceTests", dependencies: ["FibcacheService", "FibonacciCache", "Fibonacci", "SystemSupport", "TestSupport"]),
-        .testTarget(name: "fibcacheTests", dependencies: ["fibcache"]),
+        .testTarget(name: "FibonacciCacheTests", dependencies: ["FibonacciCache", "Fibonacci", "SystemSupport", "TestSupport",
+                                                                .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "FibcacheRedisTests", dependencies: ["FibcacheRedis", "FibonacciCache", "Redis", "SystemSupport", "TestSupport",
+                                                               .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "FibcacheServiceTests", dependencies: ["FibcacheService", "FibonacciCache", "Fibonacci", "SystemSupport", "TestSupport",
+                                                                 .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "fibcacheTests", dependencies: ["fibcache", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ]
 )
