@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(name: "ComputeBenchmark", dependencies: ["Fibonacci"], path: "Benchmarks/ComputeBenchmark"),
 
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
-        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "SystemSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "FibonacciTests", dependencies: ["Fibonacci"]),
         .testTarget(name: "FibonacciCacheTests", dependencies: ["FibonacciCache", "Fibonacci", "SystemSupport", "TestSupport",

@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// Where the FastCGI responder accepts connections from nginx.
 public enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
     /// A unix socket path, created (and removed at exit) by the process.
@@ -8,9 +10,7 @@ public enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
     /// convention is fd 0 (`FCGI_LISTENSOCK_FILENO`, systemd's `StandardInput=socket`).
     case inherited(fd: Int32)
 
-    public struct ParseError: Error, Equatable, CustomStringConvertible {
-        public let description: String
-    }
+    public typealias ParseError = SystemSupport.ParseError
 
     /// Accepts `/path/to.sock` (or any path with a `/`), `host:port`, `[::1]:port`, and `fd:N`.
     public init(parsing text: String) throws(ParseError) {
@@ -29,24 +29,24 @@ public enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
             self = .unix(path: text)
             return
         }
-        guard let colon = text.lastIndex(of: ":") else {
-            throw ParseError(description: "'\(text)': expected a socket path, host:port, or fd:N")
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+        let unrecognized = ParseError(description: "'\(text)': expected a socket path, host:port, or fd:N")
+        guard text.contains(":") else { throw unrecognized }
+        do {
+            let endpoint = try HostAndPort(parsing: Substring(text), defaultPort: nil)
+            self = .tcp(host: endpoint.host, port: endpoint.port)
+        } catch .missingHost(let port) {
+            throw ParseError(description: "'\(text)': give the host explicitly (e.g. 127.0.0.1:\(port)); FastCGI must not listen on every interface by accident")
+        } catch .unclosedBracket {
+            throw unrecognized
+        } catch {
             throw ParseError(description: "'\(text)': the port must be a number from 1 to 65535")
         }
-        guard !host.isEmpty else {
-            throw ParseError(description: "'\(text)': give the host explicitly (e.g. 127.0.0.1:\(port)); FastCGI must not listen on every interface by accident")
-        }
-        self = .tcp(host: host, port: port)
     }
 
     public var description: String {
         switch self {
         case .unix(let path): return path
-        case .tcp(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .tcp(let host, let port): return HostAndPort(host: host, port: port).description
         case .inherited(let fd): return "fd:\(fd)"
         }
     }

@@ -1,4 +1,5 @@
 import Glibc
+import SystemSupport
 
 /// The socket nginx connects to, opened by us rather than by `FCGX_OpenSocket`,
 /// which calls `exit()` on any failure and unlinks a unix path even when a live

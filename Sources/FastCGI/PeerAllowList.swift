@@ -1,4 +1,5 @@
 import CFastCGI
+import SystemSupport
 
 /// Who may connect over TCP: FastCGI has no authentication, so a responder on a
 /// TCP port answers only the web servers named here — libfcgi's
@@ -12,9 +13,7 @@ public struct PeerAllowList: Sendable, Equatable, CustomStringConvertible {
     /// This host only.
     public static let loopback = PeerAllowList(canonical: ["127.0.0.1", "::1"])
 
-    public struct ParseError: Error, Equatable, CustomStringConvertible {
-        public let description: String
-    }
+    public typealias ParseError = SystemSupport.ParseError
 
     private init(canonical: Set<String>) { addresses = canonical }
 

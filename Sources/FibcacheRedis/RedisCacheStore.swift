@@ -37,7 +37,7 @@ public final class RedisCacheStore: CacheStore {
     private let clock: any BlockingClock
     private let connect: Connector
     private var connection: (any RedisCommanding)?
-    private var backoff: Duration
+    private var backoff: ExponentialBackoff
     private var retryAt: ContinuousClock.Instant?
     /// Whether the current connection has answered a command yet. Only an answer
     /// counts as Redis being back: a peer that accepts connections and then sends
@@ -54,7 +54,7 @@ public final class RedisCacheStore: CacheStore {
         self.health = health
         self.clock = clock
         self.connect = connect ?? Self.connector(for: settings)
-        backoff = settings.initialBackoff
+        backoff = ExponentialBackoff(initial: settings.initialBackoff, maximum: settings.maxBackoff)
     }
 
     private static func connector(for settings: Settings) -> Connector {
@@ -229,16 +229,15 @@ public final class RedisCacheStore: CacheStore {
     private func noteFirstAnswer() {
         guard !connectionAnswered else { return }
         connectionAnswered = true
-        backoff = settings.initialBackoff
+        backoff.reset()
         health.connected()
     }
 
     private func failed(_ error: RedisError) {
         connection?.close()
         connection = nil
-        retryAt = clock.now + backoff
+        retryAt = clock.now + backoff.next()
         recoveriesAtFailure = health.recoveryCount
-        backoff = min(backoff * 2, settings.maxBackoff)
         health.unavailable(error.description)
     }
 }

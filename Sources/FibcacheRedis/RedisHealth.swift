@@ -19,7 +19,7 @@ public final class RedisHealth: Sendable {
         var commandError: String?
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     /// Bumped each time some worker connects after a failure, so that workers
     /// still backing off retry at once instead of serving uncached for up to a second.
     private let recoveries = Atomic<Int>(0)

@@ -67,7 +67,7 @@ public final class RedisInvalidations: Sendable {
     }
 
     private func run() {
-        var backoff = settings.initialBackoff
+        var backoff = ExponentialBackoff(initial: settings.initialBackoff, maximum: settings.maxBackoff)
         var lastProblem: String?
         while true {
             var connection: RedisConnection?
@@ -75,7 +75,7 @@ public final class RedisInvalidations: Sendable {
                 let made = try connect()
                 connection = made
                 handler.channel(true)
-                backoff = settings.initialBackoff
+                backoff.reset()
                 if lastProblem != nil {
                     logger.notice("Redis invalidation channel is up again; the in-process copy is back in use")
                 }
@@ -95,8 +95,7 @@ public final class RedisInvalidations: Sendable {
                 }
             }
             connection?.close()
-            SystemClock().sleep(for: backoff)
-            backoff = min(backoff * 2, settings.maxBackoff)
+            SystemClock().sleep(for: backoff.next())
         }
     }
 

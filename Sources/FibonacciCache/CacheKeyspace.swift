@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// Where a Fibonacci number lives in Redis.
 ///
 /// The article's django-redis view stores F(n) under `fibonacci_<n>`; an
@@ -21,7 +23,7 @@ public struct CacheKeyspace: Sendable, Equatable {
     public func n(forKey key: String) -> Int? {
         guard key.hasPrefix(keyPrefix) else { return nil }
         let digits = key.utf8.dropFirst(keyPrefix.utf8.count)
-        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ (0x30...0x39).contains($0) }),
+        guard !digits.isEmpty, digits.count <= 18, digits.isAllASCIIDigits,
               digits.first != 0x30 || digits.count == 1 else { return nil }
         return Int(Substring(digits))
     }

@@ -1,4 +1,5 @@
 import Fibonacci
+import SystemSupport
 
 /// Decides whether bytes read from the cache may be served as F(n).
 ///
@@ -12,7 +13,7 @@ public enum CachedValue {
     public static func isVerified(_ bytes: [UInt8], for n: Int,
                                   by verifier: FibonacciVerifier = .processSecret) -> Bool {
         guard let first = bytes.first else { return false }
-        guard bytes.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return false }
+        guard bytes.isAllASCIIDigits else { return false }
         if first == UInt8(ascii: "0") && bytes.count > 1 { return false }  // no leading zeros
         guard bytes.count == Fibonacci.expectedDigitCount(of: n) else { return false }
         return verifier.matches(bytes, fibonacciOf: n)

@@ -1,5 +1,6 @@
 import CHiredis
 import Glibc
+import SystemSupport
 
 /// The connection's I/O, driven here rather than by hiredis' blocking calls:
 /// hiredis' timeout is `SO_RCVTIMEO`, per `read(2)`, so a peer sending a byte
@@ -108,7 +109,7 @@ extension RedisConnection {
         guard let context else { throw .connectionLost("connection closed") }
         var descriptor = pollfd(fd: chiredis_fd(context), events: Int16(events), revents: 0)
         let ready = poll(&descriptor, 1, milliseconds)
-        if ready < 0 && errno != EINTR { throw closing(.connectionLost("poll: \(String(cString: strerror(errno)))")) }
+        if ready < 0 && errno != EINTR { throw closing(.connectionLost(SystemError("poll").description)) }
         return ready > 0
     }
 
@@ -120,7 +121,7 @@ extension RedisConnection {
 
     /// hiredis' own error on `context`, which is then closed.
     func fail(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
-        closing(chiredis_is_timeout(context) != 0 ? .timedOut : .connectionLost(String(cString: chiredis_errstr(context))))
+        closing(RedisError(failureOf: context, connecting: false))
     }
 
     func closing(_ error: RedisError) -> RedisError {

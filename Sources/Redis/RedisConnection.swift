@@ -63,9 +63,9 @@ public final class RedisConnection: RedisCommanding {
         }
         guard let made else { throw .connectionFailed("out of memory") }
         if made.pointee.err != 0 {
-            let why = String(cString: chiredis_errstr(made))
+            let error = RedisError(failureOf: made, connecting: true)
             redisFree(made)
-            throw .connectionFailed(why)
+            throw error
         }
         if let tls = url.tls, case .tcp(let host, _) = url.endpoint {
             do {

@@ -21,17 +21,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A host and port (a Sentinel's).
-    public struct Node: Sendable, Hashable, CustomStringConvertible {
-        public var host: String
-        public var port: Int
-
-        public init(host: String, port: Int) {
-            self.host = host
-            self.port = port
-        }
-
-        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
-    }
+    public typealias Node = HostAndPort
 
     /// TLS (`rediss://`): the peer's certificate must chain to `caFile` (default: the
     /// system's CAs) and name `serverName` (default: the host connected to, as given
@@ -87,9 +77,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         self.tls = tls
     }
 
-    public struct ParseError: Error, Equatable, CustomStringConvertible {
-        public let description: String
-    }
+    public typealias ParseError = SystemSupport.ParseError
 
     public init(parsing text: String) throws(ParseError) {
         func fail(_ why: String) -> ParseError {
@@ -233,27 +221,15 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
 
     /// `host`, `host:port`, `[v6]`, `[v6]:port`.
     private static func node(_ text: Substring, defaultPort: Int, fail: (String) -> ParseError) throws(ParseError) -> Node {
-        var host = String(text)
-        var port = defaultPort
-        if text.hasPrefix("[") {  // [::1]:6379
-            guard let close = text.firstIndex(of: "]") else { throw fail("unclosed '[' in host") }
-            host = String(text[text.index(after: text.startIndex)..<close])
-            let after = text[text.index(after: close)...]
-            if !after.isEmpty {
-                guard after.hasPrefix(":"), let p = Int(after.dropFirst()), (1...65535).contains(p) else {
-                    throw fail("the port must be a number from 1 to 65535")
-                }
-                port = p
-            }
-        } else if let colon = text.lastIndex(of: ":") {
-            guard let p = Int(text[text.index(after: colon)...]), (1...65535).contains(p) else {
-                throw fail("the port must be a number from 1 to 65535")
-            }
-            port = p
-            host = String(text[..<colon])
+        do {
+            return try Node(parsing: text, defaultPort: defaultPort)
+        } catch .unclosedBracket {
+            throw fail("unclosed '[' in host")
+        } catch .missingHost {
+            throw fail("missing host")
+        } catch {
+            throw fail("the port must be a number from 1 to 65535")
         }
-        guard !host.isEmpty else { throw fail("missing host") }
-        return Node(host: host, port: port)
     }
 
     /// The URL with any password masked, for logs and `--help`-style output.
@@ -267,8 +243,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         let secure = tls == nil ? "" : "s"
         switch endpoint {
         case .tcp(let host, let port):
-            let shownHost = host.contains(":") ? "[\(host)]" : host
-            return "redis\(secure)://\(auth)\(shownHost):\(port)/\(database)"
+            return "redis\(secure)://\(auth)\(HostAndPort(host: host, port: port))/\(database)"
         case .sentinel(let nodes, let service):
             let query = [sentinel.username.map { "sentinel_user=\($0)" }, sentinel.password.map { _ in "sentinel_password=***" },
                          sentinel.quorum.map { "sentinel_quorum=\($0)" }].compactMap { $0 }

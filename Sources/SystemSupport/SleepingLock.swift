@@ -9,6 +9,10 @@ import Glibc
 ///
 /// Every pthread call is checked, as swift-nio's `NIOLock` does: a failing mutex
 /// means memory corruption or a bug, and going on would break what it guards.
+///
+/// The rule: a lock in fibcache is this one (or `LockedValue`, which holds its value
+/// under one), never `Synchronization.Mutex`, wherever it is taken; a single counter
+/// or flag is an `Atomic` instead, with no lock at all.
 public final class SleepingLock: @unchecked Sendable {  // the mutex is made for sharing
     let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import FastCGI
+import SystemSupport
 
 @Suite(.serialized) struct FastCGIServerTests {
     let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -105,9 +106,8 @@ import Testing
             #expect(server.busy == 0, "fifty kept connections, no busy worker")
             let fresh = try FastCGITestClient(unixPath: path)
             defer { fresh.close() }
-            let start = Date()
+            // Within the client's 5 s read timeout, where a kept connection holds a worker for 75 s.
             #expect(fresh.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/fresh"])?.contains("/fresh") == true)
-            #expect(Date().timeIntervalSince(start) < 1)
             for (i, client) in kept.enumerated() {
                 #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/again\(i)"], keepConnection: true)?.contains("/again\(i)") == true,
                         "kept connection \(i) still open and served")
@@ -119,10 +119,12 @@ import Testing
         try withEchoServer(workers: 2) { path, _ in
             let client = try FastCGITestClient(unixPath: path)
             defer { client.close() }
-            let start = Date()
             #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/once"], keepConnection: false)?.contains("/once") == true)
             #expect(client.isClosedByServer())
-            #expect(Date().timeIntervalSince(start) < 1, "closed at once, not after a linger")
+            // Closed, not lingering: libfcgi's close shuts down writing and waits up to 2 s
+            // reading what the peer still sends; a closed socket refuses the byte at once.
+            var byte: UInt8 = 0
+            #expect(Foundation.send(client.fd, &byte, 1, Int32(MSG_NOSIGNAL)) == -1 && [EPIPE, ECONNRESET].contains(errno))
         }
     }
 
@@ -134,10 +136,8 @@ import Testing
             usleep(50_000)
             let client = try FastCGITestClient(unixPath: path)
             defer { client.close() }
-            let start = Date()
+            // Answered within the client's 5 s read timeout: the stalled peer lost its worker after 300 ms.
             #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/after"])?.contains("/after") == true)
-            let waited = Date().timeIntervalSince(start)
-            #expect(waited < 3)
         }
     }
 
@@ -149,19 +149,17 @@ import Testing
             let trickler = try FastCGITestClient(unixPath: path)
             defer { trickler.close() }
             let records = FastCGITestClient.records(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/slow"], keepConnection: true)
-            let start = Date()
             var sent = 0
-            var closedAfter: TimeInterval?
-            for byte in records where closedAfter == nil && Date().timeIntervalSince(start) < 3 {
+            var cut = false
+            for byte in records where !cut {
                 trickler.send([byte])
                 sent += 1
-                usleep(100_000)
+                usleep(100_000)  // the trickle itself: a byte every 100 ms
                 var peer = pollfd(fd: trickler.fd, events: Int16(POLLIN), revents: 0)
-                if poll(&peer, 1, 0) == 1 { closedAfter = Date().timeIntervalSince(start) }
+                cut = poll(&peer, 1, 0) == 1
             }
             #expect(sent < records.count, "cut before the whole request was sent")
             #expect(trickler.isClosedByServer())
-            #expect((closedAfter ?? 99) < 1.5, "cut at the 500 ms deadline (checked every 50 ms)")
             #expect(server.lateConnectionsCut == 1)
             let client = try FastCGITestClient(unixPath: path)
             defer { client.close() }
@@ -176,9 +174,8 @@ import Testing
             usleep(50_000)
             let client = try FastCGITestClient(unixPath: path)
             defer { client.close() }
-            let start = Date()
+            // Answered within the client's 5 s read timeout: the silent peer holds no worker.
             #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/after"])?.contains("/after") == true)
-            #expect(Date().timeIntervalSince(start) < 3)
         }
     }
 
@@ -199,22 +196,21 @@ import Testing
         let kept = try (0..<10).map { _ in try FastCGITestClient(unixPath: path) }
         defer { kept.forEach { $0.close() } }
         for client in kept { _ = client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/k"], keepConnection: true) }
-        let start = ContinuousClock.now
+        // Within 2 s, where a kept connection would hold its worker for the 75 s idle timeout.
         server.beginShutdown()
         #expect(server.waitForWorkers(timeout: .seconds(2)))
-        #expect(ContinuousClock.now - start < .milliseconds(500))
         server.socket.close()
     }
 
     @Test func shutdownReleasesIdleWorkersPromptly() throws {
         let path = temporarySocketPath()
         let server = try startEchoServer(path: path, workers: 8)
-        usleep(50_000)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while server.live < 8 && ContinuousClock.now < deadline { usleep(1_000) }  // the workers start
         #expect(server.live == 8)
-        let start = ContinuousClock.now
+        // Within 2 s: idle workers wait in epoll_wait, which the shutdown wakes.
         server.beginShutdown()
         #expect(server.waitForWorkers(timeout: .seconds(2)))
-        #expect(ContinuousClock.now - start < .milliseconds(500))
         server.socket.close()
         #expect(!FileManager.default.fileExists(atPath: path), "the socket file we created is removed")
     }

@@ -6,13 +6,13 @@ The clients here connect from 127.0.0.1, which the shipped site exempts from its
 per-client limits (a load test from the host itself): what is proven is fibcache's own
 admission. The nginx limits are proven from 127.0.0.2 in test_client_limits."""
 import socket
-import struct
 import threading
 import time
 
 import pytest
 
 from conftest import Load, Stack, fastcgi_status, rss_kib, wait_until
+from fastcgi_records import PARAMS, begin, header  # conftest has put Tests/Support on sys.path
 
 API = "/api/fibonacci/number"
 HIT_BOUND = 1.0  # seconds: generous; a hit takes a fraction of a millisecond
@@ -154,12 +154,12 @@ def test_a_trickling_fastcgi_peer_is_cut_at_the_request_deadline(tmp_path):
     stack = Stack(tmp_path, workers=2).start()
     try:
         stack.get(f"{API}/40/")
-        begin = struct.pack(">BBHHBB", 1, 1, 1, 8, 0, 0) + struct.pack(">HB5x", 1, 1)
+        keep_conn = begin(flags=1)
         tricklers = []
         for _ in range(2):
             s = socket.socket(socket.AF_UNIX)
             s.connect(str(stack.socket))
-            s.sendall(begin + struct.pack(">BBHHBB", 1, 4, 1, 200, 0, 0))  # PARAMS: 200 bytes announced
+            s.sendall(keep_conn + header(PARAMS, 200))  # PARAMS: 200 bytes announced, none sent
             tricklers.append(s)
         stop = threading.Event()
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import fastcgi_status, open_fds, wait_until  # conftest has put Tests/Support on sys.path
-from fastcgi_records import GET_VALUES, PARAMS, begin, record
+from fastcgi_records import GET_VALUES, PARAMS, begin, four_byte_length, length_prefix, record
 
 API = "/api/fibonacci/number"
 
@@ -73,7 +73,7 @@ def test_two_gigabyte_claim_trickled_is_refused_before_the_deadline(stack):
     """A PARAMS record whose one pair claims a 2 GB value, sent a byte every 20 ms: refused as
     soon as the length is in (libfcgi would allocate it and wait for the bytes until the deadline)."""
     before = fastcgi_counts(stack).get("requests_refused", 0)
-    claim = begin() + record(PARAMS, struct.pack(">BI", 4, 0x80000000 | 0x7FFFFFF0) + b"NAME" + b"v" * 64)
+    claim = begin() + record(PARAMS, length_prefix(4) + four_byte_length(0x7FFFFFF0) + b"NAME" + b"v" * 64)
     s = connect(stack)
     started = time.monotonic()
     closed = False

@@ -26,15 +26,25 @@ extension ReadThroughCache {
         let flights = SingleFlight<Int, Int>()
         let runs = Atomic<Int>(0)
         let shared = Atomic<Int>(0)
-        let results = Mutex<[Int]>([])
+        let results = LockedValue<[Int]>([])
+        // How many callers have joined the flight: the leader asks whether everyone has gone,
+        // which asks each caller's `hasGone` once (each answers yes, so none is skipped).
+        let asked = Atomic<Int>(0)
+        @Sendable func joined(_ flight: SingleFlight<Int, Int>.Flight) -> Int {
+            asked.store(0, ordering: .relaxed)
+            _ = flight.everyoneHasGone
+            return asked.load(ordering: .relaxed)
+        }
         // Real threads, like fibcache's workers (a dispatch pool would run them a few at a time).
         let group = DispatchGroup()
         for _ in 0..<32 {
             group.enter()
             Thread {
-                let (value, wasShared) = flights.run(7) { _ in
+                let (value, wasShared) = flights.run(7, hasGone: { asked.add(1, ordering: .relaxed); return true }) { flight in
                     runs.add(1, ordering: .relaxed)
-                    usleep(300_000)  // long enough for every caller to arrive
+                    // Ends only once every caller has joined (or after 10 s: then the counts below fail).
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while joined(flight) < 32 && ContinuousClock.now < deadline { sched_yield() }
                     return 42
                 }
                 if wasShared { shared.add(1, ordering: .relaxed) }
@@ -56,7 +66,7 @@ extension ReadThroughCache {
         let flights = SingleFlight<Int, Bool>()
         let secondRan = DispatchSemaphore(value: 0)
         let firstStarted = DispatchSemaphore(value: 0)
-        let firstSawSecond = Mutex<Bool?>(nil)
+        let firstSawSecond = LockedValue<Bool?>(nil)
         let done = DispatchGroup()
         done.enter()
         Thread {

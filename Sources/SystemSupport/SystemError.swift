@@ -1,6 +1,6 @@
 import Glibc
 
-/// A failed system call, named, with its errno.
+/// A failed system call, named, with its errno: the one place an errno becomes words.
 public struct SystemError: Error, Equatable, CustomStringConvertible {
     public let call: String
     public let errno: Int32
