@@ -1,6 +1,6 @@
 import CoreMetrics
 import Prometheus
-import Synchronization
+import SystemSupport
 
 /// What the FastCGI server did with its connections (this module knows no FastCGI:
 /// the executable reads these from the server).
@@ -33,7 +33,7 @@ final class ConnectionStatistics: Sendable {
     private let closedOverCapCounter: FollowingCounter
     private let closedAfterTimeoutCounter: FollowingCounter
     /// One counter per rule, made when a rule is first broken.
-    private let refusedCounters = Mutex<[String: FollowingCounter]>([:])
+    private let refusedCounters = LockedValue<[String: FollowingCounter]>([:])
 
     init(factory: PrometheusMetricsFactory, source: @escaping @Sendable () -> ConnectionCounts) {
         self.source = source

@@ -1,4 +1,5 @@
 import Fibonacci
+import SystemSupport
 
 /// A validated request for F(n): the path segment and `?algorithm=` checked
 /// against the limits, before any cache or compute work.
@@ -37,7 +38,7 @@ struct FibonacciQuery: Equatable {
     /// Django's `<int:n>` (a GET is then redirected to the canonical URL). Bounded before conversion, so a 10,000-digit n costs nothing.
     static func number(_ segment: Substring, limits: ServiceLimits) throws(APIError) -> Int {
         let digits = segment.utf8
-        guard !digits.isEmpty, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+        guard !digits.isEmpty, digits.isAllASCIIDigits else {
             throw APIError(status: 400, message: "n must be a non-negative integer written with the digits 0-9, got '\(APIError.echo(segment))'")
         }
         let significant = digits.drop { $0 == UInt8(ascii: "0") }

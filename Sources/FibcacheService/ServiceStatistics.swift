@@ -3,7 +3,6 @@ import Prometheus
 import Synchronization
 
 import FibonacciCache
-import Glibc
 import SystemSupport
 
 /// What the service has done since it started, for `/status` (read back from
@@ -47,9 +46,7 @@ public final class ServiceStatistics: Sendable {
     private let memoryRefusedCounter: FollowingCounter
 
     public init(workerCount: Int, connections: @escaping @Sendable () -> ConnectionCounts = { ConnectionCounts() }) {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        startedAt = now.tv_sec
+        startedAt = WallClock.now.tv_sec
         workers = (0..<workerCount).map(WorkerActivity.init)
 
         registry = PrometheusCollectorRegistry()

@@ -1,9 +1,9 @@
-import Synchronization
+import SystemSupport
 
 /// One worker's state for `/status?full` (php-fpm's per-process view).
 public final class WorkerActivity: Sendable {
     public let index: Int
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     struct State {
         var busySince: ContinuousClock.Instant?
