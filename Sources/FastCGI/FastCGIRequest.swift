@@ -3,7 +3,7 @@ import CFastCGI
 /// One FastCGI request, valid only inside the handler it is passed to: libfcgi
 /// frees its parameters and streams when the request finishes, so everything
 /// read from it is copied out.
-public struct FastCGIRequest: ~Copyable {
+package struct FastCGIRequest: ~Copyable {
     private let raw: UnsafeMutablePointer<FCGX_Request>
     /// Armed while the response is written.
     private let deadline: RequestDeadlines.Slot?
@@ -14,7 +14,7 @@ public struct FastCGIRequest: ~Copyable {
     }
 
     /// A CGI/FastCGI parameter (`REQUEST_METHOD`, `DOCUMENT_URI`, `QUERY_STRING`, ...).
-    public func param(_ name: String) -> String? {
+    package func param(_ name: String) -> String? {
         guard let value = FCGX_GetParam(name, raw.pointee.envp) else { return nil }
         return String(cString: value)
     }
@@ -22,7 +22,7 @@ public struct FastCGIRequest: ~Copyable {
     /// Whether the web server has closed this request's connection: nginx does so
     /// when its client hangs up, for nobody will read the answer. Safe to call from
     /// any thread while the request is being handled (the connection stays open until then).
-    public var peerHasGone: @Sendable () -> Bool {
+    package var peerHasGone: @Sendable () -> Bool {
         let fd = raw.pointee.ipcFd
         return { cfastcgi_peer_closed(fd) != 0 }
     }
@@ -31,7 +31,7 @@ public struct FastCGIRequest: ~Copyable {
     /// line, the body. What they say (Content-Length, HEAD) is the application's.
     /// Returns false when the web server went away mid-write.
     @discardableResult
-    public func respond(status: Int, headers: [(name: String, value: String)], body: [UInt8]) -> Bool {
+    package func respond(status: Int, headers: [(name: String, value: String)], body: [UInt8]) -> Bool {
         deadline?.arm(raw.pointee.ipcFd)
         var head = "Status: \(status) \(HTTPStatus.reasonPhrase(status))\r\n"
         for header in headers {

@@ -30,32 +30,32 @@
 /// Caps on what one request may carry; the defaults admit the largest request nginx
 /// sends through the shipped site (measured, nginx 1.22 with its default 4 x 8k header
 /// buffers: 32 066 bytes of params at most, 1 019 pairs at most; see ARCHITECTURE.md).
-public struct FastCGIRequestLimits: Sendable, Equatable {
+package struct FastCGIRequestLimits: Sendable, Equatable {
     /// The content of all PARAMS records together. nginx sends the params in one
     /// record, and a record holds at most 65 535 bytes.
-    public var maxParamsBytes: Int
+    package var maxParamsBytes: Int
     /// Name-value pairs in all (each one a small allocation in libfcgi): 4x nginx's most.
-    public var maxParamPairs: Int
+    package var maxParamPairs: Int
     /// The content of all STDIN records together (the site allows bodies of 1 KiB).
-    public var maxBodyBytes: Int
+    package var maxBodyBytes: Int
 
-    public init(maxParamsBytes: Int = 65_535, maxParamPairs: Int = 4_096, maxBodyBytes: Int = 65_536) {
+    package init(maxParamsBytes: Int = 65_535, maxParamPairs: Int = 4_096, maxBodyBytes: Int = 65_536) {
         self.maxParamsBytes = maxParamsBytes
         self.maxParamPairs = maxParamPairs
         self.maxBodyBytes = maxBodyBytes
     }
 
-    public static let standard = FastCGIRequestLimits()
+    package static let standard = FastCGIRequestLimits()
 
     /// Room for the records' own bytes beside the params: BEGIN_REQUEST (16), headers
     /// and padding (nginx: 23 bytes in all; this allows 15 records padded to the full 255).
-    public static let headRecordAllowance = 4_096
+    package static let headRecordAllowance = 4_096
 
     /// The most bytes BEGIN_REQUEST and the PARAMS records may take together.
-    public var maxHeadBytes: Int { maxParamsBytes + Self.headRecordAllowance }
+    package var maxHeadBytes: Int { maxParamsBytes + Self.headRecordAllowance }
 }
 
-public enum FastCGIRequestCheck: Equatable, Sendable {
+package enum FastCGIRequestCheck: Equatable, Sendable {
     /// A valid prefix: more bytes are needed to decide.
     case incomplete
     /// The head (BEGIN_REQUEST and the PARAMS stream) is all there and valid.
@@ -65,21 +65,21 @@ public enum FastCGIRequestCheck: Equatable, Sendable {
 }
 
 /// What a valid request looks like on the wire.
-public struct FastCGIRequestShape: Equatable, Sendable {
+package struct FastCGIRequestShape: Equatable, Sendable {
     /// Bytes from the start through the empty PARAMS record (its padding included).
-    public let headLength: Int
+    package let headLength: Int
     /// Bytes from the start through the empty STDIN record, when that is within the
     /// bytes checked; nil when the body goes on beyond them.
-    public let requestLength: Int?
-    public let requestID: UInt16
+    package let requestLength: Int?
+    package let requestID: UInt16
     /// FCGI_KEEP_CONN: the web server keeps the connection for its next request.
-    public let keepConnection: Bool
-    public let paramPairs: Int
-    public let paramsBytes: Int
+    package let keepConnection: Bool
+    package let paramPairs: Int
+    package let paramsBytes: Int
 }
 
 /// The rule a peer's bytes broke.
-public enum FastCGIRecordViolation: Equatable, Sendable, CustomStringConvertible {
+package enum FastCGIRecordViolation: Equatable, Sendable, CustomStringConvertible {
     /// A record header whose version is not 1.
     case unsupportedVersion
     /// A management record (request id 0): nginx never sends one.
@@ -111,7 +111,7 @@ public enum FastCGIRecordViolation: Equatable, Sendable, CustomStringConvertible
     case bodyTooLarge
 
     /// A short stable name, for metric labels and log fields.
-    public var name: String {
+    package var name: String {
         switch self {
         case .unsupportedVersion: "unsupported_version"
         case .managementRecord: "management_record"
@@ -130,7 +130,7 @@ public enum FastCGIRecordViolation: Equatable, Sendable, CustomStringConvertible
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unsupportedVersion: "a record's version is not 1"
         case .managementRecord: "a management record (request id 0)"
@@ -150,9 +150,9 @@ public enum FastCGIRecordViolation: Equatable, Sendable, CustomStringConvertible
     }
 }
 
-public enum FastCGIRequestValidator {
+package enum FastCGIRequestValidator {
     /// Checks the bytes a connection has received so far, from its first.
-    public static func check(_ bytes: UnsafeRawBufferPointer, limits: FastCGIRequestLimits = .standard) -> FastCGIRequestCheck {
+    package static func check(_ bytes: UnsafeRawBufferPointer, limits: FastCGIRequestLimits = .standard) -> FastCGIRequestCheck {
         var scanner = RequestScanner(bytes: bytes, limits: limits)
         do throws(ScanStop) {
             return .complete(try scanner.scan())
@@ -164,7 +164,7 @@ public enum FastCGIRequestValidator {
         }
     }
 
-    public static func check(_ bytes: [UInt8], limits: FastCGIRequestLimits = .standard) -> FastCGIRequestCheck {
+    package static func check(_ bytes: [UInt8], limits: FastCGIRequestLimits = .standard) -> FastCGIRequestCheck {
         bytes.withUnsafeBytes { check($0, limits: limits) }
     }
 }

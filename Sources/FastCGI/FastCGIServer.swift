@@ -28,11 +28,11 @@ import SystemSupport
 /// `RequestDeadlines`): a peer that stalls or trickles holds its worker that long
 /// at most; one that sends nothing holds none (beyond the 5 ms the accepting
 /// worker waits for it). Each read and write is also bounded by `ioTimeout`.
-public final class FastCGIServer: Sendable {
-    public typealias Handler = (borrowing FastCGIRequest) -> Void
+package final class FastCGIServer: Sendable {
+    package typealias Handler = (borrowing FastCGIRequest) -> Void
 
-    public let socket: ListeningSocket
-    public let workerCount: Int
+    package let socket: ListeningSocket
+    package let workerCount: Int
     private let ioTimeout: Duration
     private let deadlines: RequestDeadlines
     private let idle: IdleConnections
@@ -54,7 +54,7 @@ public final class FastCGIServer: Sendable {
     ///   - allowedPeers: who may connect over TCP (unix socket peers always may).
     ///   - maxIdleConnections: idle connections kept at most (the oldest is closed past it).
     ///   - idleConnectionTimeout: an idle connection is closed after this long.
-    public init(socket: ListeningSocket, workers: Int, ioTimeout: Duration = .seconds(10),
+    package init(socket: ListeningSocket, workers: Int, ioTimeout: Duration = .seconds(10),
                 requestDeadline: Duration = .seconds(5), allowedPeers: PeerAllowList = .loopback,
                 maxIdleConnections: Int = FastCGIServer.defaultMaxIdleConnections,
                 idleConnectionTimeout: Duration = FastCGIServer.defaultIdleConnectionTimeout,
@@ -72,32 +72,32 @@ public final class FastCGIServer: Sendable {
     }
 
     /// Requests being handled right now.
-    public var busy: Int { busyWorkers.load(ordering: .relaxed) }
+    package var busy: Int { busyWorkers.load(ordering: .relaxed) }
     /// Workers that have not exited yet.
-    public var live: Int { liveWorkers.load(ordering: .relaxed) }
+    package var live: Int { liveWorkers.load(ordering: .relaxed) }
     /// Connections cut because reading a request or writing its response passed the deadline.
-    public var lateConnectionsCut: Int { deadlines.cutCount }
+    package var lateConnectionsCut: Int { deadlines.cutCount }
     /// TCP connections closed at once because their peer is not allowed.
-    public var refusedConnections: Int { refusedPeers.load(ordering: .relaxed) }
+    package var refusedConnections: Int { refusedPeers.load(ordering: .relaxed) }
     /// Requests refused (their connection closed unread) since start, by the rule they broke.
-    public var refusedRequestsByRule: [FastCGIRecordViolation: Int] { refusedRequests.withLock { $0 } }
+    package var refusedRequestsByRule: [FastCGIRecordViolation: Int] { refusedRequests.withLock { $0 } }
     /// Connections idle right now (kept by nginx between requests, or silent).
-    public var idleConnectionCount: Int { idle.idleCount }
+    package var idleConnectionCount: Int { idle.idleCount }
     /// Idle connections closed since start because `maxIdleConnections` newer ones waited.
-    public var idleConnectionsClosedOverCap: Int { idle.closedOverCapCount }
+    package var idleConnectionsClosedOverCap: Int { idle.closedOverCapCount }
     /// Idle connections closed since start after `idleConnectionTimeout`.
-    public var idleConnectionsClosedAfterTimeout: Int { idle.closedAfterTimeoutCount }
+    package var idleConnectionsClosedAfterTimeout: Int { idle.closedAfterTimeoutCount }
 
     /// nginx keeps up to 256 idle connections per worker (the shipped site): 32 nginx
     /// workers' worth, far below LimitNOFILE=65536.
-    public static let defaultMaxIdleConnections = 8_192
+    package static let defaultMaxIdleConnections = 8_192
     /// nginx closes an idle upstream connection after 60 s (`keepalive_timeout`); a
     /// connection idle longer than that is nobody's.
-    public static let defaultIdleConnectionTimeout: Duration = .seconds(75)
+    package static let defaultIdleConnectionTimeout: Duration = .seconds(75)
 
     /// Starts the workers. `makeHandler(i)` runs on worker i's own thread, so the
     /// state it creates is confined to that thread.
-    public func start(makeHandler: @escaping @Sendable (Int) -> Handler) throws(SystemError) {
+    package func start(makeHandler: @escaping @Sendable (Int) -> Handler) throws(SystemError) {
         for index in 0..<workerCount {
             liveWorkers.add(1, ordering: .relaxed)
             do {
@@ -132,13 +132,13 @@ public final class FastCGIServer: Sendable {
     private static let watchdogInterval: Duration = .milliseconds(50)
 
     /// Stops accepting: idle workers exit now, busy ones after their current request.
-    public func beginShutdown() {
+    package func beginShutdown() {
         stopping.store(true, ordering: .releasing)
         idle.wakeAll()
     }
 
     /// Waits until every worker has exited or `timeout` passes; true if all exited.
-    public func waitForWorkers(timeout: Duration) -> Bool {
+    package func waitForWorkers(timeout: Duration) -> Bool {
         let deadline = ContinuousClock.now + timeout
         while liveWorkers.load(ordering: .acquiring) > 0 {
             if ContinuousClock.now >= deadline { return false }

@@ -1,7 +1,7 @@
 import SystemSupport
 
 /// Where the FastCGI responder accepts connections from nginx.
-public enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
+package enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
     /// A unix socket path, created (and removed at exit) by the process.
     case unix(path: String)
     /// `host:port` on TCP. Keep it on loopback: FastCGI has no authentication.
@@ -10,10 +10,10 @@ public enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
     /// convention is fd 0 (`FCGI_LISTENSOCK_FILENO`, systemd's `StandardInput=socket`).
     case inherited(fd: Int32)
 
-    public typealias ParseError = SystemSupport.ParseError
+    package typealias ParseError = SystemSupport.ParseError
 
     /// Accepts `/path/to.sock` (or any path with a `/`), `host:port`, `[::1]:port`, and `fd:N`.
-    public init(parsing text: String) throws(ParseError) {
+    package init(parsing text: String) throws(ParseError) {
         if text.hasPrefix("fd:") {
             guard let fd = Int32(text.dropFirst(3)), fd >= 0 else {
                 throw ParseError(description: "'\(text)': fd: needs a file descriptor number")
@@ -43,7 +43,7 @@ public enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unix(let path): return path
         case .tcp(let host, let port): return HostAndPort(host: host, port: port).description

@@ -7,15 +7,15 @@ import SystemSupport
 ///
 /// The socket is non-blocking: workers `poll` it together with a wake-up fd, so
 /// that shutdown never depends on interrupting a blocked `accept`.
-public final class ListeningSocket: @unchecked Sendable {  // immutable after init
-    public let fd: Int32
-    public let address: ListenAddress
+package final class ListeningSocket: @unchecked Sendable {  // immutable after init
+    package let fd: Int32
+    package let address: ListenAddress
     /// The path to unlink at close, when this process created it.
     private let ownedPath: String?
 
     /// Opens (or adopts) the socket. `unixMode` applies to sockets we create:
     /// only users it admits may connect (nginx runs as another user in production).
-    public init(_ address: ListenAddress, unixMode: mode_t = 0o660, backlog: Int32 = SOMAXCONN) throws(SystemError) {
+    package init(_ address: ListenAddress, unixMode: mode_t = 0o660, backlog: Int32 = SOMAXCONN) throws(SystemError) {
         self.address = address
         switch address {
         case .inherited(let fd):
@@ -40,7 +40,7 @@ public final class ListeningSocket: @unchecked Sendable {  // immutable after in
     /// Closes the socket and removes the path we created. An inherited socket is
     /// left alone: its owner (systemd) keeps it open across restarts, and
     /// systemd.socket(5) says a service must not shut it down or unlink it.
-    public func close() {
+    package func close() {
         if case .inherited = address { return }
         _ = Glibc.close(fd)
         if let ownedPath { unlink(ownedPath) }
@@ -48,7 +48,7 @@ public final class ListeningSocket: @unchecked Sendable {  // immutable after in
 
     /// Whether `fd` is a socket in the listening state (the FastCGI test libfcgi's
     /// `FCGX_IsCGI` makes with `getpeername`, made precise).
-    public static func isListeningSocket(_ fd: Int32) -> Bool {
+    package static func isListeningSocket(_ fd: Int32) -> Bool {
         var accepting: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0 && accepting != 0

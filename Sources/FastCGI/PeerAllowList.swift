@@ -6,19 +6,19 @@ import SystemSupport
 /// `FCGI_WEB_SERVER_ADDRS` semantics (exact IPv4 or IPv6 addresses, comma-separated),
 /// checked on every accepted connection. Unix socket peers are not checked: the
 /// socket file's permissions decide who may connect.
-public struct PeerAllowList: Sendable, Equatable, CustomStringConvertible {
+package struct PeerAllowList: Sendable, Equatable, CustomStringConvertible {
     /// Canonical text forms (`::1`, `10.0.0.7`).
-    public let addresses: Set<String>
+    package let addresses: Set<String>
 
     /// This host only.
-    public static let loopback = PeerAllowList(canonical: ["127.0.0.1", "::1"])
+    package static let loopback = PeerAllowList(canonical: ["127.0.0.1", "::1"])
 
-    public typealias ParseError = SystemSupport.ParseError
+    package typealias ParseError = SystemSupport.ParseError
 
     private init(canonical: Set<String>) { addresses = canonical }
 
     /// `10.0.0.7,10.0.0.8,::1` (spaces allowed around the commas).
-    public init(parsing text: String) throws(ParseError) {
+    package init(parsing text: String) throws(ParseError) {
         var canonical: Set<String> = []
         for item in text.split(separator: ",") {
             let address = item.trimmingSpaces
@@ -32,11 +32,11 @@ public struct PeerAllowList: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Whether a peer (as `cfastcgi_accept_peer` writes it; "" for a unix socket) may connect.
-    public func allows(_ peer: String) -> Bool {
+    package func allows(_ peer: String) -> Bool {
         peer.isEmpty || addresses.contains(peer)
     }
 
-    public var description: String { addresses.sorted().joined(separator: ",") }
+    package var description: String { addresses.sorted().joined(separator: ",") }
 
     static func canonical(_ address: String) -> String? {
         var out = [CChar](repeating: 0, count: 64)

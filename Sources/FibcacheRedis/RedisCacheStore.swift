@@ -6,18 +6,18 @@ import SystemSupport
 /// and remade after failures with a capped exponential backoff, so that with
 /// Redis down a request costs no connect attempt at all and Redis' return is
 /// noticed within `maxBackoff` (at once, when another worker reconnected).
-public final class RedisCacheStore: CacheStore {
-    public struct Settings: Sendable {
-        public var url: RedisURL
-        public var connectTimeout: Duration
-        public var commandTimeout: Duration
-        public var initialBackoff: Duration = .milliseconds(100)
-        public var maxBackoff: Duration = .seconds(1)
+package final class RedisCacheStore: CacheStore {
+    package struct Settings: Sendable {
+        package var url: RedisURL
+        package var connectTimeout: Duration
+        package var commandTimeout: Duration
+        package var initialBackoff: Duration = .milliseconds(100)
+        package var maxBackoff: Duration = .seconds(1)
         /// The largest reply the cache can use (`RedisCacheStore.replyLimits(forValuesUpTo:)`
         /// with F(--max-n)'s digits); anything larger is refused and the connection dropped.
-        public var replyLimits = RedisReplyLimits()
+        package var replyLimits = RedisReplyLimits()
 
-        public init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
+        package init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
                     replyLimits: RedisReplyLimits = RedisReplyLimits()) {
             self.url = url
             self.connectTimeout = connectTimeout
@@ -27,7 +27,7 @@ public final class RedisCacheStore: CacheStore {
     }
 
     /// Makes a connection (connect, AUTH, SELECT); tests pass a scripted one.
-    public typealias Connector = () throws(RedisError) -> any RedisCommanding
+    package typealias Connector = () throws(RedisError) -> any RedisCommanding
 
     /// The lock on computing `fibonacci_<n>` is the key `fibonacci_<n>:lock`.
     static let lockSuffix = ":lock"
@@ -48,7 +48,7 @@ public final class RedisCacheStore: CacheStore {
     private var recoveriesAtFailure = 0
 
     /// - Parameter connect: how to make a connection; by default a `RedisConnection` to `settings.url`.
-    public init(settings: Settings, health: RedisHealth, clock: any BlockingClock = SystemClock(),
+    package init(settings: Settings, health: RedisHealth, clock: any BlockingClock = SystemClock(),
                 connect: Connector? = nil) {
         self.settings = settings
         self.health = health
@@ -67,14 +67,14 @@ public final class RedisCacheStore: CacheStore {
     /// The limits for a cache whose longest value is `maxValueBytes`: `GETRANGE key 0 N`
     /// (`get(_:atMost:)`) answers at most N + 1 bytes; every other reply fibcache reads
     /// is a few words, and the largest array it is sent is `ROLE`'s (a primary's replicas).
-    public static func replyLimits(forValuesUpTo maxValueBytes: Int) -> RedisReplyLimits {
+    package static func replyLimits(forValuesUpTo maxValueBytes: Int) -> RedisReplyLimits {
         RedisReplyLimits(maxBytes: max(maxValueBytes + 1, 4096), maxElements: 1024)
     }
 
     /// `GETRANGE key 0 maxBytes`, not `GET`: a value planted far larger than F(n)
     /// (50 MB, say) costs no more than the right one, where `GET` would time out
     /// on it every time and never repair it. Redis answers "" for a missing key.
-    public func get(_ key: String, atMost maxBytes: Int) -> CacheLookup {
+    package func get(_ key: String, atMost maxBytes: Int) -> CacheLookup {
         switch run(["GETRANGE", key, "0", String(maxBytes)], isWrite: false) {
         case .string(let bytes)?: return bytes.isEmpty ? .miss : .hit(bytes)
         case .null?: return .miss
@@ -83,7 +83,7 @@ public final class RedisCacheStore: CacheStore {
         }
     }
 
-    public func delete(_ key: String) -> CacheRemoval {
+    package func delete(_ key: String) -> CacheRemoval {
         switch run(["DEL", key], isWrite: true) {
         case .integer(let count)?: return count > 0 ? .removed : .absent
         default: return .unavailable
@@ -91,13 +91,13 @@ public final class RedisCacheStore: CacheStore {
     }
 
     @discardableResult
-    public func set(_ key: String, to value: [UInt8], expiry: Duration) -> Bool {
+    package func set(_ key: String, to value: [UInt8], expiry: Duration) -> Bool {
         let arguments = [Array("SET".utf8), Array(key.utf8), value, Array("PX".utf8), Array(String(Self.milliseconds(expiry)).utf8)]
         if case .status? = run(arguments, isWrite: true) { return true }
         return false
     }
 
-    public func acquireLock(for key: String, token: String, expiry: Duration) -> LockAttempt {
+    package func acquireLock(for key: String, token: String, expiry: Duration) -> LockAttempt {
         let lock = key + Self.lockSuffix
         switch run(["SET", lock, token, "NX", "PX", String(Self.milliseconds(expiry))], isWrite: true) {
         case .status?: return .acquired
@@ -119,7 +119,7 @@ public final class RedisCacheStore: CacheStore {
     /// A WATCH lives and dies with its connection: nothing after it is resent on a new
     /// one, and a connection left inside the exchange is closed.
     @discardableResult
-    public func releaseLock(for key: String, token: String) -> Bool {
+    package func releaseLock(for key: String, token: String) -> Bool {
         let lock = key + Self.lockSuffix
         guard case .status? = run(["WATCH", lock], isWrite: false), let watching = connection else { return false }
         func send(_ arguments: String..., isWrite: Bool = false) -> RedisReply? {
@@ -150,7 +150,7 @@ public final class RedisCacheStore: CacheStore {
         return false
     }
 
-    public func unavailabilityReason() -> String? {
+    package func unavailabilityReason() -> String? {
         if case .status? = run(["PING"], isWrite: false) { return nil }
         return health.lastProblem ?? "Redis did not answer PING"
     }

@@ -6,7 +6,7 @@ import SystemSupport
 /// Redis' condition as all workers see it, so that a failure is logged once
 /// when it starts, once when it changes and once when it ends — not once per
 /// request or per worker.
-public final class RedisHealth: Sendable {
+package final class RedisHealth: Sendable {
     private enum Condition: Equatable {
         case unknown
         case up
@@ -33,7 +33,7 @@ public final class RedisHealth: Sendable {
     private let onFailure: @Sendable () -> Void
 
     /// - Parameter target: the URL as logged, password masked (`RedisURL.description`).
-    public init(target: String, logger: Logger, onFailure: @escaping @Sendable () -> Void = {}) {
+    package init(target: String, logger: Logger, onFailure: @escaping @Sendable () -> Void = {}) {
         self.target = target
         self.logger = logger
         self.onFailure = onFailure

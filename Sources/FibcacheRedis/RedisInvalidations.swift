@@ -13,8 +13,8 @@ import SystemSupport
 /// The channel's liveness is checked with `PING` after `pingInterval` of silence:
 /// when it is down — or not yet up — the copy is suspended, so it never serves a
 /// value it could no longer be told about for longer than two ping intervals.
-public final class RedisInvalidations: Sendable {
-    public static let channel = "__redis__:invalidate"
+package final class RedisInvalidations: Sendable {
+    package static let channel = "__redis__:invalidate"
 
     /// A message names the keys changed in one turn of Redis' event loop (BCAST
     /// batches them), so its array may be long, though its strings are key names.
@@ -23,15 +23,15 @@ public final class RedisInvalidations: Sendable {
     static let replyLimits = RedisReplyLimits(maxBytes: 64 << 10, maxElements: 65536)
 
     /// What the channel reports to.
-    public struct Handler: Sendable {
+    package struct Handler: Sendable {
         /// Keys changed or deleted.
-        public var keys: @Sendable ([String]) -> Void
+        package var keys: @Sendable ([String]) -> Void
         /// The database was flushed.
-        public var all: @Sendable () -> Void
+        package var all: @Sendable () -> Void
         /// The channel came up (true) or went down (false).
-        public var channel: @Sendable (Bool) -> Void
+        package var channel: @Sendable (Bool) -> Void
 
-        public init(keys: @escaping @Sendable ([String]) -> Void, all: @escaping @Sendable () -> Void,
+        package init(keys: @escaping @Sendable ([String]) -> Void, all: @escaping @Sendable () -> Void,
                     channel: @escaping @Sendable (Bool) -> Void) {
             self.keys = keys
             self.all = all
@@ -45,7 +45,7 @@ public final class RedisInvalidations: Sendable {
     private let handler: Handler
     private let logger: Logger
 
-    public init(settings: RedisCacheStore.Settings, prefix: String, pingInterval: Duration = .seconds(1),
+    package init(settings: RedisCacheStore.Settings, prefix: String, pingInterval: Duration = .seconds(1),
                 handler: Handler, logger: Logger) {
         self.settings = settings
         self.prefix = prefix
@@ -57,7 +57,7 @@ public final class RedisInvalidations: Sendable {
     /// Runs the channel on a thread of its own for the life of the process; false if
     /// no thread could be made (the copy then stays suspended).
     @discardableResult
-    public func start() -> Bool {
+    package func start() -> Bool {
         DetachedThread.spawn { self.run() } == 0
     }
 

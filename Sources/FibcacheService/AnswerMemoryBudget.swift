@@ -11,46 +11,46 @@ import Synchronization
 /// the digits. Small answers (F(n) up to about 10 000 digits) are always admitted:
 /// the budget keeps `workers × smallAnswerBytes` aside for them, so that large
 /// values can never crowd out the common ones.
-public final class AnswerMemoryBudget: Sendable {
+package final class AnswerMemoryBudget: Sendable {
     /// Peak copies of an answer's digits held while it is in flight (see above).
-    public static let copiesInFlight = 6
+    package static let copiesInFlight = 6
     /// Fixed overhead of any answer: headers, buffers of libfcgi and hiredis.
-    public static let overheadBytes = 16 << 10
+    package static let overheadBytes = 16 << 10
     /// Answers up to this cost are never refused (F(n) for n up to about 45 000).
-    public static let smallAnswerBytes = 64 << 10
+    package static let smallAnswerBytes = 64 << 10
 
     /// All the memory answers in flight may take (`--memory-budget-mb`).
-    public let totalBytes: Int
+    package let totalBytes: Int
     /// What large answers share: the total less the part kept for small ones.
-    public let largeAnswerBytes: Int
+    package let largeAnswerBytes: Int
     private let reserved = Atomic<Int>(0)
     private let refusals = Atomic<Int>(0)
 
-    public init(totalBytes: Int, workers: Int) {
+    package init(totalBytes: Int, workers: Int) {
         precondition(totalBytes > 0 && workers > 0)
         self.totalBytes = totalBytes
         self.largeAnswerBytes = max(0, totalBytes - workers * Self.smallAnswerBytes)
     }
 
     /// What an answer of F(n) holds at its peak while in flight.
-    public static func cost(ofAnswerFor n: Int) -> Int {
+    package static func cost(ofAnswerFor n: Int) -> Int {
         Fibonacci.expectedDigitCount(of: n) * copiesInFlight + overheadBytes
     }
 
     /// Large answers of F(n) that fit at once (0: none ever does).
-    public func answersThatFit(n: Int) -> Int {
+    package func answersThatFit(n: Int) -> Int {
         let cost = Self.cost(ofAnswerFor: n)
         return cost <= Self.smallAnswerBytes ? Int.max : largeAnswerBytes / cost
     }
 
     /// Bytes held by large answers in flight now.
-    public var reservedBytes: Int { reserved.load(ordering: .relaxed) }
+    package var reservedBytes: Int { reserved.load(ordering: .relaxed) }
     /// Answers refused for want of memory since start.
-    public var refusedCount: Int { refusals.load(ordering: .relaxed) }
+    package var refusedCount: Int { refusals.load(ordering: .relaxed) }
 
     /// Room for an answer of F(n), held until the returned reservation is released
     /// (when the response that carries it is gone); nil, counted, when there is none.
-    public func reserve(forAnswerTo n: Int) -> Reservation? {
+    package func reserve(forAnswerTo n: Int) -> Reservation? {
         let cost = Self.cost(ofAnswerFor: n)
         if cost <= Self.smallAnswerBytes { return .unreserved }
         var current = reserved.load(ordering: .relaxed)
@@ -72,7 +72,7 @@ public final class AnswerMemoryBudget: Sendable {
 
     /// Memory held for one answer, given back when the last reference goes: a
     /// response carries it until it has been written.
-    public final class Reservation: Sendable {
+    package final class Reservation: Sendable {
         private let budget: AnswerMemoryBudget?
         private let bytes: Int
         /// A small answer's: nothing held, and nothing allocated per request for it.

@@ -4,24 +4,24 @@ import SystemSupport
 
 /// What the FastCGI server did with its connections (this module knows no FastCGI:
 /// the executable reads these from the server).
-public struct ConnectionCounts: Sendable, Equatable {
+package struct ConnectionCounts: Sendable, Equatable {
     /// Requests refused unread since start, by the rule they broke (its short name).
-    public var requestsRefusedByRule: [String: Int]
+    package var requestsRefusedByRule: [String: Int]
     /// Connections idle right now.
-    public var idle: Int
+    package var idle: Int
     /// Idle connections closed since start because too many newer ones waited.
-    public var idleClosedOverCap: Int
+    package var idleClosedOverCap: Int
     /// Idle connections closed since start after the idle timeout.
-    public var idleClosedAfterTimeout: Int
+    package var idleClosedAfterTimeout: Int
 
-    public init(requestsRefusedByRule: [String: Int] = [:], idle: Int = 0, idleClosedOverCap: Int = 0, idleClosedAfterTimeout: Int = 0) {
+    package init(requestsRefusedByRule: [String: Int] = [:], idle: Int = 0, idleClosedOverCap: Int = 0, idleClosedAfterTimeout: Int = 0) {
         self.requestsRefusedByRule = requestsRefusedByRule
         self.idle = idle
         self.idleClosedOverCap = idleClosedOverCap
         self.idleClosedAfterTimeout = idleClosedAfterTimeout
     }
 
-    public var requestsRefused: Int { requestsRefusedByRule.values.reduce(0, +) }
+    package var requestsRefused: Int { requestsRefusedByRule.values.reduce(0, +) }
 }
 
 /// The connection counts in `/status` (`"fastcgi": {...}`) and `/metrics`

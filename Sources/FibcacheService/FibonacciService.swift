@@ -9,17 +9,17 @@ import SystemSupport
 /// policy itself is `ReadThroughCache`'s.
 ///
 /// Immutable and shared by all workers; each worker passes its own `CacheStore`.
-public struct FibonacciService: Sendable {
-    public let limits: ServiceLimits
-    public let cache: ReadThroughCache
+package struct FibonacciService: Sendable {
+    package let limits: ServiceLimits
+    package let cache: ReadThroughCache
     /// What answers in flight may hold at once; nil: unbounded.
-    public let memoryBudget: AnswerMemoryBudget?
-    public let statistics: ServiceStatistics
+    package let memoryBudget: AnswerMemoryBudget?
+    package let statistics: ServiceStatistics
     /// Requests slower than this are logged once each (php-fpm's slowlog); nil: never.
-    public let slowRequestThreshold: Duration?
+    package let slowRequestThreshold: Duration?
     /// What marks a request passed by nginx's operations server; nil: none is (every
     /// operation refused, see `OperationsToken`).
-    public let operationsToken: OperationsToken?
+    package let operationsToken: OperationsToken?
     let clock: any BlockingClock
     let logger: Logger
     /// Refused misses come in floods: logged once per interval.
@@ -27,7 +27,7 @@ public struct FibonacciService: Sendable {
     /// Refused operations too: a local user probing the socket must not fill the journal.
     let operationsRefusalLog: RateLimitedLog
 
-    public init(limits: ServiceLimits = ServiceLimits(), cache: ReadThroughCache, memoryBudget: AnswerMemoryBudget? = nil,
+    package init(limits: ServiceLimits = ServiceLimits(), cache: ReadThroughCache, memoryBudget: AnswerMemoryBudget? = nil,
                 statistics: ServiceStatistics = ServiceStatistics(workerCount: 1),
                 slowRequestThreshold: Duration? = .seconds(1), operationsToken: OperationsToken? = nil,
                 clock: any BlockingClock = SystemClock(), logger: Logger) {
@@ -47,7 +47,7 @@ public struct FibonacciService: Sendable {
     /// whole HTTP exchange, from the method rules to the bytes the transport writes
     /// (a request body, never read, is the transport's to skip).
     /// - Parameter clientHasGone: whether the client hung up (its computation may stop).
-    public func respond(to request: HTTPRequest, store: CacheStore, worker: Int = 0,
+    package func respond(to request: HTTPRequest, store: CacheStore, worker: Int = 0,
                         clientHasGone: @escaping @Sendable () -> Bool = { false }) -> HTTPResponse {
         let activity = statistics.workers[worker]
         let start = clock.now

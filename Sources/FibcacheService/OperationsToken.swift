@@ -4,13 +4,13 @@
 /// cannot come from a client's header; the token also keeps out any local process
 /// that can reach fibcache's socket (nginx's workers' user, www-data) and could set
 /// the param itself.
-public struct OperationsToken: Sendable {
+package struct OperationsToken: Sendable {
     /// Shorter is guessable, or a wrong file.
-    public static let minimumLength = 16
+    package static let minimumLength = 16
     private let bytes: [UInt8]
 
     /// nil for a token shorter than `minimumLength`.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         guard text.utf8.count >= Self.minimumLength else { return nil }
         bytes = Array(text.utf8)
     }

@@ -1,23 +1,23 @@
 import Fibonacci
 
 /// What the service agrees to compute.
-public struct ServiceLimits: Sendable, Equatable {
+package struct ServiceLimits: Sendable, Equatable {
     /// The largest n served (`--max-n`).
-    public var maxN: Int
+    package var maxN: Int
     /// The largest n the article's `iterative` loop accepts (`--max-iterative-n`):
     /// O(n²) on big integers, F(100 000) ≈ 30 ms here but F(10⁶) ≈ 2 s.
-    public var maxIterativeN: Int
+    package var maxIterativeN: Int
     /// The largest n the naive `recursive` algorithm accepts (`--max-recursive-n`):
     /// its cost doubles every 1.6 steps, so this guards the workers' time.
-    public var maxRecursiveN: Int
+    package var maxRecursiveN: Int
 
-    public static let defaultMaxN = 1_000_000
-    public static let defaultMaxIterativeN = 100_000
-    public static let defaultMaxRecursiveN = 45
+    package static let defaultMaxN = 1_000_000
+    package static let defaultMaxIterativeN = 100_000
+    package static let defaultMaxRecursiveN = 45
     /// No `--max-n` beyond this: F(10⁷) takes ~0.4 s and 2 MB even with `fast`.
-    public static let maxNCeiling = 10_000_000
+    package static let maxNCeiling = 10_000_000
 
-    public init(maxN: Int = ServiceLimits.defaultMaxN, maxIterativeN: Int = ServiceLimits.defaultMaxIterativeN,
+    package init(maxN: Int = ServiceLimits.defaultMaxN, maxIterativeN: Int = ServiceLimits.defaultMaxIterativeN,
                 maxRecursiveN: Int = ServiceLimits.defaultMaxRecursiveN) {
         precondition(maxN >= 0 && maxIterativeN >= 0 && (0...Fibonacci.recursiveLimit).contains(maxRecursiveN))
         self.maxN = maxN

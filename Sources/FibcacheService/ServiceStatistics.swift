@@ -8,9 +8,9 @@ import SystemSupport
 /// What the service has done since it started, for `/status` (read back from
 /// atomics) and `/metrics` (swift-metrics handles backed by a Prometheus
 /// registry, which writes the exposition format). Shared by all workers.
-public final class ServiceStatistics: Sendable {
+package final class ServiceStatistics: Sendable {
     /// Unix time of start, for `/status`.
-    public let startedAt: Int
+    package let startedAt: Int
     private let startInstant = ContinuousClock.now
 
     let requests = Atomic<Int>(0)
@@ -45,7 +45,7 @@ public final class ServiceStatistics: Sendable {
     private let memoryReservedGauge: CoreMetrics.Gauge
     private let memoryRefusedCounter: FollowingCounter
 
-    public init(workerCount: Int, connections: @escaping @Sendable () -> ConnectionCounts = { ConnectionCounts() }) {
+    package init(workerCount: Int, connections: @escaping @Sendable () -> ConnectionCounts = { ConnectionCounts() }) {
         startedAt = WallClock.now.tv_sec
         workers = (0..<workerCount).map(WorkerActivity.init)
 
@@ -82,7 +82,7 @@ public final class ServiceStatistics: Sendable {
         self.connections = ConnectionStatistics(factory: factory, source: connections)
     }
 
-    public var uptime: Duration { ContinuousClock.now - startInstant }
+    package var uptime: Duration { ContinuousClock.now - startInstant }
 
     func requestFinished(duration: Duration) {
         requests.add(1, ordering: .relaxed)
@@ -129,7 +129,7 @@ public final class ServiceStatistics: Sendable {
 
     /// The cache store failed a command or a connection (counted as
     /// `redis_errors` / `fibcache_redis_errors_total`, the names dashboards know).
-    public func cacheStoreFailed() {
+    package func cacheStoreFailed() {
         storeErrors.add(1, ordering: .relaxed)
         redisErrorCounter.increment()
     }

@@ -1,8 +1,8 @@
 import SystemSupport
 
 /// One worker's state for `/status?full` (php-fpm's per-process view).
-public final class WorkerActivity: Sendable {
-    public let index: Int
+package final class WorkerActivity: Sendable {
+    package let index: Int
     private let state = LockedValue(State())
 
     struct State {

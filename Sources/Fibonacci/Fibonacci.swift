@@ -3,15 +3,15 @@ import CGMP
 /// Exact Fibonacci numbers, F(0) = 0, F(1) = 1, as decimal digits.
 ///
 /// Pure computation: no I/O, no shared state, safe to call from any thread.
-public enum Fibonacci {
+package enum Fibonacci {
     /// The largest n whose F(n) fits in `UInt64` (F(93) = 12200160415121876738),
     /// and so the hard ceiling of the `recursive` algorithm.
-    public static let recursiveLimit = 93
+    package static let recursiveLimit = 93
 
     /// F(n) in decimal ASCII digits.
     ///
     /// - Precondition: `n >= 0`, and `n <= recursiveLimit` for `.recursive`.
-    public static func decimalDigits(of n: Int, using algorithm: FibonacciAlgorithm) -> [UInt8] {
+    package static func decimalDigits(of n: Int, using algorithm: FibonacciAlgorithm) -> [UInt8] {
         decimalDigits(of: n, using: algorithm, stoppingIf: { false })!
     }
 
@@ -22,7 +22,7 @@ public enum Fibonacci {
     /// tens of milliseconds and does not ask.
     ///
     /// - Precondition: `n >= 0`, and `n <= recursiveLimit` for `.recursive`.
-    public static func decimalDigits(of n: Int, using algorithm: FibonacciAlgorithm,
+    package static func decimalDigits(of n: Int, using algorithm: FibonacciAlgorithm,
                                      stoppingIf shouldStop: () -> Bool) -> [UInt8]? {
         precondition(n >= 0, "Fibonacci of a negative number")
         switch algorithm {
@@ -70,7 +70,7 @@ public enum Fibonacci {
     /// The number of decimal digits of F(n), from Binet's formula:
     /// F(n) ≈ φⁿ/√5, so digits = ⌊n·log10 φ − log10 √5⌋ + 1 for n ≥ 2.
     /// Exact in Double well past n = 10⁸; used to sanity-check cached values.
-    public static func expectedDigitCount(of n: Int) -> Int {
+    package static func expectedDigitCount(of n: Int) -> Int {
         if n < 7 { return 1 }  // F(0)...F(6) = 0, 1, 1, 2, 3, 5, 8
         let log10Phi = 0.20898764024997873  // log10((1 + √5) / 2)
         let log10Sqrt5 = 0.3494850021680094  // log10(√5)

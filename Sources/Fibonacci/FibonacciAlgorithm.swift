@@ -1,5 +1,5 @@
 /// How F(n) is computed. All give the same value; they differ only in cost.
-public enum FibonacciAlgorithm: String, CaseIterable, Sendable {
+package enum FibonacciAlgorithm: String, CaseIterable, Sendable {
     /// GMP's `mpz_fib_ui`: O(log n) multiplications. The default.
     case fast
     /// The article's improved `a, b = b, a + b` loop on big integers: O(n) additions.
@@ -14,7 +14,7 @@ extension FibonacciAlgorithm {
     /// (`ComputeBenchmark`: fast F(100 000) 0.5 ms, F(300 000) 3.3 ms; iterative
     /// F(10 000) 0.5 ms, F(30 000) 3 ms; recursive F(27) ≈ 635 000 calls): a few
     /// hits' worth of work, not worth coordinating or queueing.
-    public var cheapLimit: Int {
+    package var cheapLimit: Int {
         switch self {
         case .fast: 150_000
         case .iterative: 15_000

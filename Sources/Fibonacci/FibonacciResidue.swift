@@ -1,13 +1,13 @@
 /// F(n) and a decimal number modulo one prime: F(n) by fast doubling (O(log n) word
 /// operations), the decimal digits in one linear pass, 18 at a time.
-public struct FibonacciResidue: Sendable {
-    public let modulus: PrimeModulus
+package struct FibonacciResidue: Sendable {
+    package let modulus: PrimeModulus
     /// 10⁰ ... 10¹⁸ in Montgomery form: multiplying a plain residue by one of them
     /// shifts it by that many digits and leaves it plain.
     let powersOfTen: [UInt64]
 
     /// - Precondition: the modulus is above 10¹⁸ − 1, so that a chunk of 18 digits is a residue.
-    public init(modulus: PrimeModulus) {
+    package init(modulus: PrimeModulus) {
         precondition(modulus.value > 999_999_999_999_999_999, "a modulus above every 18-digit chunk")
         self.modulus = modulus
         var power: UInt64 = 1
@@ -21,7 +21,7 @@ public struct FibonacciResidue: Sendable {
 
     /// F(n) mod q: F(2k) = F(k)·(2F(k+1) − F(k)), F(2k+1) = F(k)² + F(k+1)², over n's
     /// bits from the top, in Montgomery form.
-    public func of(_ n: Int) -> UInt64 {
+    package func of(_ n: Int) -> UInt64 {
         precondition(n >= 0, "Fibonacci of a negative number")
         let q = modulus
         var (fk, fk1): (UInt64, UInt64) = (0, q.one)  // F(k), F(k+1), k = n's bits read so far
@@ -38,7 +38,7 @@ public struct FibonacciResidue: Sendable {
     /// The decimal number written by `digits` (ASCII '0'...'9' only) mod q.
     /// (A concrete array, not a generic collection: unspecialized across modules, the
     /// per-digit loop ran 6x slower than GMP computing the value.)
-    public func ofDecimal(_ digits: [UInt8]) -> UInt64 {
+    package func ofDecimal(_ digits: [UInt8]) -> UInt64 {
         var residue: UInt64 = 0
         Self.forEachChunk(of: digits) { chunk, length in
             residue = modulus.add(modulus.multiply(residue, powersOfTen[length]), chunk)

@@ -7,18 +7,18 @@
 /// with probability below 2⁻³⁶·⁷ even for F(10⁷) (2.1 million digits), whoever chose V
 /// and however well they know this code: both, below 2⁻⁷³. (One public prime, as
 /// before, stopped accidents only: F(n) + p passed for all to see.)
-public struct FibonacciVerifier: Sendable {
+package struct FibonacciVerifier: Sendable {
     private let first: FibonacciResidue
     private let second: FibonacciResidue
 
-    public init(_ first: PrimeModulus, _ second: PrimeModulus) {
+    package init(_ first: PrimeModulus, _ second: PrimeModulus) {
         precondition(first != second, "two different primes")
         self.first = FibonacciResidue(modulus: first)
         self.second = FibonacciResidue(modulus: second)
     }
 
     /// Primes from the system's cryptographic generator (getrandom), never shown.
-    public static func random() -> FibonacciVerifier {
+    package static func random() -> FibonacciVerifier {
         var generator = SystemRandomNumberGenerator()
         let first = PrimeModulus.randomPrime(using: &generator)
         var second = PrimeModulus.randomPrime(using: &generator)
@@ -27,11 +27,11 @@ public struct FibonacciVerifier: Sendable {
     }
 
     /// This process's secret, drawn at its first use.
-    public static let processSecret = random()
+    package static let processSecret = random()
 
     /// Whether `digits` (ASCII '0'...'9' only) is F(n) modulo both primes: one pass,
     /// each chunk of digits read once for the two.
-    public func matches(_ digits: [UInt8], fibonacciOf n: Int) -> Bool {
+    package func matches(_ digits: [UInt8], fibonacciOf n: Int) -> Bool {
         let (p, q) = (first.modulus, second.modulus)
         var (residueP, residueQ): (UInt64, UInt64) = (0, 0)
         let (shiftsP, shiftsQ) = (first.powersOfTen, second.powersOfTen)

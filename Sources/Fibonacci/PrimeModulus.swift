@@ -1,8 +1,8 @@
 /// Arithmetic modulo an odd q below 2⁶³, in Montgomery form (R = 2⁶⁴): a product
 /// reduces with three multiplications and no division, so a prime the process drew
 /// at random costs about what the fixed Mersenne prime did.
-public struct PrimeModulus: Sendable, Equatable {
-    public let value: UInt64
+package struct PrimeModulus: Sendable, Equatable {
+    package let value: UInt64
     /// −q⁻¹ mod 2⁶⁴.
     private let negatedInverse: UInt64
     /// R mod q and R² mod q: 1 and the conversion factor, in Montgomery form.
@@ -10,7 +10,7 @@ public struct PrimeModulus: Sendable, Equatable {
     private let rSquared: UInt64
 
     /// - Precondition: `value` is odd, 3 ≤ value < 2⁶³ (sums of two residues fit in 64 bits).
-    public init(_ value: UInt64) {
+    package init(_ value: UInt64) {
         precondition(value & 1 == 1 && value >= 3 && value < 1 << 63, "a Montgomery modulus is odd and below 2⁶³")
         self.value = value
         var inverse = value  // correct to 3 bits (q·q ≡ 1 mod 8); Newton doubles them: 6, 12, 24, 48, 96
@@ -52,7 +52,7 @@ public struct PrimeModulus: Sendable, Equatable {
     }
 
     /// Deterministic Miller–Rabin: these twelve bases decide every n < 3.18·10²³.
-    public var isPrime: Bool {
+    package var isPrime: Bool {
         let q = value
         let twos = (q - 1).trailingZeroBitCount  // q − 1 = oddPart·2^twos
         let oddPart = (q - 1) >> twos
@@ -83,7 +83,7 @@ public struct PrimeModulus: Sendable, Equatable {
     /// A prime drawn uniformly from [2⁶², 2⁶³): odd candidates are drawn until one is
     /// prime (about 22 draws), so no prime is likelier than another — searching upward
     /// from a random start would favour those after long gaps.
-    public static func randomPrime<Generator: RandomNumberGenerator>(using generator: inout Generator) -> PrimeModulus {
+    package static func randomPrime<Generator: RandomNumberGenerator>(using generator: inout Generator) -> PrimeModulus {
         while true {
             let candidate = PrimeModulus(UInt64.random(in: (1 << 62)...((1 << 63) - 1), using: &generator) | 1)
             if candidate.isPrime { return candidate }

@@ -5,7 +5,7 @@
 /// dictionary — no per-entry objects, no reference counting on the hot path.
 ///
 /// Not thread-safe by itself: the owner puts it behind a lock.
-public struct BoundedLRU<Key: Hashable, Value> {
+package struct BoundedLRU<Key: Hashable, Value> {
     fileprivate struct Slot {
         var key: Key
         var value: Value?  // nil once removed, so a free slot holds no storage
@@ -15,23 +15,23 @@ public struct BoundedLRU<Key: Hashable, Value> {
         var older: Int  // towards the least recently used; -1 at the tail
     }
 
-    public let capacity: Int
-    public private(set) var totalCost = 0
+    package let capacity: Int
+    package private(set) var totalCost = 0
     private var slots: [Slot] = []
     private var free: [Int] = []
     private var index: [Key: Int] = [:]
     private var newest = -1
     private var oldest = -1
 
-    public init(capacity: Int) {
+    package init(capacity: Int) {
         precondition(capacity > 0, "an LRU needs a positive capacity")
         self.capacity = capacity
     }
 
-    public var count: Int { index.count }
+    package var count: Int { index.count }
 
     /// The value for `key` if present and not expired at `now`; marks it most recently used.
-    public mutating func value(for key: Key, now: ContinuousClock.Instant) -> Value? {
+    package mutating func value(for key: Key, now: ContinuousClock.Instant) -> Value? {
         guard let slot = index[key] else { return nil }
         guard now < slots[slot].expires else {
             remove(slot: slot)
@@ -46,7 +46,7 @@ public struct BoundedLRU<Key: Hashable, Value> {
 
     /// Inserts or replaces `key`, then evicts from the least recently used end
     /// until the total cost fits. A value costing more than the capacity is not kept.
-    public mutating func insert(_ value: Value, for key: Key, cost: Int, expires: ContinuousClock.Instant) {
+    package mutating func insert(_ value: Value, for key: Key, cost: Int, expires: ContinuousClock.Instant) {
         if let existing = index[key] { remove(slot: existing) }
         guard cost <= capacity else { return }
         while totalCost + cost > capacity, oldest >= 0 { remove(slot: oldest) }
@@ -66,14 +66,14 @@ public struct BoundedLRU<Key: Hashable, Value> {
 
     /// Removes `key`; true if it was there.
     @discardableResult
-    public mutating func removeValue(for key: Key) -> Bool {
+    package mutating func removeValue(for key: Key) -> Bool {
         guard let slot = index[key] else { return false }
         remove(slot: slot)
         return true
     }
 
     /// Keys from the most to the least recently used (for tests and diagnostics).
-    public var keysByRecency: [Key] {
+    package var keysByRecency: [Key] {
         var keys: [Key] = []
         var slot = newest
         while slot >= 0 {

@@ -5,22 +5,22 @@ import SystemSupport
 /// The article's django-redis view stores F(n) under `fibonacci_<n>`; an
 /// operator may put a prefix in front (`:1:` reads and writes the very keys
 /// django-redis itself uses, since Django's default key version is 1).
-public struct CacheKeyspace: Sendable, Equatable {
-    public let prefix: String
+package struct CacheKeyspace: Sendable, Equatable {
+    package let prefix: String
 
-    public init(prefix: String = "") {
+    package init(prefix: String = "") {
         self.prefix = prefix
     }
 
-    public func key(for n: Int) -> String {
+    package func key(for n: Int) -> String {
         "\(prefix)\(Self.stem)\(n)"
     }
 
     /// What every value's key (and lock key) starts with: what invalidations are asked for.
-    public var keyPrefix: String { prefix + Self.stem }
+    package var keyPrefix: String { prefix + Self.stem }
 
     /// The n whose value `key` holds; nil for any other key (a lock, another application's).
-    public func n(forKey key: String) -> Int? {
+    package func n(forKey key: String) -> Int? {
         guard key.hasPrefix(keyPrefix) else { return nil }
         let digits = key.utf8.dropFirst(keyPrefix.utf8.count)
         guard !digits.isEmpty, digits.count <= 18, digits.isAllASCIIDigits,

@@ -1,5 +1,5 @@
 /// What the cache contributed to a response: the `X-Cache` header.
-public enum CacheOutcome: String, Sendable {
+package enum CacheOutcome: String, Sendable {
     /// Served from the cache (the in-process copy or the shared store).
     case hit = "HIT"
     /// The store answered but had no (valid) value: computed and stored.

@@ -3,7 +3,7 @@
 /// expiry" and released "delete if equal". One instance per worker thread
 /// (implementations need not be thread-safe). Redis is one adapter
 /// (`FibcacheRedis`); a protocol-compatible Valkey needs none of its own.
-public protocol CacheStore: AnyObject {
+package protocol CacheStore: AnyObject {
     /// The value under `key`, at most `maxBytes` + 1 bytes of it: a value longer than
     /// any the caller can accept is cut there (it fails verification and is repaired)
     /// rather than transferred whole.
@@ -26,7 +26,7 @@ public protocol CacheStore: AnyObject {
     func unavailabilityReason() -> String?
 }
 
-public enum CacheLookup: Equatable, Sendable {
+package enum CacheLookup: Equatable, Sendable {
     /// Bytes stored under the key: the caller verifies them before serving them.
     case hit([UInt8])
     case miss
@@ -37,7 +37,7 @@ public enum CacheLookup: Equatable, Sendable {
     case unavailable
 }
 
-public enum LockAttempt: Equatable, Sendable {
+package enum LockAttempt: Equatable, Sendable {
     case acquired
     /// Another process holds it: wait for its value.
     case heldElsewhere
@@ -45,7 +45,7 @@ public enum LockAttempt: Equatable, Sendable {
     case unavailable
 }
 
-public enum CacheRemoval: Equatable, Sendable {
+package enum CacheRemoval: Equatable, Sendable {
     case removed
     case absent
     /// The store could not be asked: the value may still be there.

@@ -9,8 +9,8 @@ import SystemSupport
 /// secret (`FibonacciVerifier`), so that whoever can write the key cannot build a
 /// value that passes, at a small fraction of the cost of computing F(n).
 /// Anything else is treated as a miss (recomputed, and overwritten).
-public enum CachedValue {
-    public static func isVerified(_ bytes: [UInt8], for n: Int,
+package enum CachedValue {
+    package static func isVerified(_ bytes: [UInt8], for n: Int,
                                   by verifier: FibonacciVerifier = .processSecret) -> Bool {
         guard let first = bytes.first else { return false }
         guard bytes.isAllASCIIDigits else { return false }
@@ -22,6 +22,6 @@ public enum CachedValue {
 
 extension ValueVerification {
     /// F(n)'s decimal digits, verified by `CachedValue` with this process' secret primes.
-    public static let fibonacci = ValueVerification(maxBytes: { Fibonacci.expectedDigitCount(of: $0) },
+    package static let fibonacci = ValueVerification(maxBytes: { Fibonacci.expectedDigitCount(of: $0) },
                                                     verifies: { CachedValue.isVerified($0, for: $1) })
 }

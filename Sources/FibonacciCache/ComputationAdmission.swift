@@ -15,20 +15,20 @@ import SystemSupport
 /// waiting at once; its other misses that would compute are refused at once, so one
 /// client cannot hold every place while others' cold requests get 503. Joining a
 /// computation already running costs no place and is not limited.
-public final class ComputationAdmission: Sendable {
-    public struct Limits: Sendable, Equatable {
+package final class ComputationAdmission: Sendable {
+    package struct Limits: Sendable, Equatable {
         /// Computations running at once (`--max-computations`).
-        public var running: Int
+        package var running: Int
         /// Misses that would compute, waiting besides them (`--max-waiting-computations`).
-        public var waiting: Int
+        package var waiting: Int
         /// Workers that may be on misses at all, waiting for another request's value included.
-        public var missWorkers: Int
+        package var missWorkers: Int
         /// Longest wait for a free slot (`--computation-wait`).
-        public var slotWait: Duration
+        package var slotWait: Duration
         /// How often a waiting miss looks for a free slot.
-        public var pollInterval: Duration
+        package var pollInterval: Duration
 
-        public init(running: Int, waiting: Int, missWorkers: Int? = nil, slotWait: Duration = .milliseconds(250),
+        package init(running: Int, waiting: Int, missWorkers: Int? = nil, slotWait: Duration = .milliseconds(250),
                     pollInterval: Duration = .milliseconds(2)) {
             precondition(running >= 1 && waiting >= 0)
             self.running = running
@@ -39,23 +39,23 @@ public final class ComputationAdmission: Sendable {
         }
 
         /// The workers left for hits when `workers` serve: a quarter, at least one.
-        public static func missWorkers(outOf workers: Int) -> Int {
+        package static func missWorkers(outOf workers: Int) -> Int {
             max(1, workers - max(1, workers / 4))
         }
     }
 
     /// Counts for `/status` and `/metrics`.
-    public struct Counts: Sendable, Equatable {
-        public var running = 0
+    package struct Counts: Sendable, Equatable {
+        package var running = 0
         /// On the miss path without a slot: waiting for one, or for another request's value.
-        public var waiting = 0
-        public var rejected = 0
+        package var waiting = 0
+        package var rejected = 0
         /// Refused because their client already had a computation (`MissFailure.clientBusy`).
-        public var rejectedPerClient = 0
-        public var abandoned = 0
+        package var rejectedPerClient = 0
+        package var abandoned = 0
     }
 
-    public let limits: Limits
+    package let limits: Limits
     private let clock: any BlockingClock
     private struct State {
         var running = 0
@@ -74,12 +74,12 @@ public final class ComputationAdmission: Sendable {
     }
     private let state = LockedValue(State())
 
-    public init(limits: Limits, clock: any BlockingClock = SystemClock()) {
+    package init(limits: Limits, clock: any BlockingClock = SystemClock()) {
         self.limits = limits
         self.clock = clock
     }
 
-    public var counts: Counts {
+    package var counts: Counts {
         state.withLock { state in
             Counts(running: state.running, waiting: state.onPath - state.running,
                    rejected: state.rejected, rejectedPerClient: state.rejectedPerClient, abandoned: state.abandoned)

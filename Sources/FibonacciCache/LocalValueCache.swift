@@ -11,14 +11,14 @@ import SystemSupport
 /// channel is down the copy is `suspended` (empty and unused), so that it never
 /// serves a value it could no longer be told about. Entries also expire with the
 /// cache TTL.
-public final class LocalValueCache: Sendable {
+package final class LocalValueCache: Sendable {
     /// What an entry costs beyond its digits: the array header and allocation,
     /// the LRU slot and the dictionary entry. It keeps the bound honest for
     /// millions of tiny values, not just for a few large ones.
-    public static let entryOverhead = 128
+    package static let entryOverhead = 128
 
-    public let capacity: Int
-    public let timeToLive: Duration
+    package let capacity: Int
+    package let timeToLive: Duration
 
     private struct State {
         var entries: BoundedLRU<Int, [UInt8]>
@@ -36,7 +36,7 @@ public final class LocalValueCache: Sendable {
     ///   - timeToLive: how long an entry is served after it was stored.
     ///   - suspended: starts unused until `resume()` (when an invalidation channel
     ///     must be up first).
-    public init(capacity: Int, timeToLive: Duration = CachePolicy.defaultTimeToLive, suspended: Bool = false) {
+    package init(capacity: Int, timeToLive: Duration = CachePolicy.defaultTimeToLive, suspended: Bool = false) {
         precondition(capacity > 0)
         self.capacity = capacity
         self.timeToLive = timeToLive
@@ -44,28 +44,28 @@ public final class LocalValueCache: Sendable {
     }
 
     /// Entries and bytes (overhead included), read together.
-    public var usage: (entries: Int, bytes: Int) { state.withLock { ($0.entries.count, $0.entries.totalCost) } }
+    package var usage: (entries: Int, bytes: Int) { state.withLock { ($0.entries.count, $0.entries.totalCost) } }
 
     /// Whether the copy is unused, its invalidation channel down.
-    public var isSuspended: Bool { state.withLock { $0.suspended } }
+    package var isSuspended: Bool { state.withLock { $0.suspended } }
 
     /// Invalidations received so far (keys and flushes).
-    public var invalidationCount: UInt64 { state.withLock { $0.invalidations } }
+    package var invalidationCount: UInt64 { state.withLock { $0.invalidations } }
 
     /// Read before asking the store; pass it to `insert(_:for:now:ifUnchangedSince:)`.
-    public var epoch: UInt64 { state.withLock { $0.epoch } }
+    package var epoch: UInt64 { state.withLock { $0.epoch } }
 
-    public func value(for n: Int, now: ContinuousClock.Instant) -> [UInt8]? {
+    package func value(for n: Int, now: ContinuousClock.Instant) -> [UInt8]? {
         lookup(n, now: now).digits
     }
 
     /// The value if held, and the epoch to store one read from the store meanwhile (one lock).
-    public func lookup(_ n: Int, now: ContinuousClock.Instant) -> (digits: [UInt8]?, epoch: UInt64) {
+    package func lookup(_ n: Int, now: ContinuousClock.Instant) -> (digits: [UInt8]?, epoch: UInt64) {
         state.withLock { ($0.suspended ? nil : $0.entries.value(for: n, now: now), $0.epoch) }
     }
 
     /// Keeps `digits` unless suspended, or unless an invalidation arrived since `epoch`.
-    public func insert(_ digits: [UInt8], for n: Int, now: ContinuousClock.Instant, ifUnchangedSince epoch: UInt64? = nil) {
+    package func insert(_ digits: [UInt8], for n: Int, now: ContinuousClock.Instant, ifUnchangedSince epoch: UInt64? = nil) {
         state.withLock { state in
             guard !state.suspended, epoch.map({ $0 == state.epoch }) ?? true else { return }
             state.entries.insert(digits, for: n, cost: digits.count + Self.entryOverhead, expires: now + timeToLive)
@@ -73,12 +73,12 @@ public final class LocalValueCache: Sendable {
     }
 
     @discardableResult
-    public func remove(_ n: Int) -> Bool {
+    package func remove(_ n: Int) -> Bool {
         state.withLock { $0.entries.removeValue(for: n) }
     }
 
     /// F(n) changed or went away in the store.
-    public func invalidate(_ n: Int) {
+    package func invalidate(_ n: Int) {
         state.withLock { state in
             _ = state.entries.removeValue(for: n)
             state.epoch &+= 1
@@ -87,7 +87,7 @@ public final class LocalValueCache: Sendable {
     }
 
     /// The store was flushed.
-    public func invalidateAll() {
+    package func invalidateAll() {
         state.withLock { state in
             state.entries = BoundedLRU(capacity: capacity)
             state.epoch &+= 1
@@ -96,10 +96,10 @@ public final class LocalValueCache: Sendable {
     }
 
     /// The invalidation channel is down: forget everything and serve nothing until `resume()`.
-    public func suspend() { setSuspended(true) }
+    package func suspend() { setSuspended(true) }
 
     /// The channel is up again: start empty (what changed meanwhile is unknown).
-    public func resume() { setSuspended(false) }
+    package func resume() { setSuspended(false) }
 
     private func setSuspended(_ suspended: Bool) {
         state.withLock { state in

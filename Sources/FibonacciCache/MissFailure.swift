@@ -1,5 +1,5 @@
 /// Why a miss got no value.
-public enum MissFailure: Error, Equatable, Sendable {
+package enum MissFailure: Error, Equatable, Sendable {
     /// Computations are at their limit (`ComputationAdmission`): worth retrying shortly.
     case busy
     /// This client already has a computation running or waiting (one per client).

@@ -17,19 +17,19 @@ import SystemSupport
 /// Shared by all workers; each passes its own `CacheStore` (one connection per
 /// thread). Time comes from the injected clock, so the policy is tested without
 /// sleeping.
-public final class ReadThroughCache: Sendable {
+package final class ReadThroughCache: Sendable {
     /// Produces a missing value; returns nil when it stopped because `shouldStop`
     /// said so (everyone who asked has gone). May ignore `shouldStop` if it is quick.
-    public typealias Computation = (_ shouldStop: () -> Bool) -> [UInt8]?
+    package typealias Computation = (_ shouldStop: () -> Bool) -> [UInt8]?
 
-    public let policy: CachePolicy
-    public let stampede: StampedeProtection
+    package let policy: CachePolicy
+    package let stampede: StampedeProtection
     /// The in-process copy in front of the store (`--local-cache-mb`), if enabled.
-    public let local: LocalValueCache?
+    package let local: LocalValueCache?
     /// Bounds on the computations; nil: unbounded.
-    public var admission: ComputationAdmission? { missAdmission.admission }
+    package var admission: ComputationAdmission? { missAdmission.admission }
     /// Values read from the store that failed verification, since start (`/status`).
-    public var rejectedValueCount: Int { rejectedValues.count }
+    package var rejectedValueCount: Int { rejectedValues.count }
     private let verification: ValueVerification
     private let missAdmission: MissAdmission
     private let clock: any BlockingClock
@@ -41,25 +41,25 @@ public final class ReadThroughCache: Sendable {
     static let presenceCheckInterval = Duration.milliseconds(10)
 
     /// What was served and how.
-    public struct Answer: Sendable {
-        public var digits: [UInt8]
-        public var outcome: CacheOutcome
+    package struct Answer: Sendable {
+        package var digits: [UInt8]
+        package var outcome: CacheOutcome
         /// Served from the in-process copy, without asking the store.
-        public var fromLocalCopy = false
+        package var fromLocalCopy = false
         /// Computed by this request (false for a hit, and for a request that
         /// waited for another request's computation).
-        public var computedHere = false
+        package var computedHere = false
         /// Waited for another request of this process to compute it.
-        public var shared = false
+        package var shared = false
         /// Time spent in the cache (lookups, lock, polling, storing): all but computing.
-        public var cacheTime: Duration = .zero
+        package var cacheTime: Duration = .zero
         /// Wall time of the computation done here (what the requester waited for it)...
-        public var computeTime: Duration = .zero
+        package var computeTime: Duration = .zero
         /// ...and the CPU time it cost (`compute_seconds`: wall time counts every wait for a core).
-        public var computeCPUTime: Duration = .zero
+        package var computeCPUTime: Duration = .zero
     }
 
-    public init(policy: CachePolicy = CachePolicy(), stampede: StampedeProtection = StampedeProtection(),
+    package init(policy: CachePolicy = CachePolicy(), stampede: StampedeProtection = StampedeProtection(),
                 local: LocalValueCache? = nil, admission: ComputationAdmission? = nil,
                 verification: ValueVerification = .fibonacci,
                 clock: any BlockingClock = SystemClock(), logger: Logger) {
@@ -87,7 +87,7 @@ public final class ReadThroughCache: Sendable {
     ///   - hasGone: whether the requester has gone (its client hung up); once every
     ///     requester of a computation has, the computation stops.
     /// - Throws: `MissFailure` when a miss could not be computed.
-    public func value(for n: Int, variant: String = "", cheap: Bool = false, client: @autoclosure () -> String? = nil, store: CacheStore,
+    package func value(for n: Int, variant: String = "", cheap: Bool = false, client: @autoclosure () -> String? = nil, store: CacheStore,
                       hasGone: @escaping @Sendable () -> Bool = { false },
                       compute: Computation) throws(MissFailure) -> Answer {
         let start = clock.now
@@ -128,7 +128,7 @@ public final class ReadThroughCache: Sendable {
     }
 
     /// Forgets n's value in the store and in this process (the `DELETE` endpoint).
-    public func evict(_ n: Int, store: CacheStore) -> (store: CacheRemoval, local: Bool) {
+    package func evict(_ n: Int, store: CacheStore) -> (store: CacheRemoval, local: Bool) {
         let local = local?.remove(n) ?? false
         return (store.delete(policy.keyspace.key(for: n)), local)
     }

@@ -6,9 +6,9 @@ import SystemSupport
 ///
 /// Each caller says how to tell that it has gone (its client hung up), so that the
 /// leader's work can stop once nobody is left to answer.
-public final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+package final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// One run of the work and everyone waiting for it.
-    public final class Flight: Sendable {
+    package final class Flight: Sendable {
         fileprivate let latch = Latch<Value>()
         private let requesters = LockedValue<[@Sendable () -> Bool]>([])
 
@@ -17,7 +17,7 @@ public final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Send
         }
 
         /// True once every caller, leader and followers, has gone.
-        public var everyoneHasGone: Bool {
+        package var everyoneHasGone: Bool {
             // Asked outside the lock: a check may be a system call.
             requesters.withLock { $0 }.allSatisfy { $0() }
         }
@@ -25,11 +25,11 @@ public final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Send
 
     private let flights = LockedValue<[Key: Flight]>([:])
 
-    public init() {}
+    package init() {}
 
     /// The value, and whether it was another caller's (true for followers).
     /// - Parameter hasGone: whether this caller has gone; `{ false }` waits to the end.
-    public func run(_ key: Key, hasGone: @escaping @Sendable () -> Bool = { false },
+    package func run(_ key: Key, hasGone: @escaping @Sendable () -> Bool = { false },
                     _ work: (Flight) -> Value) -> (value: Value, shared: Bool) {
         let (flight, isLeader) = flights.withLock { flights -> (Flight, Bool) in
             if let running = flights[key] { return (running, false) }
@@ -46,8 +46,8 @@ public final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Send
         return (value, false)
     }
 
-    public var inFlight: Int { flights.withLock { $0.count } }
+    package var inFlight: Int { flights.withLock { $0.count } }
 
     /// Whether work for `key` is running now (it may end a moment later).
-    public func isRunning(_ key: Key) -> Bool { flights.withLock { $0[key] != nil } }
+    package func isRunning(_ key: Key) -> Bool { flights.withLock { $0[key] != nil } }
 }

@@ -3,13 +3,13 @@
 /// whether bytes read from the shared store are n's value. The store is shared and
 /// outlives deployments, so what comes back is not trusted. Fibonacci's rule is
 /// `.fibonacci` (`CachedValue`); the policy's tests use a rule of their own.
-public struct ValueVerification: Sendable {
+package struct ValueVerification: Sendable {
     /// The longest value n can have, in bytes.
-    public var maxBytes: @Sendable (_ n: Int) -> Int
+    package var maxBytes: @Sendable (_ n: Int) -> Int
     /// Whether `bytes` read from the store may be served as n's value.
-    public var verifies: @Sendable (_ bytes: [UInt8], _ n: Int) -> Bool
+    package var verifies: @Sendable (_ bytes: [UInt8], _ n: Int) -> Bool
 
-    public init(maxBytes: @escaping @Sendable (_ n: Int) -> Int,
+    package init(maxBytes: @escaping @Sendable (_ n: Int) -> Int,
                 verifies: @escaping @Sendable (_ bytes: [UInt8], _ n: Int) -> Bool) {
         self.maxBytes = maxBytes
         self.verifies = verifies

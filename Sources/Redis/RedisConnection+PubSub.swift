@@ -3,12 +3,12 @@
 /// returns the next reply or message, or nil if none began within the time given.
 /// Both are bounded like `command` (RedisConnection+Replies.swift).
 extension RedisConnection {
-    public func send(_ arguments: [[UInt8]]) throws(RedisError) {
+    package func send(_ arguments: [[UInt8]]) throws(RedisError) {
         try write(arguments, by: .now + commandTimeout)
     }
 
     /// A message that has begun must be whole within the command timeout.
-    public func receive(within timeout: Duration) throws(RedisError) -> RedisReply? {
+    package func receive(within timeout: Duration) throws(RedisError) -> RedisReply? {
         try readReply(waitingUntil: .now + timeout, completingWithin: commandTimeout)
     }
 }

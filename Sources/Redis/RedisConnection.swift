@@ -12,7 +12,7 @@ import SystemSupport
 /// Nothing a peer sends is trusted: a command, its writing and all of its reply,
 /// ends by one deadline (`commandTimeout`), and a reply beyond `limits` is refused
 /// (RedisConnection+Replies.swift).
-public final class RedisConnection: RedisCommanding {
+package final class RedisConnection: RedisCommanding {
     var context: UnsafeMutablePointer<redisContext>?
     /// The reply budget the context's reader checks; freed after the context.
     var budget: UnsafeMutablePointer<chiredis_reply_budget>?
@@ -21,12 +21,12 @@ public final class RedisConnection: RedisCommanding {
     /// The TLS session (`rediss://`), owned by the context: the socket is then non-blocking.
     var tlsSession: OpaquePointer?
     /// Through Sentinels: those outvoted when this connection's primary was chosen.
-    public private(set) var outvotedSentinels: [OutvotedSentinel] = []
+    package private(set) var outvotedSentinels: [OutvotedSentinel] = []
 
     /// Connects, authenticates and selects the database, each bounded by the timeouts.
     /// With Sentinels, connects to the primary a quorum of them name (RedisSentinel), and
     /// only there sends the password, then makes sure with `ROLE` that it is one.
-    public init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
+    package init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
                 limits: RedisReplyLimits = RedisReplyLimits()) throws(RedisError) {
         self.commandTimeout = commandTimeout
         self.limits = limits
@@ -95,9 +95,9 @@ public final class RedisConnection: RedisCommanding {
 
     deinit { close() }
 
-    public var isOpen: Bool { context != nil }
+    package var isOpen: Bool { context != nil }
 
-    public func close() {
+    package func close() {
         if let context { redisFree(context) }  // and the TLS session with it
         context = nil
         tlsSession = nil
@@ -108,7 +108,7 @@ public final class RedisConnection: RedisCommanding {
     /// Sends one command and waits for its reply, all within `commandTimeout`. Error
     /// replies come back as `.error`, not thrown: only transport failures, a late or
     /// a refused reply throw (and close the connection).
-    public func command(_ arguments: [[UInt8]]) throws(RedisError) -> RedisReply {
+    package func command(_ arguments: [[UInt8]]) throws(RedisError) -> RedisReply {
         let deadline = ContinuousClock.now + commandTimeout
         try write(arguments, by: deadline)
         guard let reply = try readReply(waitingUntil: deadline, completingWithin: nil) else {
@@ -119,7 +119,7 @@ public final class RedisConnection: RedisCommanding {
     }
 
     /// Convenience for commands made of strings.
-    public func command(_ arguments: String...) throws(RedisError) -> RedisReply {
+    package func command(_ arguments: String...) throws(RedisError) -> RedisReply {
         try command(arguments.map { Array($0.utf8) })
     }
 

@@ -1,5 +1,5 @@
 /// Why a Redis call failed.
-public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     /// No connection could be made (refused, unreachable, connect timeout, AUTH/SELECT refused).
     case connectionFailed(String)
     /// The server did not answer (all of the reply) within the command timeout. The connection is dead.
@@ -16,14 +16,14 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     case replyRefused(String)
 
     /// Whether the connection must be dropped and made anew.
-    public var isConnectionFatal: Bool {
+    package var isConnectionFatal: Bool {
         switch self {
         case .connectionFailed, .timedOut, .connectionLost, .replyRefused: return true
         case .server, .unexpectedReply: return false
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .connectionFailed(let why): return "cannot connect: \(why)"
         case .timedOut: return "command timed out"

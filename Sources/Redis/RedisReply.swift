@@ -1,5 +1,5 @@
 /// A Redis reply, copied out of hiredis' `redisReply` so it outlives `freeReplyObject`.
-public enum RedisReply: Equatable, Sendable {
+package enum RedisReply: Equatable, Sendable {
     case string([UInt8])
     case status(String)
     case integer(Int64)

@@ -2,10 +2,10 @@ import SystemSupport
 
 /// A Sentinel that named another address than the quorum did (stale, or lying): ignored, and
 /// worth an operator's look.
-public struct OutvotedSentinel: Sendable, Equatable {
-    public let sentinel: RedisURL.Node
-    public let named: RedisURL.Node
-    public let primary: RedisURL.Node
+package struct OutvotedSentinel: Sendable, Equatable {
+    package let sentinel: RedisURL.Node
+    package let named: RedisURL.Node
+    package let primary: RedisURL.Node
 }
 
 /// Redis Sentinel, as a client uses it: ask every Sentinel of the URL which node is

@@ -6,8 +6,8 @@ import SystemSupport
 
 /// TLS to Redis (`rediss://`), where hiredis has its TLS library (1.x). One OpenSSL
 /// context per setting, made at first use and kept: connections share it.
-public enum RedisTLS {
-    public static var isAvailable: Bool {
+package enum RedisTLS {
+    package static var isAvailable: Bool {
         #if HIREDIS_TLS
         true
         #else
@@ -16,7 +16,7 @@ public enum RedisTLS {
     }
 
     /// Why `rediss://` cannot be used by this build, and what to do instead.
-    public static let unavailable = """
+    package static let unavailable = """
         TLS to Redis (rediss://) needs hiredis 1.0 or later, and this fibcache was built with hiredis 0.14 \
         (Debian 12): build it where hiredis 1.x is installed (Debian 13, Ubuntu 24.04), or keep redis:// \
         and carry Redis' traffic over spiped, stunnel or WireGuard (README: "Authenticated and encrypted")
@@ -24,7 +24,7 @@ public enum RedisTLS {
 
     /// Makes (and keeps) the context for `settings`: an unreadable CA file or a key
     /// that does not match its certificate is a start-up error, not a failure per connection.
-    public static func check(_ settings: RedisURL.TLS) throws(RedisError) {
+    package static func check(_ settings: RedisURL.TLS) throws(RedisError) {
         _ = try context(for: settings)
     }
 

@@ -13,26 +13,26 @@ import SystemSupport
 /// `service`, the form Python's Redis tooling uses; the userinfo is the primary's
 /// credentials, the query the Sentinels' own (`SentinelOptions`). `rediss` is TLS to
 /// every node, Sentinels included (`RedisURL.TLS`).
-public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
-    public enum Endpoint: Sendable, Equatable {
+package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
+    package enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
         case unix(path: String)
         case sentinel(nodes: [Node], service: String)
     }
 
     /// A host and port (a Sentinel's).
-    public typealias Node = HostAndPort
+    package typealias Node = HostAndPort
 
     /// TLS (`rediss://`): the peer's certificate must chain to `caFile` (default: the
     /// system's CAs) and name `serverName` (default: the host connected to, as given
     /// or as a Sentinel named it); a client certificate when the server asks for one.
-    public struct TLS: Sendable, Hashable {
-        public var caFile: String?
-        public var certificateFile: String?
-        public var keyFile: String?
-        public var serverName: String?
+    package struct TLS: Sendable, Hashable {
+        package var caFile: String?
+        package var certificateFile: String?
+        package var keyFile: String?
+        package var serverName: String?
 
-        public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
+        package init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
             self.caFile = caFile
             self.certificateFile = certificateFile
             self.keyFile = keyFile
@@ -42,13 +42,13 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
 
     /// How Sentinels are trusted: their own credentials (Redis 6.2+ Sentinel ACL users,
     /// or `requirepass`), and how many of them must name the same primary.
-    public struct SentinelOptions: Sendable, Equatable {
-        public var username: String?
-        public var password: String?
+    package struct SentinelOptions: Sendable, Equatable {
+        package var username: String?
+        package var password: String?
         /// nil: a majority of the Sentinels in the URL.
-        public var quorum: Int?
+        package var quorum: Int?
 
-        public init(username: String? = nil, password: String? = nil, quorum: Int? = nil) {
+        package init(username: String? = nil, password: String? = nil, quorum: Int? = nil) {
             self.username = username
             self.password = password
             self.quorum = quorum
@@ -56,20 +56,20 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
 
         /// How many of `count` Sentinels must agree: one that answers while the others
         /// are down is not a majority of three.
-        public func quorum(among count: Int) -> Int { quorum ?? count / 2 + 1 }
+        package func quorum(among count: Int) -> Int { quorum ?? count / 2 + 1 }
     }
 
-    public static let defaultSentinelPort = 26379
+    package static let defaultSentinelPort = 26379
 
-    public var endpoint: Endpoint
-    public var username: String?
-    public var password: String?
-    public var database: Int
-    public var tls: TLS?
+    package var endpoint: Endpoint
+    package var username: String?
+    package var password: String?
+    package var database: Int
+    package var tls: TLS?
     /// Used with `.sentinel` endpoints only.
-    public var sentinel = SentinelOptions()
+    package var sentinel = SentinelOptions()
 
-    public init(endpoint: Endpoint, username: String? = nil, password: String? = nil, database: Int = 0, tls: TLS? = nil) {
+    package init(endpoint: Endpoint, username: String? = nil, password: String? = nil, database: Int = 0, tls: TLS? = nil) {
         self.endpoint = endpoint
         self.username = username
         self.password = password
@@ -77,9 +77,9 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         self.tls = tls
     }
 
-    public typealias ParseError = SystemSupport.ParseError
+    package typealias ParseError = SystemSupport.ParseError
 
-    public init(parsing text: String) throws(ParseError) {
+    package init(parsing text: String) throws(ParseError) {
         func fail(_ why: String) -> ParseError {
             ParseError(description: "invalid Redis URL '\(RedisURL.redacted(text))': \(why)")
         }
@@ -233,7 +233,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The URL with any password masked, for logs and `--help`-style output.
-    public var description: String {
+    package var description: String {
         let auth: String
         switch (username, password) {
         case (nil, nil): auth = ""

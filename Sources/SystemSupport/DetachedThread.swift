@@ -3,14 +3,14 @@ import Glibc
 /// A plain POSIX thread running one closure, never joined: workers and listeners
 /// block in poll, in GMP and in hiredis, which is exactly what Swift's cooperative
 /// thread pool must not do.
-public enum DetachedThread {
+package enum DetachedThread {
     private final class Body {
         let run: () -> Void
         init(_ run: @escaping () -> Void) { self.run = run }
     }
 
     /// Starts `run` on a new thread; returns pthread_create's status (0: started).
-    public static func spawn(stackSize: Int = 1 << 20, _ run: @escaping @Sendable () -> Void) -> Int32 {
+    package static func spawn(stackSize: Int = 1 << 20, _ run: @escaping @Sendable () -> Void) -> Int32 {
         var attributes = pthread_attr_t()
         // These fail only for a bad argument (a stack below PTHREAD_STACK_MIN): a bug, not a condition.
         check(pthread_attr_init(&attributes), "pthread_attr_init")

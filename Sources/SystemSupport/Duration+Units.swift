@@ -2,34 +2,34 @@
 /// a Duration is (seconds, attoseconds), and every conversion divides the same way.
 extension Duration {
     /// Whole nanoseconds (truncated).
-    public var nanoseconds: Int64 {
+    package var nanoseconds: Int64 {
         components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 
     /// Whole microseconds (truncated).
-    public var microseconds: Int64 {
+    package var microseconds: Int64 {
         components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000
     }
 
     /// Whole milliseconds (truncated).
-    public var milliseconds: Int64 {
+    package var milliseconds: Int64 {
         components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000
     }
 
     /// Seconds and microseconds, the two fields of a C `timeval` (`SO_RCVTIMEO`,
     /// hiredis' timeouts). Not an extension of `timeval` itself: each C module that
     /// includes `<sys/time.h>` imports its own copy of the struct.
-    public var timevalFields: (seconds: Int, microseconds: Int) {
+    package var timevalFields: (seconds: Int, microseconds: Int) {
         (Int(components.seconds), Int(components.attoseconds / 1_000_000_000_000))
     }
 
     /// Milliseconds with microsecond resolution, e.g. `0.081` (Server-Timing, logs).
-    public var millisecondsText: String {
+    package var millisecondsText: String {
         Self.decimal(max(0, microseconds), fractionDigits: 3)
     }
 
     /// Seconds with nanosecond resolution, e.g. `1.250000000` (/status).
-    public var secondsText: String {
+    package var secondsText: String {
         Self.decimal(max(0, nanoseconds), fractionDigits: 9)
     }
 

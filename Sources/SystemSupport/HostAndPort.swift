@@ -1,16 +1,16 @@
 /// A TCP endpoint as people write it: `host:port`, an IPv6 host in brackets
 /// (`[::1]:6379`, since its own colons would otherwise run into the port's).
-public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
+package struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
+    package var host: String
+    package var port: Int
 
-    public init(host: String, port: Int) {
+    package init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
     /// Why a text is not `host[:port]`; each caller says it in its own words.
-    public enum Problem: Error, Equatable {
+    package enum Problem: Error, Equatable {
         case unclosedBracket
         /// No `:port`, and no default port to fall back on.
         case missingPort
@@ -21,7 +21,7 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
 
     /// `host`, `host:port`, `[v6]`, `[v6]:port`; without a port, `defaultPort` (nil: a port is needed).
     /// Unbracketed, the port is after the last colon.
-    public init(parsing text: Substring, defaultPort: Int?) throws(Problem) {
+    package init(parsing text: Substring, defaultPort: Int?) throws(Problem) {
         var host = String(text)
         var port = defaultPort
         if text.hasPrefix("[") {
@@ -47,5 +47,5 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `host:port`, the host bracketed when it holds a colon (IPv6).
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

@@ -2,12 +2,12 @@ import Glibc
 
 /// A value that is set once and waited for by any number of threads
 /// (a pthread condition variable: the waiters are blocked worker threads).
-public final class Latch<Value: Sendable>: @unchecked Sendable {  // `value` is guarded by `lock`
+package final class Latch<Value: Sendable>: @unchecked Sendable {  // `value` is guarded by `lock`
     private let lock = SleepingLock()
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var value: Value?
 
-    public init() {
+    package init() {
         check(pthread_cond_init(condition, nil), "pthread_cond_init")
     }
 
@@ -16,7 +16,7 @@ public final class Latch<Value: Sendable>: @unchecked Sendable {  // `value` is 
         condition.deallocate()
     }
 
-    public func fulfil(_ newValue: Value) {
+    package func fulfil(_ newValue: Value) {
         lock.withLock {
             precondition(value == nil, "a latch is fulfilled once")
             value = newValue
@@ -24,7 +24,7 @@ public final class Latch<Value: Sendable>: @unchecked Sendable {  // `value` is 
         }
     }
 
-    public func wait() -> Value {
+    package func wait() -> Value {
         lock.withLock {
             while value == nil { check(pthread_cond_wait(condition, lock.mutex), "pthread_cond_wait") }
             return value!

@@ -1,7 +1,7 @@
 /// Undoes percent-encoding (RFC 3986 §2.1): `%` and two hex digits become that
 /// byte; a `%` without two hex digits stays as it is. Query strings
 /// (`application/x-www-form-urlencoded`) also write a space as `+`.
-public func percentDecoded(_ text: some StringProtocol, plusIsSpace: Bool = false) -> String {
+package func percentDecoded(_ text: some StringProtocol, plusIsSpace: Bool = false) -> String {
     let input = Array(text.utf8)
     var output: [UInt8] = []
     output.reserveCapacity(input.count)

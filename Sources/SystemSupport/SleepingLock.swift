@@ -13,10 +13,10 @@ import Glibc
 /// The rule: a lock in fibcache is this one (or `LockedValue`, which holds its value
 /// under one), never `Synchronization.Mutex`, wherever it is taken; a single counter
 /// or flag is an `Atomic` instead, with no lock at all.
-public final class SleepingLock: @unchecked Sendable {  // the mutex is made for sharing
+package final class SleepingLock: @unchecked Sendable {  // the mutex is made for sharing
     let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
-    public init() {
+    package init() {
         var attributes = pthread_mutexattr_t()
         check(pthread_mutexattr_init(&attributes), "pthread_mutexattr_init")
         // Error-checking in debug builds: relocking or unlocking another thread's lock fails loudly.
@@ -32,16 +32,16 @@ public final class SleepingLock: @unchecked Sendable {  // the mutex is made for
         mutex.deallocate()
     }
 
-    public func lock() {
+    package func lock() {
         check(pthread_mutex_lock(mutex), "pthread_mutex_lock")
     }
 
-    public func unlock() {
+    package func unlock() {
         check(pthread_mutex_unlock(mutex), "pthread_mutex_unlock")
     }
 
     @inlinable
-    public func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
+    package func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
         lock()
         defer { unlock() }
         return try body()
@@ -50,15 +50,15 @@ public final class SleepingLock: @unchecked Sendable {  // the mutex is made for
 
 /// A value only reached under a `SleepingLock`. Shareable between threads when
 /// the value itself is (a lock cannot make a class reference safe to hand out).
-public final class LockedValue<Value> {
+package final class LockedValue<Value> {
     private let lock = SleepingLock()
     private var value: Value
 
-    public init(_ value: Value) {
+    package init(_ value: Value) {
         self.value = value
     }
 
-    public func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+    package func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         try lock.withLock { try body(&value) }
     }
 }

@@ -1,16 +1,16 @@
 import Glibc
 
 /// A failed system call, named, with its errno: the one place an errno becomes words.
-public struct SystemError: Error, Equatable, CustomStringConvertible {
-    public let call: String
-    public let errno: Int32
+package struct SystemError: Error, Equatable, CustomStringConvertible {
+    package let call: String
+    package let errno: Int32
 
-    public init(_ call: String, errno: Int32 = Glibc.errno) {
+    package init(_ call: String, errno: Int32 = Glibc.errno) {
         self.call = call
         self.errno = errno
     }
 
-    public var description: String {
+    package var description: String {
         "\(call): \(String(cString: strerror(errno)))"
     }
 }

@@ -3,8 +3,8 @@ import Glibc
 /// The CPU time the calling thread has used. Computations are measured in it:
 /// summed wall time counts every wait for a core as work, and misleads most
 /// exactly when the cores are oversubscribed (under attack).
-public enum ThreadCPUClock {
-    public static var now: Duration {
+package enum ThreadCPUClock {
+    package static var now: Duration {
         var time = timespec()
         // Fails only where the clock does not exist (not Linux): nothing to measure with.
         let status = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)

@@ -2,8 +2,8 @@ import Glibc
 
 /// The time of day (`CLOCK_REALTIME`): for what people read — a start time, a log
 /// line's stamp — never for measuring (that is `BlockingClock`'s, monotonic).
-public enum WallClock {
-    public static var now: timespec {
+package enum WallClock {
+    package static var now: timespec {
         var time = timespec()
         // Fails only with a bad clock id or pointer: a bug, not a condition.
         let status = clock_gettime(CLOCK_REALTIME, &time)

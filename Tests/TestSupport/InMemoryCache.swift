@@ -3,25 +3,25 @@ import FibonacciCache
 /// A cache store in a dictionary, for testing the caching policy and the
 /// request flow without Redis. Lock keys are the value's key with `:lock`, as
 /// the Redis adapter writes them, so tests can plant another process's lock.
-public final class InMemoryCache: CacheStore {
-    public var values: [String: [UInt8]] = [:]
-    public var expiries: [String: Duration] = [:]
-    public var locks: [String: String] = [:]
-    public var available = true
-    public var refusesWrites = false
+package final class InMemoryCache: CacheStore {
+    package var values: [String: [UInt8]] = [:]
+    package var expiries: [String: Duration] = [:]
+    package var locks: [String: String] = [:]
+    package var available = true
+    package var refusesWrites = false
     /// Locks are taken but reported `.unavailable`, like a reply that timed out.
-    public var losesLockReplies = false
+    package var losesLockReplies = false
     /// Called on every `get`, after it is counted (a test's hook into a poll loop).
-    public var onGet: ((String) -> Void)?
-    public private(set) var gets: [String] = []
-    public private(set) var lockAttempts = 0
+    package var onGet: ((String) -> Void)?
+    package private(set) var gets: [String] = []
+    package private(set) var lockAttempts = 0
 
-    public init() {}
+    package init() {}
 
     /// Keys holding another type of data than a string (`LPUSH fibonacci_115 x`).
-    public var wrongTypeKeys: Set<String> = []
+    package var wrongTypeKeys: Set<String> = []
 
-    public func get(_ key: String, atMost maxBytes: Int) -> CacheLookup {
+    package func get(_ key: String, atMost maxBytes: Int) -> CacheLookup {
         gets.append(key)
         onGet?(key)
         guard available else { return .unavailable }
@@ -29,7 +29,7 @@ public final class InMemoryCache: CacheStore {
         return values[key].map { CacheLookup.hit(Array($0.prefix(maxBytes + 1))) } ?? .miss
     }
 
-    public func set(_ key: String, to value: [UInt8], expiry: Duration) -> Bool {
+    package func set(_ key: String, to value: [UInt8], expiry: Duration) -> Bool {
         guard available, !refusesWrites else { return false }
         wrongTypeKeys.remove(key)  // SET replaces whatever the key held
         values[key] = value
@@ -37,12 +37,12 @@ public final class InMemoryCache: CacheStore {
         return true
     }
 
-    public func delete(_ key: String) -> CacheRemoval {
+    package func delete(_ key: String) -> CacheRemoval {
         guard available else { return .unavailable }
         return values.removeValue(forKey: key) == nil ? .absent : .removed
     }
 
-    public func acquireLock(for key: String, token: String, expiry: Duration) -> LockAttempt {
+    package func acquireLock(for key: String, token: String, expiry: Duration) -> LockAttempt {
         lockAttempts += 1
         guard available else { return .unavailable }
         if locks[key + ":lock"] != nil { return .heldElsewhere }
@@ -50,13 +50,13 @@ public final class InMemoryCache: CacheStore {
         return losesLockReplies ? .unavailable : .acquired
     }
 
-    public func releaseLock(for key: String, token: String) -> Bool {
+    package func releaseLock(for key: String, token: String) -> Bool {
         guard available else { return false }
         if locks[key + ":lock"] == token { locks[key + ":lock"] = nil }
         return true
     }
 
-    public func unavailabilityReason() -> String? {
+    package func unavailabilityReason() -> String? {
         available ? nil : "in-memory cache switched off"
     }
 }
