@@ -73,7 +73,7 @@ struct ConfigurationCheck {
             "max-waiting-computations": "\(configuration.admission.waiting)",
             "memory-budget-mb": "\(configuration.memoryBudget.resolve().bytes >> 20)",
         ]
-        let width = (Setting.all.map(\.option.count).max() ?? 0) + 2
+        let width = (Setting.all.map(\.option.count).max() ?? 0) + 3  // "--" and a space
         return Setting.all.map { setting in
             let given = flags[setting.option] ?? variables[setting.option]
             let value = resolved[setting.option] ?? given ?? setting.defaultValue ?? "none"
