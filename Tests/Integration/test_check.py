@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import BINARY, free_port
+from conftest import BINARY, Redis, Sentinels, free_port, wait_until
 from test_redis_users import PASSWORD, admin, deployed_redis
 
 TOKEN = "an-operations-token-of-some-length"
@@ -97,3 +97,23 @@ def test_a_missing_token_file_fails_but_no_token_is_only_noted(redis, files):
 def test_bad_settings_fail_like_at_start_up():
     result = check(environment={"FIBCACHE_WORKERS": "0"})
     assert result.returncode != 0 and "--workers must be from 1 to 256" in result.stderr, result.stderr
+
+
+def test_through_sentinels_the_primary_they_name_is_checked(tmp_path):
+    primary = Redis(tmp_path / "primary").start()
+    replica = Redis(tmp_path / "replica", extra=["--replicaof", "127.0.0.1", str(primary.port)]).start()
+    sentinels = None
+    try:
+        wait_until(lambda: "master_link_status:up" in replica.cli("info", "replication"), what="replica in sync")
+        sentinels = Sentinels(tmp_path, primary).start()
+        result = check("--redis-url", sentinels.url())
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "a quorum of Sentinels named the primary" in result.stdout
+        # The replica's own address instead: it refuses the writes, and --check says so.
+        result = check("--redis-url", f"redis://127.0.0.1:{replica.port}/1")
+        assert result.returncode != 0 and "READONLY" in result.stderr, result.stderr
+    finally:
+        if sentinels:
+            sentinels.stop()
+        replica.stop()
+        primary.stop()
