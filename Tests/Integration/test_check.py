@@ -2,6 +2,7 @@
 would start with (FIBCACHE_* variables included) printed without its password, and a
 non-zero exit naming what is wrong — a wrong password, Redis down, an ACL that refuses a
 command fibcache sends, a missing token file."""
+import contextlib
 import os
 import subprocess
 
@@ -99,21 +100,25 @@ def test_bad_settings_fail_like_at_start_up():
     assert result.returncode != 0 and "--workers must be from 1 to 256" in result.stderr, result.stderr
 
 
-def test_through_sentinels_the_primary_they_name_is_checked(tmp_path):
-    primary = Redis(tmp_path / "primary").start()
-    replica = Redis(tmp_path / "replica", extra=["--replicaof", "127.0.0.1", str(primary.port)]).start()
-    sentinels = None
-    try:
+@pytest.fixture
+def sentinels(tmp_path):
+    """Three Sentinels watching a primary and its replica; everything stopped in reverse."""
+    with contextlib.ExitStack() as started:
+        primary = Redis(tmp_path / "primary").start()
+        started.callback(primary.stop)
+        replica = Redis(tmp_path / "replica", extra=["--replicaof", "127.0.0.1", str(primary.port)]).start()
+        started.callback(replica.stop)
         wait_until(lambda: "master_link_status:up" in replica.cli("info", "replication"), what="replica in sync")
-        sentinels = Sentinels(tmp_path, primary).start()
-        result = check("--redis-url", sentinels.url())
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "a quorum of Sentinels named the primary" in result.stdout
-        # The replica's own address instead: it refuses the writes, and --check says so.
-        result = check("--redis-url", f"redis://127.0.0.1:{replica.port}/1")
-        assert result.returncode != 0 and "READONLY" in result.stderr, result.stderr
-    finally:
-        if sentinels:
-            sentinels.stop()
-        replica.stop()
-        primary.stop()
+        group = Sentinels(tmp_path, primary).start()
+        started.callback(group.stop)
+        yield group, replica
+
+
+def test_through_sentinels_the_primary_they_name_is_checked(sentinels):
+    group, replica = sentinels
+    result = check("--redis-url", group.url())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "a quorum of Sentinels named the primary" in result.stdout
+    # The replica's own address instead: it refuses the writes, and --check says so.
+    result = check("--redis-url", f"redis://127.0.0.1:{replica.port}/1")
+    assert result.returncode != 0 and "READONLY" in result.stderr, result.stderr
