@@ -29,6 +29,16 @@ let withTLS: Bool = {
         && files.fileExists(atPath: "/usr/include/openssl/ssl.h")
 }()
 
+/// What `fibcache --version` prints. debian/rules passes the package's version from
+/// debian/changelog, the one place it is written (a build with another FIBCACHE_VERSION
+/// re-reads this manifest: SwiftPM keys its cache on the environment); other builds say
+/// they are development builds. Only characters a Debian version may hold.
+let version: String = {
+    let given = ProcessInfo.processInfo.environment["FIBCACHE_VERSION"] ?? ""
+    let allowed = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.+~:-")
+    return !given.isEmpty && given.allSatisfy(allowed.contains) ? given : "0+dev"
+}()
+
 let package = Package(
     name: "fibcache",
     products: [
@@ -47,6 +57,8 @@ let package = Package(
         .systemLibrary(name: "CHiredisTLS", pkgConfig: "hiredis_ssl", providers: [.apt(["libhiredis-dev", "libssl-dev"])]),
         .systemLibrary(name: "CGMP", pkgConfig: "gmp", providers: [.apt(["libgmp-dev"])]),
         .systemLibrary(name: "CMalloc"),  // glibc's mallopt, for the executable's process setup
+        // The version, a C string: only C defines carry a value.
+        .target(name: "CFibcacheVersion", cSettings: [.define("FIBCACHE_VERSION", to: "\"\(version)\"")]),
 
         // Low-level helpers written once: pthread locks, the injectable clock, Duration units, percent-decoding.
         .target(name: "SystemSupport"),
@@ -80,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "fibcache",
             dependencies: [
-                "FastCGI", "FibcacheService", "FibcacheRedis", "FibonacciCache", "Fibonacci", "Redis", "CMalloc",
+                "FastCGI", "FibcacheService", "FibcacheRedis", "FibonacciCache", "Fibonacci", "Redis", "CMalloc", "CFibcacheVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,5 +1,7 @@
-/// What `fibcache --version` prints: the Debian package's version. debian/rules
-/// refuses to build a package whose debian/changelog says otherwise.
+import CFibcacheVersion
+
+/// What `fibcache --version` prints: the Debian package's version, which debian/rules
+/// passes to the build from debian/changelog (Package.swift); `0+dev` in other builds.
 enum FibcacheVersion {
-    static let current = "1.0.0"
+    static let current = String(cString: fibcache_version())
 }

@@ -105,22 +105,6 @@ import Testing
         }
     }
 
-    @Test func everyOptionHasItsVariableAndHelpNamesIt() {
-        let help = FibcacheCommand.helpMessage(columns: 1000)
-        for name in EnvironmentFallback.optionNames {
-            #expect(help.contains("--\(name) "), "option --\(name) exists")
-            #expect(help.contains(EnvironmentFallback.variable(for: name)), "help names \(EnvironmentFallback.variable(for: name))")
-        }
-        #expect(EnvironmentFallback.variable(for: "max-recursive-n") == "FIBCACHE_MAX_RECURSIVE_N")
-        // And the other way: every variable the help names is read (FIBCACHE_MEMORY_BUDGET_MB was not).
-        let named = help.split(separator: "(FIBCACHE_").dropFirst().compactMap { $0.split(separator: ")").first }
-        #expect(named.count >= EnvironmentFallback.optionNames.count)
-        for variable in named {
-            #expect(EnvironmentFallback.optionNames.contains { EnvironmentFallback.variable(for: $0) == "FIBCACHE_\(variable)" },
-                    "FIBCACHE_\(variable) is named in --help but not read")
-        }
-    }
-
     @Test func durations() {
         #expect(DurationArgument(argument: "250ms")?.duration == .milliseconds(250))
         #expect(DurationArgument(argument: "2s")?.duration == .seconds(2))
