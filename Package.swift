@@ -92,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "fibcache",
             dependencies: [
-                "FastCGI", "FibcacheService", "FibcacheRedis", "FibonacciCache", "Fibonacci", "Redis", "CMalloc", "CFibcacheVersion",
+                "FastCGI", "FibcacheService", "FibcacheRedis", "FibonacciCache", "Fibonacci", "Redis", "SystemSupport", "CMalloc", "CFibcacheVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,4 +1,5 @@
 import Glibc
+import SystemSupport
 
 /// A secret read from a file — the Redis password, the Sentinels' password, the
 /// operations token — so that it is never on a command line (`ps` shows those to
@@ -11,21 +12,20 @@ enum SecretFile {
     /// Far beyond any real password; a bigger file is a wrong path, not a secret.
     static let maxBytes = 4096
 
-    struct ReadError: Error, CustomStringConvertible {
-        let description: String
-    }
+    /// Why the file gave no secret, in words for its owner (never the contents).
+    typealias ReadError = ParseError
 
     /// The file's first line, without its line ending.
     static func contents(of path: String) throws(ReadError) -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ReadError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ReadError(description: "cannot \(SystemError("open \(path)"))") }
         defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: maxBytes + 1)
         var count = 0
         while count < bytes.count {
             let got = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
             if got < 0 && errno == EINTR { continue }
-            guard got >= 0 else { throw ReadError(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            guard got >= 0 else { throw ReadError(description: "cannot \(SystemError("read \(path)"))") }
             if got == 0 { break }
             count += got
         }

@@ -1,6 +1,7 @@
 import Logging
 
 import Glibc
+import SystemSupport
 
 /// One line per event on stderr, written with a single write(2) so lines from
 /// different threads never interleave.
@@ -88,8 +89,7 @@ struct StandardErrorLogHandler: LogHandler {
 
     /// RFC 3339 UTC with milliseconds, without Foundation.
     static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
+        let now = WallClock.now
         var seconds = now.tv_sec
         var parts = tm()
         gmtime_r(&seconds, &parts)
