@@ -54,7 +54,8 @@ let package = Package(
         // C libraries, found with pkg-config.
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
-        .systemLibrary(name: "CHiredisTLS", pkgConfig: "hiredis_ssl", providers: [.apt(["libhiredis-dev", "libssl-dev"])]),
+        .systemLibrary(
+            name: "CHiredisTLS", pkgConfig: "hiredis_ssl", providers: [.apt(["libhiredis-dev", "libssl-dev"])]),
         .systemLibrary(name: "CGMP", pkgConfig: "gmp", providers: [.apt(["libgmp-dev"])]),
         .systemLibrary(name: "CMalloc"),  // glibc's mallopt, for the executable's process setup
         // The version, a C string: only C defines carry a value.
@@ -64,18 +65,27 @@ let package = Package(
         .target(name: "SystemSupport"),
 
         // Thin Swift wrappers: the only code that touches the C handles.
-        .target(name: "FastCGI", dependencies: ["CFastCGI", "SystemSupport", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Redis", dependencies: ["CHiredis", "SystemSupport"] + (withTLS ? ["CHiredisTLS"] : []),
-                swiftSettings: withTLS ? [.define("HIREDIS_TLS")] : []),
+        .target(
+            name: "FastCGI",
+            dependencies: ["CFastCGI", "SystemSupport", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Redis", dependencies: ["CHiredis", "SystemSupport"] + (withTLS ? ["CHiredisTLS"] : []),
+            swiftSettings: withTLS ? [.define("HIREDIS_TLS")] : []),
 
         // Pure domain: no I/O. FibonacciCache owns the caching policy (ReadThroughCache)
         // and the store interface it needs (CacheStore).
         .target(name: "Fibonacci", dependencies: ["CGMP"]),
-        .target(name: "FibonacciCache", dependencies: ["Fibonacci", "SystemSupport", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "FibonacciCache",
+            dependencies: ["Fibonacci", "SystemSupport", .product(name: "Logging", package: "swift-log")]),
 
         // The cache store on Redis: an adapter, the only cache code that knows Redis.
-        .target(name: "FibcacheRedis", dependencies: ["FibonacciCache", "Redis", "SystemSupport",
-                                                      .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "FibcacheRedis",
+            dependencies: [
+                "FibonacciCache", "Redis", "SystemSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // The application: routes, validation, responses, operations endpoints, metrics.
         .target(
@@ -92,7 +102,8 @@ let package = Package(
         .executableTarget(
             name: "fibcache",
             dependencies: [
-                "FastCGI", "FibcacheService", "FibcacheRedis", "FibonacciCache", "Fibonacci", "Redis", "SystemSupport", "CMalloc", "CFibcacheVersion",
+                "FastCGI", "FibcacheService", "FibcacheRedis", "FibonacciCache", "Fibonacci", "Redis", "SystemSupport",
+                "CMalloc", "CFibcacheVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -105,15 +116,31 @@ let package = Package(
         .executableTarget(name: "ComputeBenchmark", dependencies: ["Fibonacci"], path: "Benchmarks/ComputeBenchmark"),
 
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
-        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "SystemSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "FastCGITests",
+            dependencies: ["FastCGI", "SystemSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "FibonacciTests", dependencies: ["Fibonacci"]),
-        .testTarget(name: "FibonacciCacheTests", dependencies: ["FibonacciCache", "Fibonacci", "SystemSupport", "TestSupport",
-                                                                .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "FibcacheRedisTests", dependencies: ["FibcacheRedis", "FibonacciCache", "Redis", "SystemSupport", "TestSupport",
-                                                               .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "FibcacheServiceTests", dependencies: ["FibcacheService", "FibonacciCache", "Fibonacci", "SystemSupport", "TestSupport",
-                                                                 .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "fibcacheTests", dependencies: ["fibcache", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(
+            name: "FibonacciCacheTests",
+            dependencies: [
+                "FibonacciCache", "Fibonacci", "SystemSupport", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "FibcacheRedisTests",
+            dependencies: [
+                "FibcacheRedis", "FibonacciCache", "Redis", "SystemSupport", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "FibcacheServiceTests",
+            dependencies: [
+                "FibcacheService", "FibonacciCache", "Fibonacci", "SystemSupport", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "fibcacheTests",
+            dependencies: ["fibcache", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ]
 )

@@ -136,7 +136,8 @@ package enum FastCGIRecordViolation: Equatable, Sendable, CustomStringConvertibl
         case .managementRecord: "a management record (request id 0)"
         case .notBeginRequest: "the first record is not BEGIN_REQUEST"
         case .badBeginRequestBody: "BEGIN_REQUEST's content is not 8 bytes or has unknown flags"
-        case .paddingNotSkipped: "padding after BEGIN_REQUEST or the empty PARAMS record, which libfcgi would parse as a record"
+        case .paddingNotSkipped:
+            "padding after BEGIN_REQUEST or the empty PARAMS record, which libfcgi would parse as a record"
         case .unsupportedRole: "a role other than RESPONDER"
         case .otherRequestID: "a record of another request id"
         case .unexpectedRecordType: "a record of a type not allowed there"
@@ -152,7 +153,9 @@ package enum FastCGIRecordViolation: Equatable, Sendable, CustomStringConvertibl
 
 package enum FastCGIRequestValidator {
     /// Checks the bytes a connection has received so far, from its first.
-    package static func check(_ bytes: UnsafeRawBufferPointer, limits: FastCGIRequestLimits = .standard) -> FastCGIRequestCheck {
+    package static func check(_ bytes: UnsafeRawBufferPointer, limits: FastCGIRequestLimits = .standard)
+        -> FastCGIRequestCheck
+    {
         var scanner = RequestScanner(bytes: bytes, limits: limits)
         do throws(ScanStop) {
             return .complete(try scanner.scan())
@@ -205,7 +208,9 @@ private struct RequestScanner {
             guard offset + RecordHeader.length <= limits.maxHeadBytes else { throw .refused(.headTooLarge) }
             let header = try header(at: offset, of: requestID)
             guard header.type == RecordType.params else { throw .refused(.unexpectedRecordType) }
-            guard pairs.streamBytes + header.contentLength <= limits.maxParamsBytes else { throw .refused(.paramsTooLarge) }
+            guard pairs.streamBytes + header.contentLength <= limits.maxParamsBytes else {
+                throw .refused(.paramsTooLarge)
+            }
             guard offset + header.recordLength <= limits.maxHeadBytes else { throw .refused(.headTooLarge) }
             let contentStart = offset + RecordHeader.length
             if header.contentLength == 0 {
@@ -224,8 +229,9 @@ private struct RequestScanner {
         }
         let headLength = offset
         let requestLength = try body(from: headLength, of: requestID)
-        return FastCGIRequestShape(headLength: headLength, requestLength: requestLength, requestID: requestID,
-                                   keepConnection: keepConnection, paramPairs: pairs.count, paramsBytes: pairs.streamBytes)
+        return FastCGIRequestShape(
+            headLength: headLength, requestLength: requestLength, requestID: requestID,
+            keepConnection: keepConnection, paramPairs: pairs.count, paramsBytes: pairs.streamBytes)
     }
 
     /// BEGIN_REQUEST: its request id, FCGI_KEEP_CONN, and its length (padding included).
@@ -272,9 +278,10 @@ private struct RequestScanner {
         let id = UInt16(bytes[offset + 2]) << 8 | UInt16(bytes[offset + 3])
         guard id != 0 else { throw .refused(.managementRecord) }
         if let requestID, id != requestID { throw .refused(.otherRequestID) }
-        return RecordHeader(type: bytes[offset + 1], requestID: id,
-                            contentLength: Int(bytes[offset + 4]) << 8 | Int(bytes[offset + 5]),
-                            paddingLength: Int(bytes[offset + 6]))
+        return RecordHeader(
+            type: bytes[offset + 1], requestID: id,
+            contentLength: Int(bytes[offset + 4]) << 8 | Int(bytes[offset + 5]),
+            paddingLength: Int(bytes[offset + 6]))
     }
 }
 

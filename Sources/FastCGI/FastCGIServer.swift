@@ -54,11 +54,13 @@ package final class FastCGIServer: Sendable {
     ///   - allowedPeers: who may connect over TCP (unix socket peers always may).
     ///   - maxIdleConnections: idle connections kept at most (the oldest is closed past it).
     ///   - idleConnectionTimeout: an idle connection is closed after this long.
-    package init(socket: ListeningSocket, workers: Int, ioTimeout: Duration = .seconds(10),
-                requestDeadline: Duration = .seconds(5), allowedPeers: PeerAllowList = .loopback,
-                maxIdleConnections: Int = FastCGIServer.defaultMaxIdleConnections,
-                idleConnectionTimeout: Duration = FastCGIServer.defaultIdleConnectionTimeout,
-                logger: Logger) throws(SystemError) {
+    package init(
+        socket: ListeningSocket, workers: Int, ioTimeout: Duration = .seconds(10),
+        requestDeadline: Duration = .seconds(5), allowedPeers: PeerAllowList = .loopback,
+        maxIdleConnections: Int = FastCGIServer.defaultMaxIdleConnections,
+        idleConnectionTimeout: Duration = FastCGIServer.defaultIdleConnectionTimeout,
+        logger: Logger
+    ) throws(SystemError) {
         precondition(workers > 0, "a server needs at least one worker")
         let initialized = FCGX_Init()  // once, before any worker: installs libfcgi's signal setup
         guard initialized == 0 else { throw SystemError("FCGX_Init", errno: initialized) }
@@ -66,7 +68,8 @@ package final class FastCGIServer: Sendable {
         self.workerCount = workers
         self.ioTimeout = ioTimeout
         self.deadlines = RequestDeadlines(workers: workers, limit: requestDeadline)
-        self.idle = try IdleConnections(listening: socket.fd, maxIdle: maxIdleConnections, idleTimeout: idleConnectionTimeout)
+        self.idle = try IdleConnections(
+            listening: socket.fd, maxIdle: maxIdleConnections, idleTimeout: idleConnectionTimeout)
         self.allowedPeers = allowedPeers
         self.logger = logger
     }
@@ -119,8 +122,9 @@ package final class FastCGIServer: Sendable {
                 let cut = deadlines.cutLate()
                 if cut > 0 {
                     lateLog.record { suppressed in
-                        logger.warning("closed FastCGI connections too slow to send a request or take its response",
-                                       metadata: ["connections": "\(cut + suppressed)", "total": "\(lateConnectionsCut)"])
+                        logger.warning(
+                            "closed FastCGI connections too slow to send a request or take its response",
+                            metadata: ["connections": "\(cut + suppressed)", "total": "\(lateConnectionsCut)"])
                     }
                 }
                 idle.closeExpired()
@@ -168,12 +172,15 @@ package final class FastCGIServer: Sendable {
                 // than through another trip round the set (which a restart could
                 // leave unserved). Only a peer slower than that goes into the set.
                 if requestArrives(on: connection, within: Self.newRequestWait) {
-                    serveOneRequest(on: connection, watched: false, request: request, peek: peek, deadline: deadline, handler: handler)
+                    serveOneRequest(
+                        on: connection, watched: false, request: request, peek: peek, deadline: deadline,
+                        handler: handler)
                 } else {
                     watchOrClose(connection, served: false)
                 }
             case .connection(let fd):
-                serveOneRequest(on: fd, watched: true, request: request, peek: peek, deadline: deadline, handler: handler)
+                serveOneRequest(
+                    on: fd, watched: true, request: request, peek: peek, deadline: deadline, handler: handler)
             }
         }
     }
@@ -183,8 +190,10 @@ package final class FastCGIServer: Sendable {
     // Not inlined into serve(): Swift 6.3's optimizer crashes ("Cannot initialize a
     // nonCopyable type with a guaranteed value") inlining the FastCGIRequest built here.
     @inline(never)
-    private func serveOneRequest(on fd: Int32, watched: Bool, request: UnsafeMutablePointer<FCGX_Request>,
-                                 peek: RequestPeek, deadline: RequestDeadlines.Slot, handler: Handler) {
+    private func serveOneRequest(
+        on fd: Int32, watched: Bool, request: UnsafeMutablePointer<FCGX_Request>,
+        peek: RequestPeek, deadline: RequestDeadlines.Slot, handler: Handler
+    ) {
         // Nothing reaches libfcgi before the validator has seen it.
         deadline.arm(fd)
         let shape: FastCGIRequestShape
@@ -240,8 +249,11 @@ package final class FastCGIServer: Sendable {
         let open = request.pointee.ipcFd >= 0
         request.pointee.ipcFd = -1
         guard open else { return }
-        guard kept && !stopping.load(ordering: .relaxed), positionAtNextRequest(fd, after: shape, unread: (unreadBefore, unreadAfter),
-                                                                              peek: peek, deadline: deadline) else {
+        guard kept && !stopping.load(ordering: .relaxed),
+            positionAtNextRequest(
+                fd, after: shape, unread: (unreadBefore, unreadAfter),
+                peek: peek, deadline: deadline)
+        else {
             peek.close(fd)  // a body never seen whole may be there
             return
         }
@@ -265,9 +277,13 @@ package final class FastCGIServer: Sendable {
     /// seen whole, or anything beyond the request already there when libfcgi began (a
     /// pipelined request, which libfcgi's 8 KiB read could swallow in part), and the
     /// connection is closed instead.
-    private func positionAtNextRequest(_ fd: Int32, after shape: FastCGIRequestShape, unread: (before: Int, after: Int),
-                                       peek: RequestPeek, deadline: RequestDeadlines.Slot) -> Bool {
-        guard let requestLength = shape.requestLength, unread.before == requestLength, unread.after >= 0 else { return false }
+    private func positionAtNextRequest(
+        _ fd: Int32, after shape: FastCGIRequestShape, unread: (before: Int, after: Int),
+        peek: RequestPeek, deadline: RequestDeadlines.Slot
+    ) -> Bool {
+        guard let requestLength = shape.requestLength, unread.before == requestLength, unread.after >= 0 else {
+            return false
+        }
         let left = requestLength - (unread.before - unread.after)
         guard left > 0 else { return left == 0 }
         deadline.arm(fd)
@@ -280,9 +296,11 @@ package final class FastCGIServer: Sendable {
     private func countRefusal(_ violation: FastCGIRecordViolation) {
         refusedRequests.withLock { $0[violation, default: 0] += 1 }
         requestRefusalLog.record { suppressed in
-            logger.warning("refused a FastCGI request: its records break a rule; connection closed unread", metadata: [
-                "rule": "\(violation.name)", "why": "\(violation)", "refused-since-last-line": "\(suppressed + 1)",
-            ])
+            logger.warning(
+                "refused a FastCGI request: its records break a rule; connection closed unread",
+                metadata: [
+                    "rule": "\(violation.name)", "why": "\(violation)", "refused-since-last-line": "\(suppressed + 1)",
+                ])
         }
     }
 
@@ -336,9 +354,12 @@ package final class FastCGIServer: Sendable {
         guard allowedPeers.allows(peerAddress) else {
             refusedPeers.add(1, ordering: .relaxed)
             refusalLog.record(peerAddress) { suppressed in
-                logger.warning("refused a FastCGI connection: its address is not in --allow-from", metadata: [
-                    "peer": "\(peerAddress)", "allowed": "\(allowedPeers)", "refused-since-last-line": "\(suppressed + 1)",
-                ])
+                logger.warning(
+                    "refused a FastCGI connection: its address is not in --allow-from",
+                    metadata: [
+                        "peer": "\(peerAddress)", "allowed": "\(allowedPeers)",
+                        "refused-since-last-line": "\(suppressed + 1)",
+                    ])
             }
             close(connection)  // after the log line: whoever sees the close can read why
             return nil
@@ -349,8 +370,9 @@ package final class FastCGIServer: Sendable {
         var limit = timeval(tv_sec: seconds, tv_usec: microseconds)
         for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
             guard setsockopt(connection, SOL_SOCKET, option, &limit, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
-                logger.error("cannot bound a connection's reads and writes; closing it",
-                             metadata: ["error": "\(SystemError("setsockopt"))"])
+                logger.error(
+                    "cannot bound a connection's reads and writes; closing it",
+                    metadata: ["error": "\(SystemError("setsockopt"))"])
                 close(connection)
                 return nil
             }
@@ -360,8 +382,9 @@ package final class FastCGIServer: Sendable {
         // libfcgi would see different bytes.
         var inline: Int32 = 1
         guard setsockopt(connection, SOL_SOCKET, SO_OOBINLINE, &inline, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-            logger.error("cannot keep out-of-band data in a connection's stream; closing it",
-                         metadata: ["error": "\(SystemError("setsockopt"))"])
+            logger.error(
+                "cannot keep out-of-band data in a connection's stream; closing it",
+                metadata: ["error": "\(SystemError("setsockopt"))"])
             close(connection)
             return nil
         }

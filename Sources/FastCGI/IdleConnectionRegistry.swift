@@ -71,25 +71,31 @@ struct IdleConnectionRegistry {
         }
 
         mutating func peekOldest(in since: [Int32: (instant: ContinuousClock.Instant, sequence: Int)])
-            -> (fd: Int32, instant: ContinuousClock.Instant)? {
+            -> (fd: Int32, instant: ContinuousClock.Instant)?
+        {
             while head < entries.count {
                 let entry = entries[head]
-                if let current = since[entry.fd], current.sequence == entry.sequence { return (entry.fd, current.instant) }
+                if let current = since[entry.fd], current.sequence == entry.sequence {
+                    return (entry.fd, current.instant)
+                }
                 head += 1
             }
             return nil
         }
 
         mutating func popOldest(in since: inout [Int32: (instant: ContinuousClock.Instant, sequence: Int)])
-            -> (fd: Int32, instant: ContinuousClock.Instant)? {
+            -> (fd: Int32, instant: ContinuousClock.Instant)?
+        {
             guard let oldest = peekOldest(in: since) else { return nil }
             head += 1
             since[oldest.fd] = nil
             return oldest
         }
 
-        mutating func popAll(idleSinceBefore limit: ContinuousClock.Instant,
-                             in since: inout [Int32: (instant: ContinuousClock.Instant, sequence: Int)]) -> [Int32] {
+        mutating func popAll(
+            idleSinceBefore limit: ContinuousClock.Instant,
+            in since: inout [Int32: (instant: ContinuousClock.Instant, sequence: Int)]
+        ) -> [Int32] {
             var popped: [Int32] = []
             while let oldest = peekOldest(in: since), oldest.instant < limit {
                 _ = popOldest(in: &since)

@@ -35,7 +35,10 @@ package enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
             let endpoint = try HostAndPort(parsing: Substring(text), defaultPort: nil)
             self = .tcp(host: endpoint.host, port: endpoint.port)
         } catch .missingHost(let port) {
-            throw ParseError(description: "'\(text)': give the host explicitly (e.g. 127.0.0.1:\(port)); FastCGI must not listen on every interface by accident")
+            throw ParseError(
+                description:
+                    "'\(text)': give the host explicitly (e.g. 127.0.0.1:\(port)); FastCGI must not listen on every interface by accident"
+            )
         } catch .unclosedBracket {
             throw unrecognized
         } catch {

@@ -58,7 +58,9 @@ package final class ListeningSocket: @unchecked Sendable {  // immutable after i
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else { throw SystemError("unix socket path too long: \(path)", errno: ENAMETOOLONG) }
+        guard path.utf8.count < capacity else {
+            throw SystemError("unix socket path too long: \(path)", errno: ENAMETOOLONG)
+        }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: path.utf8)
             raw[path.utf8.count] = 0
@@ -123,8 +125,10 @@ package final class ListeningSocket: @unchecked Sendable {  // immutable after i
 
     /// Throws `call`'s error unless it `succeeded`, first closing the half-made
     /// socket (and removing the path it was bound to), read errno before either.
-    private static func succeeded(_ succeeded: Bool, _ call: String, else fd: Int32,
-                                  unlinking path: String? = nil) throws(SystemError) {
+    private static func succeeded(
+        _ succeeded: Bool, _ call: String, else fd: Int32,
+        unlinking path: String? = nil
+    ) throws(SystemError) {
         guard !succeeded else { return }
         let error = SystemError(call)
         _ = Glibc.close(fd)

@@ -23,7 +23,8 @@ package struct PeerAllowList: Sendable, Equatable, CustomStringConvertible {
         for item in text.split(separator: ",") {
             let address = item.trimmingSpaces
             guard let normal = Self.canonical(address) else {
-                throw ParseError(description: "'\(address)' is not an IPv4 or IPv6 address (one per comma; no names, no ranges)")
+                throw ParseError(
+                    description: "'\(address)' is not an IPv4 or IPv6 address (one per comma; no names, no ranges)")
             }
             canonical.insert(normal)
         }
@@ -45,8 +46,8 @@ package struct PeerAllowList: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-private extension Substring {
-    var trimmingSpaces: String {
+extension Substring {
+    fileprivate var trimmingSpaces: String {
         String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }

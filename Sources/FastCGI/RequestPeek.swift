@@ -54,11 +54,15 @@ final class RequestPeek {
                 checked = count
                 pause = 1
                 lastProgress = ContinuousClock.now
-                switch FastCGIRequestValidator.check(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), limits: limits) {
+                switch FastCGIRequestValidator.check(
+                    UnsafeRawBufferPointer(rebasing: buffer[0..<count]), limits: limits)
+                {
                 case .refused(let violation):
                     return .refused(violation)
                 case .complete(let shape):
-                    if shape.requestLength != nil || count == buffer.count { return .request(shape, unread: unread(count)) }
+                    if shape.requestLength != nil || count == buffer.count {
+                        return .request(shape, unread: unread(count))
+                    }
                     head = (shape, head?.since ?? ContinuousClock.now)
                 case .incomplete:
                     break

@@ -17,8 +17,10 @@ package final class RedisCacheStore: CacheStore {
         /// with F(--max-n)'s digits); anything larger is refused and the connection dropped.
         package var replyLimits = RedisReplyLimits()
 
-        package init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
-                    replyLimits: RedisReplyLimits = RedisReplyLimits()) {
+        package init(
+            url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
+            replyLimits: RedisReplyLimits = RedisReplyLimits()
+        ) {
             self.url = url
             self.connectTimeout = connectTimeout
             self.commandTimeout = commandTimeout
@@ -48,8 +50,10 @@ package final class RedisCacheStore: CacheStore {
     private var recoveriesAtFailure = 0
 
     /// - Parameter connect: how to make a connection; by default a `RedisConnection` to `settings.url`.
-    package init(settings: Settings, health: RedisHealth, clock: any BlockingClock = SystemClock(),
-                connect: Connector? = nil) {
+    package init(
+        settings: Settings, health: RedisHealth, clock: any BlockingClock = SystemClock(),
+        connect: Connector? = nil
+    ) {
         self.settings = settings
         self.health = health
         self.clock = clock
@@ -59,8 +63,9 @@ package final class RedisCacheStore: CacheStore {
 
     private static func connector(for settings: Settings) -> Connector {
         { () throws(RedisError) -> any RedisCommanding in
-            try RedisConnection(url: settings.url, connectTimeout: settings.connectTimeout,
-                                commandTimeout: settings.commandTimeout, limits: settings.replyLimits)
+            try RedisConnection(
+                url: settings.url, connectTimeout: settings.connectTimeout,
+                commandTimeout: settings.commandTimeout, limits: settings.replyLimits)
         }
     }
 
@@ -92,7 +97,9 @@ package final class RedisCacheStore: CacheStore {
 
     @discardableResult
     package func set(_ key: String, to value: [UInt8], expiry: Duration) -> Bool {
-        let arguments = [Array("SET".utf8), Array(key.utf8), value, Array("PX".utf8), Array(String(Self.milliseconds(expiry)).utf8)]
+        let arguments = [
+            Array("SET".utf8), Array(key.utf8), value, Array("PX".utf8), Array(String(Self.milliseconds(expiry)).utf8),
+        ]
         if case .status? = run(arguments, isWrite: true) { return true }
         return false
     }

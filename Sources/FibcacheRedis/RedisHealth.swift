@@ -70,8 +70,9 @@ package final class RedisHealth: Sendable {
             return state.connection != .down(reason)
         }
         if changed {
-            logger.warning("Redis unavailable; serving uncached until it returns",
-                           metadata: ["redis": "\(target)", "reason": "\(reason)"])
+            logger.warning(
+                "Redis unavailable; serving uncached until it returns",
+                metadata: ["redis": "\(target)", "reason": "\(reason)"])
         }
     }
 
@@ -82,17 +83,21 @@ package final class RedisHealth: Sendable {
             return state.commandError != message
         }
         if changed {
-            logger.warning("Redis refused a command; serving uncached", metadata: ["redis": "\(target)", "reply": "\(message)"])
+            logger.warning(
+                "Redis refused a command; serving uncached", metadata: ["redis": "\(target)", "reply": "\(message)"])
         }
     }
 
     /// A Sentinel named another primary than the quorum: stale, or lying.
     func sentinelOutvoted(_ outvoted: OutvotedSentinel) {
         outvotedLog.record("\(outvoted.sentinel) \(outvoted.named)") { suppressed in
-            logger.warning("a Sentinel names another primary than the quorum of Sentinels; its answer is ignored",
-                           metadata: ["sentinel": "\(outvoted.sentinel)", "named": "\(outvoted.named)",
-                                      "primary": "\(outvoted.primary)", "redis": "\(target)",
-                                      "outvoted-since-last-line": "\(suppressed + 1)"])
+            logger.warning(
+                "a Sentinel names another primary than the quorum of Sentinels; its answer is ignored",
+                metadata: [
+                    "sentinel": "\(outvoted.sentinel)", "named": "\(outvoted.named)",
+                    "primary": "\(outvoted.primary)", "redis": "\(target)",
+                    "outvoted-since-last-line": "\(suppressed + 1)",
+                ])
         }
     }
 
@@ -102,7 +107,8 @@ package final class RedisHealth: Sendable {
             return state.commandError
         }
         if let previous {
-            logger.notice("Redis accepts commands again", metadata: ["redis": "\(target)", "previously": "\(previous)"])
+            logger.notice(
+                "Redis accepts commands again", metadata: ["redis": "\(target)", "previously": "\(previous)"])
         }
     }
 }

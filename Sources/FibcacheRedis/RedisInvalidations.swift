@@ -31,8 +31,10 @@ package final class RedisInvalidations: Sendable {
         /// The channel came up (true) or went down (false).
         package var channel: @Sendable (Bool) -> Void
 
-        package init(keys: @escaping @Sendable ([String]) -> Void, all: @escaping @Sendable () -> Void,
-                    channel: @escaping @Sendable (Bool) -> Void) {
+        package init(
+            keys: @escaping @Sendable ([String]) -> Void, all: @escaping @Sendable () -> Void,
+            channel: @escaping @Sendable (Bool) -> Void
+        ) {
             self.keys = keys
             self.all = all
             self.channel = channel
@@ -45,8 +47,10 @@ package final class RedisInvalidations: Sendable {
     private let handler: Handler
     private let logger: Logger
 
-    package init(settings: RedisCacheStore.Settings, prefix: String, pingInterval: Duration = .seconds(1),
-                handler: Handler, logger: Logger) {
+    package init(
+        settings: RedisCacheStore.Settings, prefix: String, pingInterval: Duration = .seconds(1),
+        handler: Handler, logger: Logger
+    ) {
         self.settings = settings
         self.prefix = prefix
         self.pingInterval = pingInterval
@@ -89,8 +93,9 @@ package final class RedisInvalidations: Sendable {
                 case .lost(let why): problem = why
                 }
                 if problem != lastProblem {
-                    logger.warning("Redis invalidation channel down; the in-process copy is not used until it is back",
-                                   metadata: ["redis": "\(settings.url)", "reason": "\(problem)"])
+                    logger.warning(
+                        "Redis invalidation channel down; the in-process copy is not used until it is back",
+                        metadata: ["redis": "\(settings.url)", "reason": "\(problem)"])
                     lastProblem = problem
                 }
             }
@@ -104,9 +109,10 @@ package final class RedisInvalidations: Sendable {
         do {
             // Replies to the setup come within the command timeout; afterwards `receive` waits
             // by poll(2) for a message, which then must be whole within the command timeout.
-            connection = try RedisConnection(url: settings.url, connectTimeout: settings.connectTimeout,
-                                             commandTimeout: max(settings.commandTimeout, .milliseconds(500)),
-                                             limits: Self.replyLimits)
+            connection = try RedisConnection(
+                url: settings.url, connectTimeout: settings.connectTimeout,
+                commandTimeout: max(settings.commandTimeout, .milliseconds(500)),
+                limits: Self.replyLimits)
         } catch { throw .lost(error.description) }
         do {
             let clientID = try connection.command("CLIENT", "ID")
@@ -114,11 +120,14 @@ package final class RedisInvalidations: Sendable {
             guard case .integer(let id) = clientID else {
                 throw Failure.refused("CLIENT ID unsupported (Redis 5 or older?)")
             }
-            let tracking = try connection.command("CLIENT", "TRACKING", "on", "REDIRECT", String(id), "BCAST", "PREFIX", prefix)
+            let tracking = try connection.command(
+                "CLIENT", "TRACKING", "on", "REDIRECT", String(id), "BCAST", "PREFIX", prefix)
             if case .error(let message) = tracking { throw Failure.refused("CLIENT TRACKING refused: \(message)") }
             try connection.send([Array("SUBSCRIBE".utf8), Array(Self.channel.utf8)])
-            guard case .array(let confirmation)? = try connection.receive(within: settings.commandTimeout + .seconds(1)),
-                  confirmation.first == .string(Array("subscribe".utf8)) else {
+            guard
+                case .array(let confirmation)? = try connection.receive(within: settings.commandTimeout + .seconds(1)),
+                confirmation.first == .string(Array("subscribe".utf8))
+            else {
                 throw Failure.refused("SUBSCRIBE \(Self.channel) refused")
             }
         } catch let error as RedisError {
@@ -153,7 +162,10 @@ package final class RedisInvalidations: Sendable {
                 switch parts[2] {
                 case .null: handler.all()
                 case .array(let keys):
-                    handler.keys(keys.compactMap { if case .string(let key) = $0 { String(decoding: key, as: UTF8.self) } else { nil } })
+                    handler.keys(
+                        keys.compactMap {
+                            if case .string(let key) = $0 { String(decoding: key, as: UTF8.self) } else { nil }
+                        })
                 default: break
                 }
             case .string(Array("pong".utf8)):

@@ -10,9 +10,10 @@ struct APIError: Error, Equatable {
 
     /// Never kept by an HTTP cache: the limits behind a refusal may change.
     var response: HTTPResponse {
-        HTTPResponse(status: status,
-                     headers: [("Content-Type", JSON.contentType), ("Cache-Control", HTTPCaching.neverValue)] + extraHeaders,
-                     body: JSON.error(message))
+        HTTPResponse(
+            status: status,
+            headers: [("Content-Type", JSON.contentType), ("Cache-Control", HTTPCaching.neverValue)] + extraHeaders,
+            body: JSON.error(message))
     }
 
     /// User input echoed in a message, bounded and stripped of control characters.

@@ -59,8 +59,9 @@ package final class AnswerMemoryBudget: Sendable {
                 refusals.add(1, ordering: .relaxed)
                 return nil
             }
-            let (exchanged, original) = reserved.compareExchange(expected: current, desired: current + cost,
-                                                                 ordering: .acquiringAndReleasing)
+            let (exchanged, original) = reserved.compareExchange(
+                expected: current, desired: current + cost,
+                ordering: .acquiringAndReleasing)
             if exchanged { return Reservation(budget: self, bytes: cost) }
             current = original
         }

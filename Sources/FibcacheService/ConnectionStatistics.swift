@@ -14,7 +14,10 @@ package struct ConnectionCounts: Sendable, Equatable {
     /// Idle connections closed since start after the idle timeout.
     package var idleClosedAfterTimeout: Int
 
-    package init(requestsRefusedByRule: [String: Int] = [:], idle: Int = 0, idleClosedOverCap: Int = 0, idleClosedAfterTimeout: Int = 0) {
+    package init(
+        requestsRefusedByRule: [String: Int] = [:], idle: Int = 0, idleClosedOverCap: Int = 0,
+        idleClosedAfterTimeout: Int = 0
+    ) {
         self.requestsRefusedByRule = requestsRefusedByRule
         self.idle = idle
         self.idleClosedOverCap = idleClosedOverCap
@@ -39,10 +42,12 @@ final class ConnectionStatistics: Sendable {
         self.source = source
         self.factory = factory
         idleGauge = CoreMetrics.Gauge(label: "fibcache_fastcgi_idle_connections", factory: factory)
-        closedOverCapCounter = FollowingCounter(label: "fibcache_fastcgi_idle_connections_closed_total",
-                                                dimensions: [("reason", "over_cap")], factory: factory)
-        closedAfterTimeoutCounter = FollowingCounter(label: "fibcache_fastcgi_idle_connections_closed_total",
-                                                     dimensions: [("reason", "timeout")], factory: factory)
+        closedOverCapCounter = FollowingCounter(
+            label: "fibcache_fastcgi_idle_connections_closed_total",
+            dimensions: [("reason", "over_cap")], factory: factory)
+        closedAfterTimeoutCounter = FollowingCounter(
+            label: "fibcache_fastcgi_idle_connections_closed_total",
+            dimensions: [("reason", "timeout")], factory: factory)
     }
 
     /// `/status`'s `"fastcgi"` object.
@@ -64,8 +69,11 @@ final class ConnectionStatistics: Sendable {
         let factory = self.factory
         refusedCounters.withLock { counters in
             for (rule, total) in counts.requestsRefusedByRule {
-                let counter = counters[rule] ?? FollowingCounter(label: "fibcache_fastcgi_requests_refused_total",
-                                                                 dimensions: [("rule", rule)], factory: factory)
+                let counter =
+                    counters[rule]
+                    ?? FollowingCounter(
+                        label: "fibcache_fastcgi_requests_refused_total",
+                        dimensions: [("rule", rule)], factory: factory)
                 counters[rule] = counter
                 counter.follow(total)
             }

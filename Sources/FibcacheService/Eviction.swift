@@ -7,10 +7,13 @@ extension FibonacciService {
     func evict(_ n: Int, store: CacheStore) -> HTTPResponse {
         let (stored, local) = cache.evict(n, store: store)
         if stored == .unavailable {
-            return APIError(status: 503, message: "the cache store is unavailable: F(\(n)) may still be cached there; try again").response
+            return APIError(
+                status: 503, message: "the cache store is unavailable: F(\(n)) may still be cached there; try again"
+            ).response
         }
         let evicted = stored == .removed || local
-        return HTTPResponse(status: 200, headers: [("Content-Type", JSON.contentType), ("Cache-Control", HTTPCaching.neverValue)],
-                            body: Array(#"{"n": \#(n), "evicted": \#(evicted)}"#.utf8))
+        return HTTPResponse(
+            status: 200, headers: [("Content-Type", JSON.contentType), ("Cache-Control", HTTPCaching.neverValue)],
+            body: Array(#"{"n": \#(n), "evicted": \#(evicted)}"#.utf8))
     }
 }

@@ -11,10 +11,18 @@ struct FibonacciQuery: Equatable {
         algorithm = try FibonacciQuery.algorithm(query["algorithm"])
         n = try FibonacciQuery.number(segment, limits: limits)
         if algorithm == .iterative && n > limits.maxIterativeN {
-            throw APIError(status: 400, message: "the iterative algorithm is limited to n <= \(limits.maxIterativeN) (--max-iterative-n); use algorithm=fast for larger n")
+            throw APIError(
+                status: 400,
+                message:
+                    "the iterative algorithm is limited to n <= \(limits.maxIterativeN) (--max-iterative-n); use algorithm=fast for larger n"
+            )
         }
         if algorithm == .recursive && n > limits.maxRecursiveN {
-            throw APIError(status: 400, message: "the recursive algorithm is limited to n <= \(limits.maxRecursiveN) (--max-recursive-n); use algorithm=fast or algorithm=iterative for larger n")
+            throw APIError(
+                status: 400,
+                message:
+                    "the recursive algorithm is limited to n <= \(limits.maxRecursiveN) (--max-recursive-n); use algorithm=fast or algorithm=iterative for larger n"
+            )
         }
     }
 
@@ -39,7 +47,10 @@ struct FibonacciQuery: Equatable {
     static func number(_ segment: Substring, limits: ServiceLimits) throws(APIError) -> Int {
         let digits = segment.utf8
         guard !digits.isEmpty, digits.isAllASCIIDigits else {
-            throw APIError(status: 400, message: "n must be a non-negative integer written with the digits 0-9, got '\(APIError.echo(segment))'")
+            throw APIError(
+                status: 400,
+                message: "n must be a non-negative integer written with the digits 0-9, got '\(APIError.echo(segment))'"
+            )
         }
         let significant = digits.drop { $0 == UInt8(ascii: "0") }
         let tooLarge = APIError(status: 400, message: "n must be at most \(limits.maxN) (--max-n)")

@@ -27,10 +27,12 @@ package struct FibonacciService: Sendable {
     /// Refused operations too: a local user probing the socket must not fill the journal.
     let operationsRefusalLog: RateLimitedLog
 
-    package init(limits: ServiceLimits = ServiceLimits(), cache: ReadThroughCache, memoryBudget: AnswerMemoryBudget? = nil,
-                statistics: ServiceStatistics = ServiceStatistics(workerCount: 1),
-                slowRequestThreshold: Duration? = .seconds(1), operationsToken: OperationsToken? = nil,
-                clock: any BlockingClock = SystemClock(), logger: Logger) {
+    package init(
+        limits: ServiceLimits = ServiceLimits(), cache: ReadThroughCache, memoryBudget: AnswerMemoryBudget? = nil,
+        statistics: ServiceStatistics = ServiceStatistics(workerCount: 1),
+        slowRequestThreshold: Duration? = .seconds(1), operationsToken: OperationsToken? = nil,
+        clock: any BlockingClock = SystemClock(), logger: Logger
+    ) {
         self.limits = limits
         self.cache = cache
         self.memoryBudget = memoryBudget
@@ -47,8 +49,10 @@ package struct FibonacciService: Sendable {
     /// whole HTTP exchange, from the method rules to the bytes the transport writes
     /// (a request body, never read, is the transport's to skip).
     /// - Parameter clientHasGone: whether the client hung up (its computation may stop).
-    package func respond(to request: HTTPRequest, store: CacheStore, worker: Int = 0,
-                        clientHasGone: @escaping @Sendable () -> Bool = { false }) -> HTTPResponse {
+    package func respond(
+        to request: HTTPRequest, store: CacheStore, worker: Int = 0,
+        clientHasGone: @escaping @Sendable () -> Bool = { false }
+    ) -> HTTPResponse {
         let activity = statistics.workers[worker]
         let start = clock.now
         activity.began(request, at: start)
@@ -59,12 +63,18 @@ package struct FibonacciService: Sendable {
         return response
     }
 
-    private func route(_ request: HTTPRequest, store: CacheStore,
-                       clientHasGone: @escaping @Sendable () -> Bool) -> HTTPResponse {
+    private func route(
+        _ request: HTTPRequest, store: CacheStore,
+        clientHasGone: @escaping @Sendable () -> Bool
+    ) -> HTTPResponse {
         let route = Route(path: request.path)
         if let allowed = route.allowedMethods, !allowed.contains(request.method) {
-            return APIError(status: 405, message: "method \(APIError.echo(request.method)) not allowed; use \(allowed.dropLast().joined(separator: ", ")) or \(allowed.last!)",
-                            extraHeaders: [("Allow", allowed.joined(separator: ", "))]).response
+            return APIError(
+                status: 405,
+                message:
+                    "method \(APIError.echo(request.method)) not allowed; use \(allowed.dropLast().joined(separator: ", ")) or \(allowed.last!)",
+                extraHeaders: [("Allow", allowed.joined(separator: ", "))]
+            ).response
         }
         if route.isOperation(method: request.method), !(operationsToken?.matches(request.operationsToken) ?? false) {
             return refusedOperation(request)
@@ -87,7 +97,8 @@ package struct FibonacciService: Sendable {
                 if request.receivedTarget != canonical { return HTTPCaching.redirect(to: canonical) }
                 // A cache revalidating what it holds: the answer cannot have changed.
                 if let condition = request.ifNoneMatch,
-                   HTTPCaching.ifNoneMatch(condition, matches: HTTPCaching.entityTag(for: query.n)) {
+                    HTTPCaching.ifNoneMatch(condition, matches: HTTPCaching.entityTag(for: query.n))
+                {
                     return notModified(query)
                 }
                 return fibonacci(query, client: request.client, store: store, clientHasGone: clientHasGone)
@@ -104,8 +115,10 @@ package struct FibonacciService: Sendable {
     }
 
     /// The request path of the article's view. `client`: the address nginx passed.
-    func fibonacci(_ query: FibonacciQuery, client: String? = nil, store: CacheStore,
-                   clientHasGone: @escaping @Sendable () -> Bool = { false }) -> HTTPResponse {
+    func fibonacci(
+        _ query: FibonacciQuery, client: String? = nil, store: CacheStore,
+        clientHasGone: @escaping @Sendable () -> Bool = { false }
+    ) -> HTTPResponse {
         let start = clock.now
         // A large answer takes its memory before anything is read or computed: a flood
         // of them gets 503s, not the OOM killer.
@@ -118,9 +131,11 @@ package struct FibonacciService: Sendable {
         do {
             // The cheap `fast` computation of n shares its flight and lock with nobody
             // else's: it must never wait behind an `iterative` or `recursive` one.
-            answer = try cache.value(for: query.n, variant: query.algorithm == .fast ? "" : query.algorithm.rawValue,
-                                     cheap: query.n <= query.algorithm.cheapLimit, client: ClientAddress.key(client), store: store,
-                                     hasGone: clientHasGone) { shouldStop in
+            answer = try cache.value(
+                for: query.n, variant: query.algorithm == .fast ? "" : query.algorithm.rawValue,
+                cheap: query.n <= query.algorithm.cheapLimit, client: ClientAddress.key(client), store: store,
+                hasGone: clientHasGone
+            ) { shouldStop in
                 Fibonacci.decimalDigits(of: query.n, using: query.algorithm, stoppingIf: shouldStop)
             }
         } catch {
@@ -128,9 +143,10 @@ package struct FibonacciService: Sendable {
         }
         if answer.computedHere { statistics.computed(duration: answer.computeTime, cpuTime: answer.computeCPUTime) }
         statistics.responded(answer.outcome)
-        let timing = ServerTiming(cache: answer.cacheTime, compute: answer.computeTime, outcome: answer.outcome,
-                                  algorithm: answer.shared ? "shared" : answer.computedHere ? query.algorithm.rawValue : nil,
-                                  local: answer.fromLocalCopy)
+        let timing = ServerTiming(
+            cache: answer.cacheTime, compute: answer.computeTime, outcome: answer.outcome,
+            algorithm: answer.shared ? "shared" : answer.computedHere ? query.algorithm.rawValue : nil,
+            local: answer.fromLocalCopy)
         logIfSlow(query, timing: timing, total: clock.now - start)
         var response = HTTPResponse(
             status: 200,
@@ -148,10 +164,12 @@ package struct FibonacciService: Sendable {
 
     /// 304: the validators and freshness of the 200, no body (RFC 9110 §15.4.5).
     private func notModified(_ query: FibonacciQuery) -> HTTPResponse {
-        HTTPResponse(status: 304, headers: [
-            ("Cache-Control", HTTPCaching.foreverValue),
-            ("ETag", HTTPCaching.entityTag(for: query.n)),
-        ])
+        HTTPResponse(
+            status: 304,
+            headers: [
+                ("Cache-Control", HTTPCaching.foreverValue),
+                ("ETag", HTTPCaching.entityTag(for: query.n)),
+            ])
     }
 
     /// A miss the computations had no room for (or that nobody waits for any more):
@@ -160,16 +178,26 @@ package struct FibonacciService: Sendable {
         switch failure {
         case .busy:
             rejectionLog.record { suppressed in
-                logger.warning("computations at their limit: refusing misses with 503", metadata: [
-                    "n": "\(query.n)", "algorithm": "\(query.algorithm)", "refused_since_last_log": "\(suppressed)",
-                ])
+                logger.warning(
+                    "computations at their limit: refusing misses with 503",
+                    metadata: [
+                        "n": "\(query.n)", "algorithm": "\(query.algorithm)", "refused_since_last_log": "\(suppressed)",
+                    ])
             }
-            return APIError(status: 503, message: "busy computing other values; retry in \(Self.retryAfterSeconds) s (cached values are served meanwhile)",
-                            extraHeaders: [("Retry-After", "\(Self.retryAfterSeconds)")]).response
+            return APIError(
+                status: 503,
+                message:
+                    "busy computing other values; retry in \(Self.retryAfterSeconds) s (cached values are served meanwhile)",
+                extraHeaders: [("Retry-After", "\(Self.retryAfterSeconds)")]
+            ).response
         case .clientBusy:
             // Counted by the admission; not logged: it is the limit working, one client at a time.
-            return APIError(status: 503, message: "one computation per client: yours is still running or waiting; retry in \(Self.retryAfterSeconds) s when it has finished (cached values are served meanwhile)",
-                            extraHeaders: [("Retry-After", "\(Self.retryAfterSeconds)")]).response
+            return APIError(
+                status: 503,
+                message:
+                    "one computation per client: yours is still running or waiting; retry in \(Self.retryAfterSeconds) s when it has finished (cached values are served meanwhile)",
+                extraHeaders: [("Retry-After", "\(Self.retryAfterSeconds)")]
+            ).response
         case .abandoned:
             // Nobody reads this: the client hung up and its computation stopped.
             return APIError(status: 503, message: "the computation stopped: the client had gone").response
@@ -180,13 +208,19 @@ package struct FibonacciService: Sendable {
     /// logged once per interval (it shares the computations' interval and line budget).
     private func refusedForMemory(_ query: FibonacciQuery) -> HTTPResponse {
         rejectionLog.record { suppressed in
-            logger.warning("memory budget for answers in flight used up: refusing large values with 503", metadata: [
-                "n": "\(query.n)", "budget_mib": "\(memoryBudget.map { $0.totalBytes >> 20 } ?? 0)",
-                "refused_since_last_log": "\(suppressed)",
-            ])
+            logger.warning(
+                "memory budget for answers in flight used up: refusing large values with 503",
+                metadata: [
+                    "n": "\(query.n)", "budget_mib": "\(memoryBudget.map { $0.totalBytes >> 20 } ?? 0)",
+                    "refused_since_last_log": "\(suppressed)",
+                ])
         }
-        return APIError(status: 503, message: "too many large values in flight; retry in \(Self.retryAfterSeconds) s (smaller values are served meanwhile)",
-                        extraHeaders: [("Retry-After", "\(Self.retryAfterSeconds)")]).response
+        return APIError(
+            status: 503,
+            message:
+                "too many large values in flight; retry in \(Self.retryAfterSeconds) s (smaller values are served meanwhile)",
+            extraHeaders: [("Retry-After", "\(Self.retryAfterSeconds)")]
+        ).response
     }
 
     static let retryAfterSeconds = 1
@@ -196,23 +230,29 @@ package struct FibonacciService: Sendable {
     private func refusedOperation(_ request: HTTPRequest) -> HTTPResponse {
         statistics.operationRefused()
         operationsRefusalLog.record { suppressed in
-            logger.warning("operation refused: not passed by nginx's operations server (no or a wrong operations token)", metadata: [
-                "method": "\(APIError.echo(request.method))", "path": "\(APIError.echo(request.path))",
-                "token_configured": "\(operationsToken != nil)", "refused_since_last_log": "\(suppressed)",
-            ])
+            logger.warning(
+                "operation refused: not passed by nginx's operations server (no or a wrong operations token)",
+                metadata: [
+                    "method": "\(APIError.echo(request.method))", "path": "\(APIError.echo(request.path))",
+                    "token_configured": "\(operationsToken != nil)", "refused_since_last_log": "\(suppressed)",
+                ])
         }
-        let why = operationsToken == nil ? "this fibcache has no operations token (--operations-token-file), so it answers no operation" :
-            "operations (DELETE, /status, /metrics) are answered through the operations server only"
+        let why =
+            operationsToken == nil
+            ? "this fibcache has no operations token (--operations-token-file), so it answers no operation"
+            : "operations (DELETE, /status, /metrics) are answered through the operations server only"
         return APIError(status: 403, message: why).response
     }
 
     private func logIfSlow(_ query: FibonacciQuery, timing: ServerTiming, total: Duration) {
         guard let slowRequestThreshold, total >= slowRequestThreshold else { return }
         statistics.slowRequest()
-        logger.warning("slow request", metadata: [
-            "n": "\(query.n)", "algorithm": "\(query.algorithm)", "cache": "\(timing.outcome.rawValue)",
-            "total_ms": "\(total.millisecondsText)", "cache_ms": "\(timing.cache.millisecondsText)",
-            "compute_ms": "\(timing.compute.millisecondsText)",
-        ])
+        logger.warning(
+            "slow request",
+            metadata: [
+                "n": "\(query.n)", "algorithm": "\(query.algorithm)", "cache": "\(timing.outcome.rawValue)",
+                "total_ms": "\(total.millisecondsText)", "cache_ms": "\(timing.cache.millisecondsText)",
+                "compute_ms": "\(timing.compute.millisecondsText)",
+            ])
     }
 }

@@ -13,9 +13,13 @@ enum HTTPCaching {
 
     /// 301 to `target` (a path): one URL per value.
     static func redirect(to target: String) -> HTTPResponse {
-        HTTPResponse(status: 301, headers: [("Content-Type", JSON.contentType), ("Cache-Control", redirectValue),
-                                            ("Location", target)],
-                     body: Array(#"{"location": "#.utf8) + JSON.quoted(target) + [UInt8(ascii: "}")])
+        HTTPResponse(
+            status: 301,
+            headers: [
+                ("Content-Type", JSON.contentType), ("Cache-Control", redirectValue),
+                ("Location", target),
+            ],
+            body: Array(#"{"location": "#.utf8) + JSON.quoted(target) + [UInt8(ascii: "}")])
     }
 
     /// Strong, and depending only on what the body depends on: n and the body's format

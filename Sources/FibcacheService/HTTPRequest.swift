@@ -16,8 +16,10 @@ package struct HTTPRequest: Sendable, Equatable {
     /// nil or empty: a client not limited per address (the operations server, this host).
     package var client: String?
 
-    package init(method: String, path: String, query: String = "", ifNoneMatch: String? = nil, target: String? = nil,
-                operationsToken: String? = nil, client: String? = nil) {
+    package init(
+        method: String, path: String, query: String = "", ifNoneMatch: String? = nil, target: String? = nil,
+        operationsToken: String? = nil, client: String? = nil
+    ) {
         self.method = method
         self.path = path
         self.query = query

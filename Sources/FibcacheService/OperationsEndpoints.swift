@@ -11,7 +11,9 @@ extension FibonacciService {
 
     func readiness(store: CacheStore) -> HTTPResponse {
         if let reason = store.unavailabilityReason() {
-            return json(503, #"{"status": "unavailable", "reason": "# + String(decoding: JSON.quoted(reason), as: UTF8.self) + "}")
+            return json(
+                503,
+                #"{"status": "unavailable", "reason": "# + String(decoding: JSON.quoted(reason), as: UTF8.self) + "}")
         }
         return json(200, #"{"status": "ready"}"#)
     }
@@ -41,21 +43,25 @@ extension FibonacciService {
         ]
         if let admission = cache.admission {
             let counts = admission.counts
-            fields.append(#""computations_admission": {"running": \#(counts.running), "waiting": \#(counts.waiting), "#
-                          + #""rejected": \#(counts.rejected), "rejected_per_client": \#(counts.rejectedPerClient), "abandoned": \#(counts.abandoned), "#
-                          + #""max_running": \#(admission.limits.running), "max_waiting": \#(admission.limits.waiting), "#
-                          + #""max_miss_workers": \#(admission.limits.missWorkers)}"#)
+            fields.append(
+                #""computations_admission": {"running": \#(counts.running), "waiting": \#(counts.waiting), "#
+                    + #""rejected": \#(counts.rejected), "rejected_per_client": \#(counts.rejectedPerClient), "abandoned": \#(counts.abandoned), "#
+                    + #""max_running": \#(admission.limits.running), "max_waiting": \#(admission.limits.waiting), "#
+                    + #""max_miss_workers": \#(admission.limits.missWorkers)}"#)
         }
         if let memoryBudget {
             // Large answers in flight, and those refused for want of room (503).
-            fields.append(#""answer_memory": {"budget_bytes": \#(memoryBudget.totalBytes), "large_answers_bytes": \#(memoryBudget.largeAnswerBytes), "#
-                          + #""reserved_bytes": \#(memoryBudget.reservedBytes), "refused": \#(memoryBudget.refusedCount)}"#)
+            fields.append(
+                #""answer_memory": {"budget_bytes": \#(memoryBudget.totalBytes), "large_answers_bytes": \#(memoryBudget.largeAnswerBytes), "#
+                    + #""reserved_bytes": \#(memoryBudget.reservedBytes), "refused": \#(memoryBudget.refusedCount)}"#)
         }
         fields.append(s.connections.statusJSON)
         if let localCache = cache.local {
             let (entries, bytes) = localCache.usage
             // in_use false: the invalidation channel is down, so the copy is empty and unused.
-            fields.append(#""local_cache": {"entries": \#(entries), "bytes": \#(bytes), "capacity_bytes": \#(localCache.capacity), "in_use": \#(!localCache.isSuspended), "invalidations": \#(localCache.invalidationCount)}"#)
+            fields.append(
+                #""local_cache": {"entries": \#(entries), "bytes": \#(bytes), "capacity_bytes": \#(localCache.capacity), "in_use": \#(!localCache.isSuspended), "invalidations": \#(localCache.invalidationCount)}"#
+            )
         }
         if full {
             let now = clock.now
@@ -75,14 +81,19 @@ extension FibonacciService {
         statistics.observe(cache.admission?.counts, rejectedValues: cache.rejectedValueCount)
         if let memoryBudget { statistics.observe(memoryBudget) }
         statistics.connections.observe()
-        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
-                                                   ("Cache-Control", HTTPCaching.neverValue)],
-                            body: statistics.registry.emitToBuffer())
+        return HTTPResponse(
+            status: 200,
+            headers: [
+                ("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
+                ("Cache-Control", HTTPCaching.neverValue),
+            ],
+            body: statistics.registry.emitToBuffer())
     }
 
     private func json(_ status: Int, _ body: String) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [("Content-Type", JSON.contentType), ("Cache-Control", HTTPCaching.neverValue)],
-                     body: Array(body.utf8))
+        HTTPResponse(
+            status: status, headers: [("Content-Type", JSON.contentType), ("Cache-Control", HTTPCaching.neverValue)],
+            body: Array(body.utf8))
     }
 
     private func quoted(_ request: HTTPRequest?) -> String {

@@ -7,8 +7,11 @@ struct QueryString {
     init(_ raw: String) {
         for pair in raw.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            pairs.append((percentDecoded(parts[0], plusIsSpace: true),
-                          parts.count > 1 ? percentDecoded(parts[1], plusIsSpace: true) : ""))
+            pairs.append(
+                (
+                    percentDecoded(parts[0], plusIsSpace: true),
+                    parts.count > 1 ? percentDecoded(parts[1], plusIsSpace: true) : ""
+                ))
         }
     }
 

@@ -17,8 +17,10 @@ package struct ServiceLimits: Sendable, Equatable {
     /// No `--max-n` beyond this: F(10⁷) takes ~0.4 s and 2 MB even with `fast`.
     package static let maxNCeiling = 10_000_000
 
-    package init(maxN: Int = ServiceLimits.defaultMaxN, maxIterativeN: Int = ServiceLimits.defaultMaxIterativeN,
-                maxRecursiveN: Int = ServiceLimits.defaultMaxRecursiveN) {
+    package init(
+        maxN: Int = ServiceLimits.defaultMaxN, maxIterativeN: Int = ServiceLimits.defaultMaxIterativeN,
+        maxRecursiveN: Int = ServiceLimits.defaultMaxRecursiveN
+    ) {
         precondition(maxN >= 0 && maxIterativeN >= 0 && (0...Fibonacci.recursiveLimit).contains(maxRecursiveN))
         self.maxN = maxN
         self.maxIterativeN = maxIterativeN

@@ -1,8 +1,7 @@
 import CoreMetrics
+import FibonacciCache
 import Prometheus
 import Synchronization
-
-import FibonacciCache
 import SystemSupport
 
 /// What the service has done since it started, for `/status` (read back from
@@ -60,18 +59,21 @@ package final class ServiceStatistics: Sendable {
         ]
         var counters: [CacheOutcome: CoreMetrics.Counter] = [:]
         for outcome in [CacheOutcome.hit, .miss, .bypass] {
-            counters[outcome] = CoreMetrics.Counter(label: "fibcache_fibonacci_responses_total",
-                                        dimensions: [("cache", outcome.rawValue.lowercased())], factory: factory)
+            counters[outcome] = CoreMetrics.Counter(
+                label: "fibcache_fibonacci_responses_total",
+                dimensions: [("cache", outcome.rawValue.lowercased())], factory: factory)
         }
         responseCounters = counters
         computationCounter = CoreMetrics.Counter(label: "fibcache_computations_total", factory: factory)
         redisErrorCounter = CoreMetrics.Counter(label: "fibcache_redis_errors_total", factory: factory)
         slowRequestCounter = CoreMetrics.Counter(label: "fibcache_slow_requests_total", factory: factory)
         operationsRefusedCounter = CoreMetrics.Counter(label: "fibcache_operations_refused_total", factory: factory)
-        rejectedPerClientCounter = FollowingCounter(label: "fibcache_computations_rejected_per_client_total", factory: factory)
+        rejectedPerClientCounter = FollowingCounter(
+            label: "fibcache_computations_rejected_per_client_total", factory: factory)
         requestTimer = CoreMetrics.Timer(label: "fibcache_request_duration_seconds", factory: factory)
         computeTimer = CoreMetrics.Timer(label: "fibcache_compute_duration_seconds", factory: factory)
-        computeCPUCounter = CoreMetrics.FloatingPointCounter(label: "fibcache_compute_cpu_seconds_total", factory: factory)
+        computeCPUCounter = CoreMetrics.FloatingPointCounter(
+            label: "fibcache_compute_cpu_seconds_total", factory: factory)
         runningGauge = CoreMetrics.Gauge(label: "fibcache_computations_running", factory: factory)
         waitingGauge = CoreMetrics.Gauge(label: "fibcache_computations_waiting", factory: factory)
         rejectedCounter = FollowingCounter(label: "fibcache_computations_rejected_total", factory: factory)

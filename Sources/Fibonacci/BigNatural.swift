@@ -1,5 +1,4 @@
 import CGMP
-
 import Glibc
 
 /// A non-negative arbitrary-precision integer backed by a GMP `mpz_t`.

@@ -22,8 +22,10 @@ package enum Fibonacci {
     /// tens of milliseconds and does not ask.
     ///
     /// - Precondition: `n >= 0`, and `n <= recursiveLimit` for `.recursive`.
-    package static func decimalDigits(of n: Int, using algorithm: FibonacciAlgorithm,
-                                     stoppingIf shouldStop: () -> Bool) -> [UInt8]? {
+    package static func decimalDigits(
+        of n: Int, using algorithm: FibonacciAlgorithm,
+        stoppingIf shouldStop: () -> Bool
+    ) -> [UInt8]? {
         precondition(n >= 0, "Fibonacci of a negative number")
         switch algorithm {
         case .fast:
@@ -59,7 +61,8 @@ package enum Fibonacci {
     @inline(never)
     static func recursive(_ n: UInt64, shouldStop: () -> Bool) -> UInt64 {
         if n >= 30, shouldStop() { return 0 }
-        return n < 30 ? recursive(n) : recursive(n - 1, shouldStop: shouldStop) &+ recursive(n - 2, shouldStop: shouldStop)
+        return n < 30
+            ? recursive(n) : recursive(n - 1, shouldStop: shouldStop) &+ recursive(n - 2, shouldStop: shouldStop)
     }
 
     @inline(never)

@@ -28,7 +28,7 @@ package struct FibonacciResidue: Sendable {
         var bit = Int.bitWidth - n.leadingZeroBitCount - 1
         while bit >= 0 {
             let even = q.multiply(fk, q.subtract(q.add(fk1, fk1), fk))  // F(2k)
-            let odd = q.add(q.multiply(fk, fk), q.multiply(fk1, fk1))   // F(2k+1)
+            let odd = q.add(q.multiply(fk, fk), q.multiply(fk1, fk1))  // F(2k+1)
             (fk, fk1) = n >> bit & 1 == 0 ? (even, odd) : (odd, q.add(even, odd))
             bit -= 1
         }

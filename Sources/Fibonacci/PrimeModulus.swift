@@ -83,7 +83,8 @@ package struct PrimeModulus: Sendable, Equatable {
     /// A prime drawn uniformly from [2⁶², 2⁶³): odd candidates are drawn until one is
     /// prime (about 22 draws), so no prime is likelier than another — searching upward
     /// from a random start would favour those after long gaps.
-    package static func randomPrime<Generator: RandomNumberGenerator>(using generator: inout Generator) -> PrimeModulus {
+    package static func randomPrime<Generator: RandomNumberGenerator>(using generator: inout Generator) -> PrimeModulus
+    {
         while true {
             let candidate = PrimeModulus(UInt64.random(in: (1 << 62)...((1 << 63) - 1), using: &generator) | 1)
             if candidate.isPrime { return candidate }

@@ -103,7 +103,9 @@ package struct BoundedLRU<Key: Hashable, Value> {
         oldest = -1
         for entry in live {
             let slot = slots.count
-            slots.append(Slot(key: entry.key, value: entry.value, cost: entry.cost, expires: entry.expires, newer: -1, older: -1))
+            slots.append(
+                Slot(key: entry.key, value: entry.value, cost: entry.cost, expires: entry.expires, newer: -1, older: -1)
+            )
             index[entry.key] = slot
             linkAsNewest(slot)
         }

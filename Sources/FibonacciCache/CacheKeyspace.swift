@@ -24,7 +24,8 @@ package struct CacheKeyspace: Sendable, Equatable {
         guard key.hasPrefix(keyPrefix) else { return nil }
         let digits = key.utf8.dropFirst(keyPrefix.utf8.count)
         guard !digits.isEmpty, digits.count <= 18, digits.isAllASCIIDigits,
-              digits.first != 0x30 || digits.count == 1 else { return nil }
+            digits.first != 0x30 || digits.count == 1
+        else { return nil }
         return Int(Substring(digits))
     }
 

@@ -10,8 +10,10 @@ import SystemSupport
 /// value that passes, at a small fraction of the cost of computing F(n).
 /// Anything else is treated as a miss (recomputed, and overwritten).
 package enum CachedValue {
-    package static func isVerified(_ bytes: [UInt8], for n: Int,
-                                  by verifier: FibonacciVerifier = .processSecret) -> Bool {
+    package static func isVerified(
+        _ bytes: [UInt8], for n: Int,
+        by verifier: FibonacciVerifier = .processSecret
+    ) -> Bool {
         guard let first = bytes.first else { return false }
         guard bytes.isAllASCIIDigits else { return false }
         if first == UInt8(ascii: "0") && bytes.count > 1 { return false }  // no leading zeros
@@ -22,6 +24,7 @@ package enum CachedValue {
 
 extension ValueVerification {
     /// F(n)'s decimal digits, verified by `CachedValue` with this process' secret primes.
-    package static let fibonacci = ValueVerification(maxBytes: { Fibonacci.expectedDigitCount(of: $0) },
-                                                    verifies: { CachedValue.isVerified($0, for: $1) })
+    package static let fibonacci = ValueVerification(
+        maxBytes: { Fibonacci.expectedDigitCount(of: $0) },
+        verifies: { CachedValue.isVerified($0, for: $1) })
 }

@@ -28,8 +28,10 @@ package final class ComputationAdmission: Sendable {
         /// How often a waiting miss looks for a free slot.
         package var pollInterval: Duration
 
-        package init(running: Int, waiting: Int, missWorkers: Int? = nil, slotWait: Duration = .milliseconds(250),
-                    pollInterval: Duration = .milliseconds(2)) {
+        package init(
+            running: Int, waiting: Int, missWorkers: Int? = nil, slotWait: Duration = .milliseconds(250),
+            pollInterval: Duration = .milliseconds(2)
+        ) {
             precondition(running >= 1 && waiting >= 0)
             self.running = running
             self.waiting = waiting
@@ -81,8 +83,9 @@ package final class ComputationAdmission: Sendable {
 
     package var counts: Counts {
         state.withLock { state in
-            Counts(running: state.running, waiting: state.onPath - state.running,
-                   rejected: state.rejected, rejectedPerClient: state.rejectedPerClient, abandoned: state.abandoned)
+            Counts(
+                running: state.running, waiting: state.onPath - state.running,
+                rejected: state.rejected, rejectedPerClient: state.rejectedPerClient, abandoned: state.abandoned)
         }
     }
 
@@ -94,7 +97,8 @@ package final class ComputationAdmission: Sendable {
         let holdsClient = !joining && client != nil
         let refusal = state.withLock { state -> MissFailure? in
             guard state.onPath < limits.missWorkers,
-                  joining || state.computing < limits.running + limits.waiting else {
+                joining || state.computing < limits.running + limits.waiting
+            else {
                 state.rejected += 1
                 return .busy
             }

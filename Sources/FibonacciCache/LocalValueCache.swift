@@ -65,7 +65,9 @@ package final class LocalValueCache: Sendable {
     }
 
     /// Keeps `digits` unless suspended, or unless an invalidation arrived since `epoch`.
-    package func insert(_ digits: [UInt8], for n: Int, now: ContinuousClock.Instant, ifUnchangedSince epoch: UInt64? = nil) {
+    package func insert(
+        _ digits: [UInt8], for n: Int, now: ContinuousClock.Instant, ifUnchangedSince epoch: UInt64? = nil
+    ) {
         state.withLock { state in
             guard !state.suspended, epoch.map({ $0 == state.epoch }) ?? true else { return }
             state.entries.insert(digits, for: n, cost: digits.count + Self.entryOverhead, expires: now + timeToLive)

@@ -6,8 +6,10 @@ struct MissAdmission: Sendable {
 
     /// Runs `body` on the miss path. `joining`: this value is already being computed
     /// here. `client` is worked out only when the limit per client applies.
-    func onMissPath<T>(cheap: Bool, joining: @autoclosure () -> Bool, client: () -> String?,
-                       _ body: () -> T) throws(MissFailure) -> T {
+    func onMissPath<T>(
+        cheap: Bool, joining: @autoclosure () -> Bool, client: () -> String?,
+        _ body: () -> T
+    ) throws(MissFailure) -> T {
         guard let admission, !cheap else { return body() }
         return try admission.onMissPath(joining: joining(), client: client(), body)
     }

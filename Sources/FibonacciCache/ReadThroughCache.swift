@@ -59,10 +59,12 @@ package final class ReadThroughCache: Sendable {
         package var computeCPUTime: Duration = .zero
     }
 
-    package init(policy: CachePolicy = CachePolicy(), stampede: StampedeProtection = StampedeProtection(),
-                local: LocalValueCache? = nil, admission: ComputationAdmission? = nil,
-                verification: ValueVerification = .fibonacci,
-                clock: any BlockingClock = SystemClock(), logger: Logger) {
+    package init(
+        policy: CachePolicy = CachePolicy(), stampede: StampedeProtection = StampedeProtection(),
+        local: LocalValueCache? = nil, admission: ComputationAdmission? = nil,
+        verification: ValueVerification = .fibonacci,
+        clock: any BlockingClock = SystemClock(), logger: Logger
+    ) {
         self.policy = policy
         self.stampede = stampede
         self.local = local
@@ -87,9 +89,12 @@ package final class ReadThroughCache: Sendable {
     ///   - hasGone: whether the requester has gone (its client hung up); once every
     ///     requester of a computation has, the computation stops.
     /// - Throws: `MissFailure` when a miss could not be computed.
-    package func value(for n: Int, variant: String = "", cheap: Bool = false, client: @autoclosure () -> String? = nil, store: CacheStore,
-                      hasGone: @escaping @Sendable () -> Bool = { false },
-                      compute: Computation) throws(MissFailure) -> Answer {
+    package func value(
+        for n: Int, variant: String = "", cheap: Bool = false, client: @autoclosure () -> String? = nil,
+        store: CacheStore,
+        hasGone: @escaping @Sendable () -> Bool = { false },
+        compute: Computation
+    ) throws(MissFailure) -> Answer {
         let start = clock.now
 
         // 1. The in-process copy saves the store's round trip.
@@ -111,8 +116,9 @@ package final class ReadThroughCache: Sendable {
             fallthrough
         case .miss, .unavailable:
             // 3. Produced once, however many requests for it arrive meanwhile.
-            let miss = Miss(n: n, key: key, lockKey: variant.isEmpty ? key : "\(key):\(variant)",
-                            storeAnswered: lookup != .unavailable, cheap: cheap)
+            let miss = Miss(
+                n: n, key: key, lockKey: variant.isEmpty ? key : "\(key):\(variant)",
+                storeAnswered: lookup != .unavailable, cheap: cheap)
             answer = try produceOnce(miss, client: client, store: store, hasGone: hasGone, compute: compute)
         }
         answer.cacheTime = clock.now - start - answer.computeTime
@@ -146,8 +152,10 @@ package final class ReadThroughCache: Sendable {
     /// 3. One flight per value in this process, on the bounded miss path (a miss that
     /// is not cheap takes its place there first). A follower gets the leader's value
     /// and none of its costs: it only waited.
-    private func produceOnce(_ miss: Miss, client: () -> String?, store: CacheStore, hasGone: @escaping @Sendable () -> Bool,
-                             compute: Computation) throws(MissFailure) -> Answer {
+    private func produceOnce(
+        _ miss: Miss, client: () -> String?, store: CacheStore, hasGone: @escaping @Sendable () -> Bool,
+        compute: Computation
+    ) throws(MissFailure) -> Answer {
         func fly() throws(MissFailure) -> (value: Result<Answer, MissFailure>, shared: Bool) {
             try missAdmission.onMissPath(cheap: miss.cheap, joining: flights.isRunning(miss.lockKey), client: client) {
                 flights.run(miss.lockKey, hasGone: hasGone) { flight in
@@ -172,8 +180,10 @@ package final class ReadThroughCache: Sendable {
 
     /// 4–5. On the leader of a flight: take the cross-process lock, compute and
     /// store; or wait for the process holding the lock; or, without a store, just compute.
-    private func produce(_ miss: Miss, store: CacheStore, flight: SingleFlight<String, Result<Answer, MissFailure>>.Flight,
-                         compute: Computation) -> Result<Answer, MissFailure> {
+    private func produce(
+        _ miss: Miss, store: CacheStore, flight: SingleFlight<String, Result<Answer, MissFailure>>.Flight,
+        compute: Computation
+    ) -> Result<Answer, MissFailure> {
         func run(_ outcome: CacheOutcome) -> Result<Answer, MissFailure> {
             computed(miss, outcome: outcome, flight: flight, compute: compute)
         }
@@ -183,7 +193,9 @@ package final class ReadThroughCache: Sendable {
         switch acquireLock(for: miss.lockKey, token: token, store: store) {
         case .acquired:
             let result = stored(run(.miss), key: miss.key, store: store)
-            if !store.releaseLock(for: miss.lockKey, token: token) { abandonedLocks.remember(key: miss.lockKey, token: token) }
+            if !store.releaseLock(for: miss.lockKey, token: token) {
+                abandonedLocks.remember(key: miss.lockKey, token: token)
+            }
             return result
         case .unavailable:
             // The store may have taken the lock and failed only to say so (a reply that
@@ -212,8 +224,10 @@ package final class ReadThroughCache: Sendable {
     }
 
     /// 5. Another process holds the lock: poll for its value, up to the lock wait.
-    private func waitForHolder(_ miss: Miss, store: CacheStore,
-                               flight: SingleFlight<String, Result<Answer, MissFailure>>.Flight) -> Waited {
+    private func waitForHolder(
+        _ miss: Miss, store: CacheStore,
+        flight: SingleFlight<String, Result<Answer, MissFailure>>.Flight
+    ) -> Waited {
         let start = clock.now
         let deadline = start + stampede.lockWait
         while clock.now < deadline {
@@ -231,14 +245,17 @@ package final class ReadThroughCache: Sendable {
                 continue
             }
         }
-        logger.notice("waited for another process to compute; computing here",
-                      metadata: ["n": "\(miss.n)", "waited_ms": "\((clock.now - start).millisecondsText)"])
+        logger.notice(
+            "waited for another process to compute; computing here",
+            metadata: ["n": "\(miss.n)", "waited_ms": "\((clock.now - start).millisecondsText)"])
         return .holderTooSlow
     }
 
     /// A value computed here, stored for everyone (a store that refuses it makes
     /// the answer a bypass: not cached).
-    private func stored(_ result: Result<Answer, MissFailure>, key: String, store: CacheStore) -> Result<Answer, MissFailure> {
+    private func stored(_ result: Result<Answer, MissFailure>, key: String, store: CacheStore) -> Result<
+        Answer, MissFailure
+    > {
         result.map { computed in
             var answer = computed
             if !store.set(key, to: answer.digits, expiry: policy.timeToLive) { answer.outcome = .bypass }
@@ -251,14 +268,17 @@ package final class ReadThroughCache: Sendable {
     private func acquireLock(for key: String, token: String, store: CacheStore) -> LockAttempt {
         let attempt = store.acquireLock(for: key, token: token, expiry: stampede.lockTimeToLive)
         guard attempt == .heldElsewhere, let abandoned = abandonedLocks.takeBack(key: key),
-              store.releaseLock(for: key, token: abandoned) else { return attempt }
+            store.releaseLock(for: key, token: abandoned)
+        else { return attempt }
         return store.acquireLock(for: key, token: token, expiry: stampede.lockTimeToLive)
     }
 
     /// Runs the computation in a slot of the admission (a cheap one needs none),
     /// stopping it once every requester of the flight has gone.
-    private func computed(_ miss: Miss, outcome: CacheOutcome, flight: SingleFlight<String, Result<Answer, MissFailure>>.Flight,
-                          compute: Computation) -> Result<Answer, MissFailure> {
+    private func computed(
+        _ miss: Miss, outcome: CacheOutcome, flight: SingleFlight<String, Result<Answer, MissFailure>>.Flight,
+        compute: Computation
+    ) -> Result<Answer, MissFailure> {
         var nextCheck = clock.now + Self.presenceCheckInterval
         func shouldStop() -> Bool {
             let now = clock.now
@@ -266,14 +286,19 @@ package final class ReadThroughCache: Sendable {
             nextCheck = now + Self.presenceCheckInterval
             return flight.everyoneHasGone
         }
-        guard let ran = missAdmission.inSlot(cheap: miss.cheap, { MeasuredComputation(clock: clock) { compute(shouldStop) } }) else {
+        guard
+            let ran = missAdmission.inSlot(
+                cheap: miss.cheap, { MeasuredComputation(clock: clock) { compute(shouldStop) } })
+        else {
             return .failure(.busy)
         }
         guard let digits = ran.digits else {
             missAdmission.abandoned()
             return .failure(.abandoned)
         }
-        return .success(Answer(digits: digits, outcome: outcome, computedHere: true, computeTime: ran.wallTime,
-                               computeCPUTime: ran.cpuTime))
+        return .success(
+            Answer(
+                digits: digits, outcome: outcome, computedHere: true, computeTime: ran.wallTime,
+                computeCPUTime: ran.cpuTime))
     }
 }

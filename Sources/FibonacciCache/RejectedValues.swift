@@ -20,10 +20,15 @@ final class RejectedValues: Sendable {
     func record(_ lookup: CacheLookup, key: String) {
         rejected.add(1, ordering: .relaxed)
         log.record(key) { suppressed in
-            let what = if case .hit(let bytes) = lookup { "\(bytes.count) bytes that are not its value" } else { "another type of data" }
-            logger.warning("the cache held a wrong value: recomputing and overwriting it", metadata: [
-                "key": "\(key)", "found": "\(what)", "again_since_last_log": "\(suppressed)",
-            ])
+            let what =
+                if case .hit(let bytes) = lookup { "\(bytes.count) bytes that are not its value" } else {
+                    "another type of data"
+                }
+            logger.warning(
+                "the cache held a wrong value: recomputing and overwriting it",
+                metadata: [
+                    "key": "\(key)", "found": "\(what)", "again_since_last_log": "\(suppressed)",
+                ])
         }
     }
 }

@@ -29,8 +29,10 @@ package final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Sen
 
     /// The value, and whether it was another caller's (true for followers).
     /// - Parameter hasGone: whether this caller has gone; `{ false }` waits to the end.
-    package func run(_ key: Key, hasGone: @escaping @Sendable () -> Bool = { false },
-                    _ work: (Flight) -> Value) -> (value: Value, shared: Bool) {
+    package func run(
+        _ key: Key, hasGone: @escaping @Sendable () -> Bool = { false },
+        _ work: (Flight) -> Value
+    ) -> (value: Value, shared: Bool) {
         let (flight, isLeader) = flights.withLock { flights -> (Flight, Bool) in
             if let running = flights[key] { return (running, false) }
             let flight = Flight()

@@ -9,8 +9,10 @@ package struct StampedeProtection: Sendable, Equatable {
     /// How often a waiting process looks for the value.
     package var pollInterval: Duration
 
-    package init(lockTimeToLive: Duration = .seconds(30), lockWait: Duration = .seconds(5),
-                pollInterval: Duration = .milliseconds(5)) {
+    package init(
+        lockTimeToLive: Duration = .seconds(30), lockWait: Duration = .seconds(5),
+        pollInterval: Duration = .milliseconds(5)
+    ) {
         self.lockTimeToLive = lockTimeToLive
         self.lockWait = lockWait
         self.pollInterval = pollInterval

@@ -9,8 +9,10 @@ package struct ValueVerification: Sendable {
     /// Whether `bytes` read from the store may be served as n's value.
     package var verifies: @Sendable (_ bytes: [UInt8], _ n: Int) -> Bool
 
-    package init(maxBytes: @escaping @Sendable (_ n: Int) -> Int,
-                verifies: @escaping @Sendable (_ bytes: [UInt8], _ n: Int) -> Bool) {
+    package init(
+        maxBytes: @escaping @Sendable (_ n: Int) -> Int,
+        verifies: @escaping @Sendable (_ bytes: [UInt8], _ n: Int) -> Bool
+    ) {
         self.maxBytes = maxBytes
         self.verifies = verifies
     }

@@ -23,7 +23,9 @@ extension RedisConnection {
             if let tlsSession {
                 // Non-blocking: after a try that did not finish, wait for what the session needs.
                 if tried {
-                    guard let events = RedisTLS.writeWait(tlsSession) else { throw closing(.connectionLost("TLS write made no progress")) }
+                    guard let events = RedisTLS.writeWait(tlsSession) else {
+                        throw closing(.connectionLost("TLS write made no progress"))
+                    }
                     if try !wait(for: Int32(events), milliseconds: milliseconds) { continue }
                 }
                 tried = true
@@ -39,8 +41,10 @@ extension RedisConnection {
     /// The next reply, or nil when none has begun by `waitDeadline`. A reply that has
     /// begun must be whole by `waitDeadline` too, or, with `completingWithin`, that
     /// long after its first bytes (Pub/Sub waits long for a message, not for its end).
-    func readReply(waitingUntil waitDeadline: ContinuousClock.Instant,
-                   completingWithin: Duration?) throws(RedisError) -> RedisReply? {
+    func readReply(
+        waitingUntil waitDeadline: ContinuousClock.Instant,
+        completingWithin: Duration?
+    ) throws(RedisError) -> RedisReply? {
         guard let context, let budget else { throw .connectionLost("connection closed") }
         var deadline = waitDeadline
         var begun = false
@@ -53,10 +57,16 @@ extension RedisConnection {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReplyFromReader(context, &raw) == REDIS_OK else {
                 if budget.pointee.refused >= 0 {
-                    throw closing(.replyRefused("arrays claiming \(budget.pointee.refused) elements in all (at most \(limits.maxElements) accepted)"))
+                    throw closing(
+                        .replyRefused(
+                            "arrays claiming \(budget.pointee.refused) elements in all (at most \(limits.maxElements) accepted)"
+                        ))
                 }
                 if budget.pointee.refused_bytes >= 0 {
-                    throw closing(.replyRefused("strings of \(budget.pointee.refused_bytes) bytes in all (at most \(limits.maxBytes) accepted)"))
+                    throw closing(
+                        .replyRefused(
+                            "strings of \(budget.pointee.refused_bytes) bytes in all (at most \(limits.maxBytes) accepted)"
+                        ))
                 }
                 if budget.pointee.too_deep != 0 {
                     throw closing(.replyRefused("arrays nested more than \(CHIREDIS_MAX_REPLY_DEPTH) deep"))
@@ -95,8 +105,10 @@ extension RedisConnection {
 
     /// Milliseconds for poll(2) until `deadline`, rounded up so that a wait never
     /// ends just before it; nil once it has passed.
-    static func pollMilliseconds(until deadline: ContinuousClock.Instant,
-                                 now: ContinuousClock.Instant = .now) -> Int32? {
+    static func pollMilliseconds(
+        until deadline: ContinuousClock.Instant,
+        now: ContinuousClock.Instant = .now
+    ) -> Int32? {
         let left = deadline - now
         guard left > .zero else { return nil }
         let (seconds, attoseconds) = left.components

@@ -26,20 +26,24 @@ package final class RedisConnection: RedisCommanding {
     /// Connects, authenticates and selects the database, each bounded by the timeouts.
     /// With Sentinels, connects to the primary a quorum of them name (RedisSentinel), and
     /// only there sends the password, then makes sure with `ROLE` that it is one.
-    package init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
-                limits: RedisReplyLimits = RedisReplyLimits()) throws(RedisError) {
+    package init(
+        url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
+        limits: RedisReplyLimits = RedisReplyLimits()
+    ) throws(RedisError) {
         self.commandTimeout = commandTimeout
         self.limits = limits
         if case .sentinel(let nodes, let service) = url.endpoint {
-            let (primary, outvoted) = try RedisSentinel.primary(of: service, asking: nodes, options: url.sentinel, tls: url.tls,
-                                                                connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+            let (primary, outvoted) = try RedisSentinel.primary(
+                of: service, asking: nodes, options: url.sentinel, tls: url.tls,
+                connectTimeout: connectTimeout, commandTimeout: commandTimeout)
             var direct = url
             direct.endpoint = .tcp(host: primary.host, port: primary.port)
             // AUTH before ROLE: a primary that requires a password answers ROLE with -NOAUTH.
             let connection: RedisConnection
             do {
-                connection = try RedisConnection(url: direct, connectTimeout: connectTimeout,
-                                                 commandTimeout: commandTimeout, limits: limits)
+                connection = try RedisConnection(
+                    url: direct, connectTimeout: connectTimeout,
+                    commandTimeout: commandTimeout, limits: limits)
                 try RedisSentinel.expectPrimary(connection, at: primary)
             } catch {
                 throw .connectionFailed("the primary the Sentinels named, \(primary): \(error)")
@@ -69,8 +73,9 @@ package final class RedisConnection: RedisCommanding {
         }
         if let tls = url.tls, case .tcp(let host, _) = url.endpoint {
             do {
-                tlsSession = try RedisTLS.start(on: made, settings: tls, serverName: tls.serverName ?? host,
-                                                timeout: max(.milliseconds(1), connectDeadline - .now))
+                tlsSession = try RedisTLS.start(
+                    on: made, settings: tls, serverName: tls.serverName ?? host,
+                    timeout: max(.milliseconds(1), connectDeadline - .now))
             } catch {
                 redisFree(made)
                 throw error

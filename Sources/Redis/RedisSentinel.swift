@@ -22,17 +22,22 @@ enum RedisSentinel {
     /// The address at least `quorum` Sentinels name. All are asked at once, so a silent
     /// one costs its timeouts, not theirs added up; the wait ends once an address has its quorum.
     /// Also returns the Sentinels heard so far that named another address.
-    static func primary(of service: String, asking sentinels: [RedisURL.Node], options: RedisURL.SentinelOptions,
-                        tls: RedisURL.TLS?, connectTimeout: Duration, commandTimeout: Duration)
-        throws(RedisError) -> (primary: RedisURL.Node, outvoted: [OutvotedSentinel]) {
+    static func primary(
+        of service: String, asking sentinels: [RedisURL.Node], options: RedisURL.SentinelOptions,
+        tls: RedisURL.TLS?, connectTimeout: Duration, commandTimeout: Duration
+    )
+        throws(RedisError) -> (primary: RedisURL.Node, outvoted: [OutvotedSentinel])
+    {
         let quorum = options.quorum(among: sentinels.count)
         let poll = Poll(count: sentinels.count, quorum: quorum)
         for (index, sentinel) in sentinels.enumerated() {
             let ask: @Sendable () -> Void = {
                 let answer: Answer
                 do throws(RedisError) {
-                    answer = .named(try primary(of: service, asking: sentinel, options: options, tls: tls,
-                                                connectTimeout: connectTimeout, commandTimeout: commandTimeout))
+                    answer = .named(
+                        try primary(
+                            of: service, asking: sentinel, options: options, tls: tls,
+                            connectTimeout: connectTimeout, commandTimeout: commandTimeout))
                 } catch {
                     answer = .failed(error)
                 }
@@ -57,22 +62,28 @@ enum RedisSentinel {
             case nil: return "Sentinel \(sentinel): no answer"  // not reached: all answered
             }
         }
-        throw .connectionFailed("no primary for '\(service)' named by \(quorum) of the \(sentinels.count) Sentinels: "
-                                + said.joined(separator: "; "))
+        throw .connectionFailed(
+            "no primary for '\(service)' named by \(quorum) of the \(sentinels.count) Sentinels: "
+                + said.joined(separator: "; "))
     }
 
     /// One Sentinel's answer, after authenticating to it if the URL says how (over TLS for `rediss`).
-    static func primary(of service: String, asking sentinel: RedisURL.Node, options: RedisURL.SentinelOptions,
-                        tls: RedisURL.TLS?, connectTimeout: Duration, commandTimeout: Duration) throws(RedisError) -> RedisURL.Node {
-        let connection = try RedisConnection(url: RedisURL(endpoint: .tcp(host: sentinel.host, port: sentinel.port),
-                                                           username: options.username, password: options.password, tls: tls),
-                                             connectTimeout: connectTimeout, commandTimeout: commandTimeout,
-                                             limits: .sentinel)
+    static func primary(
+        of service: String, asking sentinel: RedisURL.Node, options: RedisURL.SentinelOptions,
+        tls: RedisURL.TLS?, connectTimeout: Duration, commandTimeout: Duration
+    ) throws(RedisError) -> RedisURL.Node {
+        let connection = try RedisConnection(
+            url: RedisURL(
+                endpoint: .tcp(host: sentinel.host, port: sentinel.port),
+                username: options.username, password: options.password, tls: tls),
+            connectTimeout: connectTimeout, commandTimeout: commandTimeout,
+            limits: .sentinel)
         defer { connection.close() }
         let reply = try connection.command("SENTINEL", "get-master-addr-by-name", service)
         guard case .array(let parts) = reply, parts.count == 2,
-              case .string(let host) = parts[0], case .string(let portText) = parts[1],
-              let port = Int(String(decoding: portText, as: UTF8.self)), (1...65535).contains(port), !host.isEmpty else {
+            case .string(let host) = parts[0], case .string(let portText) = parts[1],
+            let port = Int(String(decoding: portText, as: UTF8.self)), (1...65535).contains(port), !host.isEmpty
+        else {
             if case .error(let message) = reply { throw .server(message) }
             throw .unexpectedReply("no primary known for '\(service)'")
         }

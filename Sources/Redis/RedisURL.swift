@@ -32,7 +32,9 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         package var keyFile: String?
         package var serverName: String?
 
-        package init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
+        package init(
+            caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, serverName: String? = nil
+        ) {
             self.caFile = caFile
             self.certificateFile = certificateFile
             self.keyFile = keyFile
@@ -69,7 +71,9 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// Used with `.sentinel` endpoints only.
     package var sentinel = SentinelOptions()
 
-    package init(endpoint: Endpoint, username: String? = nil, password: String? = nil, database: Int = 0, tls: TLS? = nil) {
+    package init(
+        endpoint: Endpoint, username: String? = nil, password: String? = nil, database: Int = 0, tls: TLS? = nil
+    ) {
         self.endpoint = endpoint
         self.username = username
         self.password = password
@@ -108,7 +112,8 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             return
         }
         guard let schemeEnd = text.firstRange(of: "://"),
-              let (sentinel, secure) = RedisURL.schemes[String(text[..<schemeEnd.lowerBound])] else {
+            let (sentinel, secure) = RedisURL.schemes[String(text[..<schemeEnd.lowerBound])]
+        else {
             throw fail("expected redis://, rediss://, unix://, redis+sentinel:// or rediss+sentinel://")
         }
         var rest = text[schemeEnd.upperBound...]
@@ -136,7 +141,8 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         var tls: TLS? = secure ? TLS() : nil
         var sentinelOptions = SentinelOptions()
         // Names are not echoed: a misplaced secret may be what stands there.
-        let known = "unknown parameter (known: " + (sentinel ? "sentinel_user, sentinel_password, sentinel_quorum, " : "")
+        let known =
+            "unknown parameter (known: " + (sentinel ? "sentinel_user, sentinel_password, sentinel_quorum, " : "")
             + "tls_ca, tls_cert, tls_key, tls_server_name)"
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -161,7 +167,9 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         var database = 0
         if sentinel {
             // host[:port],host[:port].../service[/db]
-            guard let slash = rest.firstIndex(of: "/") else { throw fail("name the service after the Sentinels: .../<service>[/<db>]") }
+            guard let slash = rest.firstIndex(of: "/") else {
+                throw fail("name the service after the Sentinels: .../<service>[/<db>]")
+            }
             var path = rest[rest.index(after: slash)...].split(separator: "/", omittingEmptySubsequences: false)
             rest = rest[..<slash]
             if path.last == "" { path.removeLast() }  // a trailing slash
@@ -169,7 +177,9 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 throw fail("name the service after the Sentinels: .../<service>[/<db>]")
             }
             if path.count == 2 {
-                guard let db = RedisURL.database(String(path[1])) else { throw fail("the database must be a number from 0 to 9999") }
+                guard let db = RedisURL.database(String(path[1])) else {
+                    throw fail("the database must be a number from 0 to 9999")
+                }
                 database = db
             }
             var nodes: [Node] = []
@@ -182,8 +192,9 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             if let quorum = sentinelOptions.quorum, !(1...nodes.count).contains(quorum) {
                 throw fail("sentinel_quorum must be a number from 1 to \(nodes.count), the Sentinels listed")
             }
-            self.init(endpoint: .sentinel(nodes: nodes, service: String(service)), username: username,
-                      password: password, database: database, tls: tls)
+            self.init(
+                endpoint: .sentinel(nodes: nodes, service: String(service)), username: username,
+                password: password, database: database, tls: tls)
             self.sentinel = sentinelOptions
             return
         }
@@ -191,13 +202,16 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             let path = rest[rest.index(after: slash)...]
             rest = rest[..<slash]
             if !path.isEmpty {
-                guard let db = RedisURL.database(String(path)) else { throw fail("the database must be a number from 0 to 9999") }
+                guard let db = RedisURL.database(String(path)) else {
+                    throw fail("the database must be a number from 0 to 9999")
+                }
                 database = db
             }
         }
         let node = try RedisURL.node(rest, defaultPort: 6379, fail: fail)
-        self.init(endpoint: .tcp(host: node.host, port: node.port), username: username, password: password,
-                  database: database, tls: tls)
+        self.init(
+            endpoint: .tcp(host: node.host, port: node.port), username: username, password: password,
+            database: database, tls: tls)
     }
 
     /// Where the query begins: at the first '?' that starts a known parameter (a password
@@ -216,11 +230,14 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
 
     /// Scheme → (Sentinels?, TLS?).
     private static let schemes: [String: (Bool, Bool)] = [
-        "redis": (false, false), "rediss": (false, true), "redis+sentinel": (true, false), "rediss+sentinel": (true, true),
+        "redis": (false, false), "rediss": (false, true), "redis+sentinel": (true, false),
+        "rediss+sentinel": (true, true),
     ]
 
     /// `host`, `host:port`, `[v6]`, `[v6]:port`.
-    private static func node(_ text: Substring, defaultPort: Int, fail: (String) -> ParseError) throws(ParseError) -> Node {
+    private static func node(_ text: Substring, defaultPort: Int, fail: (String) -> ParseError) throws(ParseError)
+        -> Node
+    {
         do {
             return try Node(parsing: text, defaultPort: defaultPort)
         } catch .unclosedBracket {
@@ -245,9 +262,12 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         case .tcp(let host, let port):
             return "redis\(secure)://\(auth)\(HostAndPort(host: host, port: port))/\(database)"
         case .sentinel(let nodes, let service):
-            let query = [sentinel.username.map { "sentinel_user=\($0)" }, sentinel.password.map { _ in "sentinel_password=***" },
-                         sentinel.quorum.map { "sentinel_quorum=\($0)" }].compactMap { $0 }
-            return "redis\(secure)+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(service)/\(database)"
+            let query = [
+                sentinel.username.map { "sentinel_user=\($0)" }, sentinel.password.map { _ in "sentinel_password=***" },
+                sentinel.quorum.map { "sentinel_quorum=\($0)" },
+            ].compactMap { $0 }
+            return
+                "redis\(secure)+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(service)/\(database)"
                 + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         case .unix(let path):
             return "unix://\(path)?db=\(database)" + (username.map { "&user=\($0)" } ?? "")

@@ -9,7 +9,8 @@ package func percentDecoded(_ text: some StringProtocol, plusIsSpace: Bool = fal
     while i < input.count {
         let byte = input[i]
         if byte == UInt8(ascii: "%"), i + 2 < input.count,
-           let high = hexValue(input[i + 1]), let low = hexValue(input[i + 2]) {
+            let high = hexValue(input[i + 1]), let low = hexValue(input[i + 2])
+        {
             output.append(high << 4 | low)
             i += 3
             continue

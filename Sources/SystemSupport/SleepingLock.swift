@@ -21,7 +21,7 @@ package final class SleepingLock: @unchecked Sendable {  // the mutex is made fo
         check(pthread_mutexattr_init(&attributes), "pthread_mutexattr_init")
         // Error-checking in debug builds: relocking or unlocking another thread's lock fails loudly.
         #if DEBUG
-        check(pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ERRORCHECK)), "pthread_mutexattr_settype")
+            check(pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ERRORCHECK)), "pthread_mutexattr_settype")
         #endif
         check(pthread_mutex_init(mutex, &attributes), "pthread_mutex_init")
         check(pthread_mutexattr_destroy(&attributes), "pthread_mutexattr_destroy")

@@ -2,10 +2,9 @@ import FastCGI
 import FibcacheRedis
 import FibcacheService
 import FibonacciCache
+import Glibc
 import Logging
 import Redis
-
-import Glibc
 
 /// Everything fibcache needs to run, parsed and validated once at start-up
 /// from the command line and the environment; nothing reads either after this.
@@ -62,7 +61,8 @@ struct Configuration: Sendable {
         func resolve(limit: Int? = MemoryLimit.ofThisProcess()) -> (bytes: Int, serviceLimit: Int?) {
             switch self {
             case .configured(let bytes): return (bytes, limit)
-            case .fromServiceLimit: return (limit.map { max(1 << 20, $0 / 2) } ?? Configuration.defaultMemoryBudgetMb << 20, limit)
+            case .fromServiceLimit:
+                return (limit.map { max(1 << 20, $0 / 2) } ?? Configuration.defaultMemoryBudgetMb << 20, limit)
             }
         }
     }
@@ -70,6 +70,7 @@ struct Configuration: Sendable {
     /// Where to listen when `--listen` is not given: the socket a supervisor
     /// passed on fd 0, if there is one, else the production path.
     static func defaultListenAddress() -> ListenAddress {
-        ListeningSocket.isListeningSocket(STDIN_FILENO) ? .inherited(fd: STDIN_FILENO) : .unix(path: "/run/fibcache.sock")
+        ListeningSocket.isListeningSocket(STDIN_FILENO)
+            ? .inherited(fd: STDIN_FILENO) : .unix(path: "/run/fibcache.sock")
     }
 }

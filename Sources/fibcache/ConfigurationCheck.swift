@@ -1,7 +1,6 @@
 import ArgumentParser
-import Redis
-
 import Glibc
+import Redis
 
 /// `fibcache --check`, like `nginx -t`: the configuration fibcache would start with
 /// (the same parsing and FIBCACHE_* fallbacks), printed without any secret, then what
@@ -41,17 +40,25 @@ struct ConfigurationCheck {
         do { configuration = try command.makeConfiguration(environment: environment) } catch {
             throw Failure(description: "settings: \(error.message)")
         }
-        report("fibcache \(FibcacheVersion.current), TLS to Redis \(RedisTLS.isAvailable ? "available" : "not in this build")")
+        report(
+            "fibcache \(FibcacheVersion.current), TLS to Redis \(RedisTLS.isAvailable ? "available" : "not in this build")"
+        )
         report("settings (from: flag, FIBCACHE_* variable, or default):")
         for line in effectiveSettings(configuration) { report("  " + line) }
 
         report("checks:")
-        if let why = configuration.redisPasswordUnavailable { throw Failure(description: "--redis-password-file: \(why)") }
+        if let why = configuration.redisPasswordUnavailable {
+            throw Failure(description: "--redis-password-file: \(why)")
+        }
         if command.redisPasswordFile != nil { report("  ok: --redis-password-file read") }
-        if let why = configuration.sentinelPasswordUnavailable { throw Failure(description: "--sentinel-password-file: \(why)") }
+        if let why = configuration.sentinelPasswordUnavailable {
+            throw Failure(description: "--sentinel-password-file: \(why)")
+        }
         if command.sentinelPasswordFile != nil { report("  ok: --sentinel-password-file read") }
         if command.operationsTokenFile != nil {
-            if let why = configuration.operationsTokenUnavailable { throw Failure(description: "--operations-token-file: \(why)") }
+            if let why = configuration.operationsTokenUnavailable {
+                throw Failure(description: "--operations-token-file: \(why)")
+            }
             report("  ok: --operations-token-file holds a token")
         } else {
             report("  note: no --operations-token-file: every operation (DELETE, /status, /metrics) will be refused")
@@ -77,9 +84,11 @@ struct ConfigurationCheck {
         return Setting.all.map { setting in
             let given = flags[setting.option] ?? variables[setting.option]
             let value = resolved[setting.option] ?? given ?? setting.defaultValue ?? "none"
-            let source = flags[setting.option] != nil ? "flag" : variables[setting.option] != nil ? setting.variable : "default"
+            let source =
+                flags[setting.option] != nil ? "flag" : variables[setting.option] != nil ? setting.variable : "default"
             let name = "--" + setting.option
-            return name + String(repeating: " ", count: max(1, width - name.count)) + (value.isEmpty ? "\"\"" : value) + "  (\(source))"
+            return name + String(repeating: " ", count: max(1, width - name.count)) + (value.isEmpty ? "\"\"" : value)
+                + "  (\(source))"
         }
     }
 
@@ -109,8 +118,9 @@ struct ConfigurationCheck {
         let url = settings.url
         let connection: RedisConnection
         do {
-            connection = try RedisConnection(url: url, connectTimeout: settings.connectTimeout,
-                                             commandTimeout: max(settings.commandTimeout, .milliseconds(500)))
+            connection = try RedisConnection(
+                url: url, connectTimeout: settings.connectTimeout,
+                commandTimeout: max(settings.commandTimeout, .milliseconds(500)))
         } catch {
             throw Failure(description: "Redis \(url): \(error)")
         }
@@ -118,7 +128,9 @@ struct ConfigurationCheck {
         if case .sentinel = url.endpoint {
             report("  ok: Redis \(url): a quorum of Sentinels named the primary, which says it is one (ROLE)")
         }
-        report("  ok: Redis \(url): connected\(url.password == nil ? "" : ", authenticated")\(url.database == 0 ? "" : ", database \(url.database) selected")")
+        report(
+            "  ok: Redis \(url): connected\(url.password == nil ? "" : ", authenticated")\(url.database == 0 ? "" : ", database \(url.database) selected")"
+        )
 
         let keys = configuration.cachePolicy.keyspace.keyPrefix
         let probe = "\(keys)check:\(getpid())"
@@ -128,7 +140,9 @@ struct ConfigurationCheck {
                 throw Failure(description: "Redis \(url): \(arguments[0]) \(error)")
             }
             if case .error(let message) = reply {
-                throw Failure(description: "Redis refuses \(arguments.prefix(2).joined(separator: " ")), which fibcache sends: \(message)")
+                throw Failure(
+                    description:
+                        "Redis refuses \(arguments.prefix(2).joined(separator: " ")), which fibcache sends: \(message)")
             }
             return reply
         }
@@ -154,10 +168,12 @@ struct ConfigurationCheck {
         _ = try send("CLIENT", "TRACKING", "on", "REDIRECT", String(id), "BCAST", "PREFIX", keys)
         do {
             try connection.send(["SUBSCRIBE", "__redis__:invalidate"].map { Array($0.utf8) })
-            let confirmation = try connection.receive(within: max(settings.commandTimeout, .milliseconds(500)) + .seconds(1))
+            let confirmation = try connection.receive(
+                within: max(settings.commandTimeout, .milliseconds(500)) + .seconds(1))
             guard case .array(let parts)? = confirmation, parts.first == .string(Array("subscribe".utf8)) else {
                 if case .error(let message)? = confirmation {
-                    throw Failure(description: "Redis refuses SUBSCRIBE __redis__:invalidate, which fibcache sends: \(message)")
+                    throw Failure(
+                        description: "Redis refuses SUBSCRIBE __redis__:invalidate, which fibcache sends: \(message)")
                 }
                 throw Failure(description: "Redis \(url): SUBSCRIBE __redis__:invalidate not confirmed")
             }
@@ -166,6 +182,8 @@ struct ConfigurationCheck {
         } catch {
             throw Failure(description: "Redis \(url): SUBSCRIBE \(error)")
         }
-        report("  ok: Redis' ACL allows every command fibcache sends (PING, SET, GETRANGE, GET, TTL, PTTL, WATCH, UNWATCH, MULTI, DEL, EXEC, CLIENT ID, CLIENT TRACKING, SUBSCRIBE) on \(keys)*")
+        report(
+            "  ok: Redis' ACL allows every command fibcache sends (PING, SET, GETRANGE, GET, TTL, PTTL, WATCH, UNWATCH, MULTI, DEL, EXEC, CLIENT ID, CLIENT TRACKING, SUBSCRIBE) on \(keys)*"
+        )
     }
 }

@@ -42,7 +42,8 @@ enum MemoryLimit {
     /// A limit file's value: `max` (v2) or a huge number (v1's "unlimited") is no limit.
     static func bytes(inLimitFile text: String) -> Int? {
         guard let value = text.split(whereSeparator: \.isWhitespace).first,
-              let bytes = Int(value), bytes > 0, bytes < 1 << 50 else { return nil }
+            let bytes = Int(value), bytes > 0, bytes < 1 << 50
+        else { return nil }
         return bytes
     }
 

@@ -29,9 +29,13 @@ enum SecretFile {
             if got == 0 { break }
             count += got
         }
-        guard count <= maxBytes else { throw ReadError(description: "\(path) is larger than \(maxBytes) bytes: not a password file") }
+        guard count <= maxBytes else {
+            throw ReadError(description: "\(path) is larger than \(maxBytes) bytes: not a password file")
+        }
         let firstLine = bytes[..<count].prefix { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }
-        guard !firstLine.isEmpty else { throw ReadError(description: "\(path) holds no password (its first line is empty)") }
+        guard !firstLine.isEmpty else {
+            throw ReadError(description: "\(path) holds no password (its first line is empty)")
+        }
         guard let password = String(validating: firstLine, as: UTF8.self) else {
             throw ReadError(description: "\(path) is not UTF-8 text")
         }

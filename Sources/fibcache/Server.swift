@@ -4,10 +4,9 @@ import FastCGI
 import FibcacheRedis
 import FibcacheService
 import FibonacciCache
+import Glibc
 import Logging
 import Redis
-
-import Glibc
 
 /// Wires the configuration to the running pieces and owns the process' life:
 /// start the workers, tell systemd, wait for a signal, stop gracefully.
@@ -36,20 +35,24 @@ struct Server {
         }
         // Idle kept connections hold no thread but do hold a file each.
         if let files = FileDescriptorLimit.raiseToHardLimit(), files < 4096 {
-            logger.notice("few open files allowed: fewer FastCGI connections can be kept; raise LimitNOFILE",
-                          metadata: ["limit": "\(files)"])
+            logger.notice(
+                "few open files allowed: fewer FastCGI connections can be kept; raise LimitNOFILE",
+                metadata: ["limit": "\(files)"])
         }
         if let why = configuration.redisPasswordUnavailable {
-            logger.warning("no Redis password: connecting without one; a Redis that requires it refuses the cache and every request is answered uncached (X-Cache: BYPASS) until the file is fixed and fibcache restarted",
-                           metadata: ["reason": "\(why)"])
+            logger.warning(
+                "no Redis password: connecting without one; a Redis that requires it refuses the cache and every request is answered uncached (X-Cache: BYPASS) until the file is fixed and fibcache restarted",
+                metadata: ["reason": "\(why)"])
         }
         if let why = configuration.operationsTokenUnavailable {
-            logger.warning("no operations token: every operation (DELETE, /status, /metrics) is refused with 403 until the file is fixed and fibcache restarted",
-                           metadata: ["reason": "\(why)"])
+            logger.warning(
+                "no operations token: every operation (DELETE, /status, /metrics) is refused with 403 until the file is fixed and fibcache restarted",
+                metadata: ["reason": "\(why)"])
         }
         if let why = configuration.sentinelPasswordUnavailable {
-            logger.warning("no Sentinel password: asking the Sentinels without one; Sentinels that require it refuse, and every request is answered uncached (X-Cache: BYPASS) until the file is fixed and fibcache restarted",
-                           metadata: ["reason": "\(why)"])
+            logger.warning(
+                "no Sentinel password: asking the Sentinels without one; Sentinels that require it refuse, and every request is answered uncached (X-Cache: BYPASS) until the file is fixed and fibcache restarted",
+                metadata: ["reason": "\(why)"])
         }
 
         let socket: ListeningSocket
@@ -59,35 +62,44 @@ struct Server {
             logger.critical("cannot listen", metadata: ["listen": "\(configuration.listen)", "error": "\(error)"])
             throw ExitCode(1)
         }
-        let server = try FastCGIServer(socket: socket, workers: configuration.workers,
-                                       requestDeadline: configuration.requestIODeadline,
-                                       allowedPeers: configuration.allowedPeers,
-                                       maxIdleConnections: configuration.maxIdleConnections,
-                                       idleConnectionTimeout: configuration.idleConnectionTimeout, logger: logger)
+        let server = try FastCGIServer(
+            socket: socket, workers: configuration.workers,
+            requestDeadline: configuration.requestIODeadline,
+            allowedPeers: configuration.allowedPeers,
+            maxIdleConnections: configuration.maxIdleConnections,
+            idleConnectionTimeout: configuration.idleConnectionTimeout, logger: logger)
         let statistics = ServiceStatistics(workerCount: configuration.workers, connections: { server.connectionCounts })
         // Suspended until Redis' invalidation channel is up (RedisInvalidations, below).
-        let localCopy = configuration.localCacheBytes > 0
-            ? LocalValueCache(capacity: configuration.localCacheBytes, timeToLive: configuration.cachePolicy.timeToLive,
-                              suspended: true)
+        let localCopy =
+            configuration.localCacheBytes > 0
+            ? LocalValueCache(
+                capacity: configuration.localCacheBytes, timeToLive: configuration.cachePolicy.timeToLive,
+                suspended: true)
             : nil
-        let cache = ReadThroughCache(policy: configuration.cachePolicy, stampede: configuration.stampede,
-                                     local: localCopy, admission: ComputationAdmission(limits: configuration.admission),
-                                     logger: logger)
+        let cache = ReadThroughCache(
+            policy: configuration.cachePolicy, stampede: configuration.stampede,
+            local: localCopy, admission: ComputationAdmission(limits: configuration.admission),
+            logger: logger)
         let memoryBudget = makeMemoryBudget(logger: logger)
-        let service = FibonacciService(limits: configuration.limits, cache: cache, memoryBudget: memoryBudget,
-                                       statistics: statistics,
-                                       slowRequestThreshold: configuration.slowRequestThreshold,
-                                       operationsToken: configuration.operationsToken, logger: logger)
+        let service = FibonacciService(
+            limits: configuration.limits, cache: cache, memoryBudget: memoryBudget,
+            statistics: statistics,
+            slowRequestThreshold: configuration.slowRequestThreshold,
+            operationsToken: configuration.operationsToken, logger: logger)
         // The cache store is Redis: the one place the executable names the adapter.
-        let health = RedisHealth(target: configuration.redis.url.description, logger: logger,
-                                 onFailure: { statistics.cacheStoreFailed() })
+        let health = RedisHealth(
+            target: configuration.redis.url.description, logger: logger,
+            onFailure: { statistics.cacheStoreFailed() })
         let redisSettings = configuration.redis
         if let localCopy {
             let keyspace = configuration.cachePolicy.keyspace
-            let invalidations = RedisInvalidations(settings: redisSettings, prefix: keyspace.keyPrefix, handler: .init(
-                keys: { keys in for key in keys { if let n = keyspace.n(forKey: key) { localCopy.invalidate(n) } } },
-                all: { localCopy.invalidateAll() },
-                channel: { up in if up { localCopy.resume() } else { localCopy.suspend() } }), logger: logger)
+            let invalidations = RedisInvalidations(
+                settings: redisSettings, prefix: keyspace.keyPrefix,
+                handler: .init(
+                    keys: { keys in for key in keys { if let n = keyspace.n(forKey: key) { localCopy.invalidate(n) } }
+                    },
+                    all: { localCopy.invalidateAll() },
+                    channel: { up in if up { localCopy.resume() } else { localCopy.suspend() } }), logger: logger)
             if !invalidations.start() {
                 logger.warning("no thread for Redis' invalidation channel: the in-process copy stays unused")
             }
@@ -97,17 +109,22 @@ struct Server {
             // Runs on the worker's own thread: the Redis connection stays confined to it.
             let store = RedisCacheStore(settings: redisSettings, health: health)
             return { request in
-                let response = service.respond(to: HTTPRequest(fastCGI: request), store: store, worker: worker,
-                                               clientHasGone: request.peerHasGone)
+                let response = service.respond(
+                    to: HTTPRequest(fastCGI: request), store: store, worker: worker,
+                    clientHasGone: request.peerHasGone)
                 request.respond(status: response.status, headers: response.headers, body: response.body)
             }
         }
-        logger.info("fibcache started", metadata: [
-            "listen": "\(configuration.listen)", "allow-from": "\(configuration.allowedPeers)", "workers": "\(configuration.workers)",
-            "redis": "\(configuration.redis.url)", "ttl": "\(configuration.cachePolicy.timeToLive.components.seconds)",
-            "max-n": "\(configuration.limits.maxN)", "max-computations": "\(configuration.admission.running)",
-            "max-waiting-computations": "\(configuration.admission.waiting)",
-        ])
+        logger.info(
+            "fibcache started",
+            metadata: [
+                "listen": "\(configuration.listen)", "allow-from": "\(configuration.allowedPeers)",
+                "workers": "\(configuration.workers)",
+                "redis": "\(configuration.redis.url)",
+                "ttl": "\(configuration.cachePolicy.timeToLive.components.seconds)",
+                "max-n": "\(configuration.limits.maxN)", "max-computations": "\(configuration.admission.running)",
+                "max-waiting-computations": "\(configuration.admission.waiting)",
+            ])
         notifier.notify("READY=1\nSTATUS=serving on \(configuration.listen)")
 
         while true {
@@ -118,9 +135,11 @@ struct Server {
                 logger.notice("SIGHUP ignored: fibcache has no files to reopen; use restart to apply new settings")
                 continue
             }
-            logger.info("stopping: finishing requests in flight", metadata: [
-                "signal": "\(signal == SIGTERM ? "SIGTERM" : "SIGINT")", "busy": "\(server.busy)",
-            ])
+            logger.info(
+                "stopping: finishing requests in flight",
+                metadata: [
+                    "signal": "\(signal == SIGTERM ? "SIGTERM" : "SIGINT")", "busy": "\(server.busy)",
+                ])
             notifier.notify("STOPPING=1")
             server.beginShutdown()
             let finished = server.waitForWorkers(timeout: configuration.shutdownTimeout)
@@ -128,8 +147,9 @@ struct Server {
             if finished {
                 logger.info("fibcache stopped")
             } else {
-                logger.warning("fibcache stopped with requests unfinished after the shutdown timeout",
-                               metadata: ["busy": "\(server.busy)"])
+                logger.warning(
+                    "fibcache stopped with requests unfinished after the shutdown timeout",
+                    metadata: ["busy": "\(server.busy)"])
             }
             return
         }
@@ -146,20 +166,24 @@ extension Server {
         let largest = AnswerMemoryBudget.cost(ofAnswerFor: maxN)
         let fit = budget.answersThatFit(n: maxN)
         var metadata: Logger.Metadata = [
-            "budget_mib": "\(bytes >> 20)", "service_memory_limit_mib": "\(serviceLimit.map { "\($0 >> 20)" } ?? "none")",
+            "budget_mib": "\(bytes >> 20)",
+            "service_memory_limit_mib": "\(serviceLimit.map { "\($0 >> 20)" } ?? "none")",
             "max-n": "\(maxN)", "answer_of_max_n_mib": "\(Double(largest * 10 >> 20) / 10)",
         ]
         if let serviceLimit, bytes >= serviceLimit {
-            logger.warning("--memory-budget-mb is not below the service's memory limit: a flood of large values can still get fibcache killed",
-                           metadata: metadata)
+            logger.warning(
+                "--memory-budget-mb is not below the service's memory limit: a flood of large values can still get fibcache killed",
+                metadata: metadata)
         }
         if fit == 0 {
-            logger.error("one answer of F(--max-n) needs more than the memory budget: every request for the largest values will get 503; raise MemoryMax/--memory-budget-mb or lower --max-n",
-                         metadata: metadata)
+            logger.error(
+                "one answer of F(--max-n) needs more than the memory budget: every request for the largest values will get 503; raise MemoryMax/--memory-budget-mb or lower --max-n",
+                metadata: metadata)
         } else if fit < configuration.workers {
             metadata["answers_of_max_n_at_once"] = "\(fit)"
-            logger.notice("the memory budget holds fewer answers of F(--max-n) than there are workers: beyond them, large values get 503 with Retry-After",
-                          metadata: metadata)
+            logger.notice(
+                "the memory budget holds fewer answers of F(--max-n) than there are workers: beyond them, large values get 503 with Retry-After",
+                metadata: metadata)
         } else {
             logger.debug("memory budget", metadata: metadata)
         }
@@ -170,9 +194,11 @@ extension Server {
 extension FastCGIServer {
     /// What /status and /metrics show of the server's connections.
     var connectionCounts: ConnectionCounts {
-        ConnectionCounts(requestsRefusedByRule: Dictionary(uniqueKeysWithValues: refusedRequestsByRule.map { ($0.key.name, $0.value) }),
-                         idle: idleConnectionCount, idleClosedOverCap: idleConnectionsClosedOverCap,
-                         idleClosedAfterTimeout: idleConnectionsClosedAfterTimeout)
+        ConnectionCounts(
+            requestsRefusedByRule: Dictionary(
+                uniqueKeysWithValues: refusedRequestsByRule.map { ($0.key.name, $0.value) }),
+            idle: idleConnectionCount, idleClosedOverCap: idleConnectionsClosedOverCap,
+            idleClosedAfterTimeout: idleConnectionsClosedAfterTimeout)
     }
 }
 
@@ -187,8 +213,9 @@ extension HTTPRequest {
         let query = request.param("QUERY_STRING") ?? ""
         let target = request.param("REQUEST_URI")
         let path = request.param("DOCUMENT_URI") ?? String((target ?? "/").prefix { $0 != "?" })
-        self.init(method: method, path: path, query: query, ifNoneMatch: request.param("HTTP_IF_NONE_MATCH"),
-                  target: target, operationsToken: request.param("FIBCACHE_OPERATIONS"),
-                  client: request.param("FIBCACHE_CLIENT"))
+        self.init(
+            method: method, path: path, query: query, ifNoneMatch: request.param("HTTP_IF_NONE_MATCH"),
+            target: target, operationsToken: request.param("FIBCACHE_OPERATIONS"),
+            client: request.param("FIBCACHE_CLIENT"))
     }
 }

@@ -32,11 +32,13 @@ struct Setting: Equatable {
         let tool = try! JSONDecoder().decode(DumpedHelp.self, from: json)
         return (tool.command.arguments ?? []).compactMap { argument in
             guard argument.kind == "option", argument.shouldDisplay,
-                  let name = argument.names?.first(where: { $0.kind == "long" })?.name else { return nil }
-            return Setting(option: name, valueName: argument.valueName ?? name,
-                           abstract: argument.abstract ?? "",
-                           discussion: argument.discussion.flatMap { $0.isEmpty ? nil : $0 },
-                           defaultValue: argument.defaultValue)
+                let name = argument.names?.first(where: { $0.kind == "long" })?.name
+            else { return nil }
+            return Setting(
+                option: name, valueName: argument.valueName ?? name,
+                abstract: argument.abstract ?? "",
+                discussion: argument.discussion.flatMap { $0.isEmpty ? nil : $0 },
+                defaultValue: argument.defaultValue)
         }
     }()
 }

@@ -1,6 +1,5 @@
-import Logging
-
 import Glibc
+import Logging
 import SystemSupport
 
 /// One line per event on stderr, written with a single write(2) so lines from
@@ -27,7 +26,8 @@ struct StandardErrorLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var line = journal
+        var line =
+            journal
             ? "<\(Self.syslogPriority(event.level))>"
             : "\(Self.timestamp()) \(event.level.rawValue) \(label): "
         if journal { line += "\(event.level.rawValue): " }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import FastCGI
 
 /// The rules libfcgi's input must pass (FastCGIRequestValidator.swift, ARCHITECTURE.md):
@@ -8,8 +9,13 @@ import Testing
 struct FastCGIRequestValidatorTests {
     // MARK: Records
 
-    static func record(_ type: UInt8, _ content: [UInt8] = [], id: UInt16 = 1, version: UInt8 = 1, padding: Int = 0) -> [UInt8] {
-        [version, type, UInt8(id >> 8), UInt8(id & 0xFF), UInt8(content.count >> 8), UInt8(content.count & 0xFF), UInt8(padding), 0]
+    static func record(_ type: UInt8, _ content: [UInt8] = [], id: UInt16 = 1, version: UInt8 = 1, padding: Int = 0)
+        -> [UInt8]
+    {
+        [
+            version, type, UInt8(id >> 8), UInt8(id & 0xFF), UInt8(content.count >> 8), UInt8(content.count & 0xFF),
+            UInt8(padding), 0,
+        ]
             + content + [UInt8](repeating: 0, count: padding)
     }
 
@@ -19,7 +25,8 @@ struct FastCGIRequestValidatorTests {
 
     /// A length as the wire has it: one byte below 128, else four with the top bit set.
     static func length(_ n: Int) -> [UInt8] {
-        n < 128 ? [UInt8(n)] : [UInt8(0x80 | (n >> 24)), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)]
+        n < 128
+            ? [UInt8(n)] : [UInt8(0x80 | (n >> 24)), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)]
     }
 
     static func pair(_ name: String, _ value: String) -> [UInt8] {
@@ -32,16 +39,18 @@ struct FastCGIRequestValidatorTests {
 
     /// A GET through the shipped site, as nginx 1.22.1 wrote it (recorded by
     /// Tests/Faults/test_nginx_largest_request.py's peer): 23 pairs, 527 bytes padded to 528.
-    static let nginxGET = [UInt8](Data(base64Encoded: [
-        "AQEAAQAIAAAAAQEAAAAAAAEEAAECDwEADABRVUVSWV9TVFJJTkcOA1JFUVVFU1RfTUVUSE9ER0VUDABDT05URU5UX1RZUEUOAENP",
-        "TlRFTlRfTEVOR1RICxlTQ1JJUFRfTkFNRS9hcGkvZmlib25hY2NpL251bWJlci80MC8LGVJFUVVFU1RfVVJJL2FwaS9maWJvbmFj",
-        "Y2kvbnVtYmVyLzQwLwwZRE9DVU1FTlRfVVJJL2FwaS9maWJvbmFjY2kvbnVtYmVyLzQwLw0VRE9DVU1FTlRfUk9PVC90bXAvdG1w",
-        "bnl3NWFpancvaHRtbA8IU0VSVkVSX1BST1RPQ09MSFRUUC8xLjEOBFJFUVVFU1RfU0NIRU1FaHR0cBEHR0FURVdBWV9JTlRFUkZB",
-        "Q0VDR0kvMS4xDwxTRVJWRVJfU09GVFdBUkVuZ2lueC8xLjIyLjELCVJFTU9URV9BRERSMTI3LjAuMC4xCwVSRU1PVEVfUE9SVDQ1",
-        "MzY2CwBSRU1PVEVfVVNFUgsJU0VSVkVSX0FERFIxMjcuMC4wLjELBVNFUlZFUl9QT1JUNTYzMzMLAVNFUlZFUl9OQU1FXw8DUkVE",
-        "SVJFQ1RfU1RBVFVTMjAwCQlIVFRQX0hPU1Rsb2NhbGhvc3QPBUhUVFBfQ09OTkVDVElPTmNsb3NlDwtIVFRQX1VTRVJfQUdFTlRj",
-        "dXJsLzcuODguMQsDSFRUUF9BQ0NFUFQqLyoAAQQAAQAAAAABBQABAAAAAA=="
-    ].joined())!)
+    static let nginxGET = [UInt8](
+        Data(
+            base64Encoded: [
+                "AQEAAQAIAAAAAQEAAAAAAAEEAAECDwEADABRVUVSWV9TVFJJTkcOA1JFUVVFU1RfTUVUSE9ER0VUDABDT05URU5UX1RZUEUOAENP",
+                "TlRFTlRfTEVOR1RICxlTQ1JJUFRfTkFNRS9hcGkvZmlib25hY2NpL251bWJlci80MC8LGVJFUVVFU1RfVVJJL2FwaS9maWJvbmFj",
+                "Y2kvbnVtYmVyLzQwLwwZRE9DVU1FTlRfVVJJL2FwaS9maWJvbmFjY2kvbnVtYmVyLzQwLw0VRE9DVU1FTlRfUk9PVC90bXAvdG1w",
+                "bnl3NWFpancvaHRtbA8IU0VSVkVSX1BST1RPQ09MSFRUUC8xLjEOBFJFUVVFU1RfU0NIRU1FaHR0cBEHR0FURVdBWV9JTlRFUkZB",
+                "Q0VDR0kvMS4xDwxTRVJWRVJfU09GVFdBUkVuZ2lueC8xLjIyLjELCVJFTU9URV9BRERSMTI3LjAuMC4xCwVSRU1PVEVfUE9SVDQ1",
+                "MzY2CwBSRU1PVEVfVVNFUgsJU0VSVkVSX0FERFIxMjcuMC4wLjELBVNFUlZFUl9QT1JUNTYzMzMLAVNFUlZFUl9OQU1FXw8DUkVE",
+                "SVJFQ1RfU1RBVFVTMjAwCQlIVFRQX0hPU1Rsb2NhbGhvc3QPBUhUVFBfQ09OTkVDVElPTmNsb3NlDwtIVFRQX1VTRVJfQUdFTlRj",
+                "dXJsLzcuODguMQsDSFRUUF9BQ0NFUFQqLyoAAQQAAQAAAAABBQABAAAAAA==",
+            ].joined())!)
 
     func check(_ bytes: [UInt8], _ limits: FastCGIRequestLimits = .standard) -> FastCGIRequestCheck {
         FastCGIRequestValidator.check(bytes, limits: limits)
@@ -61,8 +70,11 @@ struct FastCGIRequestValidatorTests {
 
     @Test func nginxRecordedGETIsComplete() throws {
         let shape = try #require(completeShape(Self.nginxGET))
-        #expect(shape == FastCGIRequestShape(headLength: 560, requestLength: 568, requestID: 1, keepConnection: true,
-                                             paramPairs: 23, paramsBytes: 527))
+        #expect(
+            shape
+                == FastCGIRequestShape(
+                    headLength: 560, requestLength: 568, requestID: 1, keepConnection: true,
+                    paramPairs: 23, paramsBytes: 527))
     }
 
     @Test func everyPrefixOfTheHeadIsIncompleteAndThenComplete() {
@@ -86,7 +98,9 @@ struct FastCGIRequestValidatorTests {
 
     @Test func bodyInSeveralStdinRecordsIsFollowedToItsEnd() throws {
         let head = Self.begin() + Self.record(4, Self.params) + Self.record(4)
-        let body = Self.record(5, Array("n=1".utf8), padding: 5) + Self.record(5, [UInt8](repeating: 7, count: 1000)) + Self.record(5)
+        let body =
+            Self.record(5, Array("n=1".utf8), padding: 5) + Self.record(5, [UInt8](repeating: 7, count: 1000))
+            + Self.record(5)
         let next = Self.request  // a next request after it is not this one's business
         let shape = try #require(completeShape(head + body + next))
         #expect(shape.headLength == head.count && shape.requestLength == head.count + body.count)
@@ -96,11 +110,14 @@ struct FastCGIRequestValidatorTests {
 
     /// Padding is skipped where libfcgi skips it: inside the params stream and the body.
     @Test func paddingIsRespectedWhereLibfcgiSkipsIt() throws {
-        let bytes = Self.begin() + Self.record(4, Array(Self.params[..<9]), padding: 255) + Self.record(4, Array(Self.params[9...]), padding: 1)
+        let bytes =
+            Self.begin() + Self.record(4, Array(Self.params[..<9]), padding: 255)
+            + Self.record(4, Array(Self.params[9...]), padding: 1)
             + Self.record(4) + Self.record(5, [1, 2, 3], padding: 5) + Self.record(5, padding: 3)
         let shape = try #require(completeShape(bytes))
         #expect(shape.requestLength == bytes.count && shape.headLength == bytes.count - 27)
-        #expect(check(Array(bytes[..<(shape.headLength - 9)])) == .incomplete)  // the last padding byte of a PARAMS record
+        // Up to the last padding byte of a PARAMS record.
+        #expect(check(Array(bytes[..<(shape.headLength - 9)])) == .incomplete)
     }
 
     /// libfcgi forgets BEGIN_REQUEST's padding and the empty PARAMS record's (SetReaderType) and
@@ -108,15 +125,19 @@ struct FastCGIRequestValidatorTests {
     /// the libFuzzer target comparing with libfcgi: Tests/FuzzFastCGI/corpus/*-smuggles-*).
     @Test func paddingLibfcgiWouldParseIsRefused() {
         let hidden = Self.record(4, [0xC0, 0, 0, 0, 0xC0, 0, 0, 0] + [UInt8](repeating: 97, count: 8))
-        let afterBegin = Self.record(1, [0, 1, 1, 0, 0, 0, 0, 0], padding: hidden.count) + Self.record(4, Self.params) + Self.record(4)
+        let afterBegin =
+            Self.record(1, [0, 1, 1, 0, 0, 0, 0, 0], padding: hidden.count) + Self.record(4, Self.params)
+            + Self.record(4)
         #expect(violation(Array(afterBegin[..<8])) == .paddingNotSkipped)  // at BEGIN_REQUEST's header already
-        let afterParams = Self.begin() + Self.record(4, Self.params) + Self.record(4, padding: hidden.count) + Self.record(5)
+        let afterParams =
+            Self.begin() + Self.record(4, Self.params) + Self.record(4, padding: hidden.count) + Self.record(5)
         #expect(violation(afterParams) == .paddingNotSkipped)
     }
 
     @Test func pairsMaySpanRecords() throws {
         let params = Self.params
-        let bytes = Self.begin() + Self.record(4, Array(params[..<3])) + Self.record(4, Array(params[3..<20]))
+        let bytes =
+            Self.begin() + Self.record(4, Array(params[..<3])) + Self.record(4, Array(params[3..<20]))
             + Self.record(4, Array(params[20...])) + Self.record(4) + Self.record(5)
         #expect(completeShape(bytes)?.paramPairs == 2)
     }
@@ -147,21 +168,36 @@ struct FastCGIRequestValidatorTests {
         ("PARAMS of another id", begin() + record(4, params, id: 2), .otherRequestID),
         ("STDIN of another id", begin() + record(4, params) + record(4) + record(5, id: 2), .otherRequestID),
         ("second BEGIN_REQUEST", begin() + begin(), .unexpectedRecordType),
-        ("STDIN before the params end", begin() + record(4, params) + record(5, Array("body".utf8)) + record(4), .unexpectedRecordType),
+        (
+            "STDIN before the params end", begin() + record(4, params) + record(5, Array("body".utf8)) + record(4),
+            .unexpectedRecordType
+        ),
         ("ABORT_REQUEST in the params", begin() + record(4, params) + record(2), .unexpectedRecordType),
         ("unknown type", begin() + record(42, Array("whatever".utf8)), .unexpectedRecordType),
         ("DATA after the head", begin() + record(4, params) + record(4) + record(8, [1]), .unexpectedRecordType),
         ("STDOUT after the head", begin() + record(4, params) + record(4) + record(6, [1]), .unexpectedRecordType),
-        ("value claims 0x7fffffff", begin() + record(4, [4] + length(0x7FFF_FFFF) + Array("NAME".utf8)), .pairLengthBeyondParams),
+        (
+            "value claims 0x7fffffff", begin() + record(4, [4] + length(0x7FFF_FFFF) + Array("NAME".utf8)),
+            .pairLengthBeyondParams
+        ),
         ("name claims 65536", begin() + record(4, length(65_536)), .pairLengthBeyondParams),
-        ("name + value beyond the params", begin() + record(4, length(40_000) + length(30_000)), .pairLengthBeyondParams),
-        ("two records over 64 KiB", begin() + record(4, [1] + length(65_529) + [UInt8](repeating: 118, count: 65_530))
-            + record(4, [0, 0]), .paramsTooLarge),
+        (
+            "name + value beyond the params", begin() + record(4, length(40_000) + length(30_000)),
+            .pairLengthBeyondParams
+        ),
+        (
+            "two records over 64 KiB",
+            begin() + record(4, [1] + length(65_529) + [UInt8](repeating: 118, count: 65_530))
+                + record(4, [0, 0]), .paramsTooLarge
+        ),
         ("params end mid-pair", begin() + record(4, [4, 3] + Array("NAM".utf8)) + record(4), .truncatedPairs),
         ("params end mid-length", begin() + record(4, [0x80, 0]) + record(4), .truncatedPairs),
         ("params end after a name length", begin() + record(4, [4]) + record(4), .truncatedPairs),
-        ("body over 64 KiB", begin() + record(4, params) + record(4) + record(5, [UInt8](repeating: 1, count: 65_535))
-            + record(5, [1, 2]), .bodyTooLarge),
+        (
+            "body over 64 KiB",
+            begin() + record(4, params) + record(4) + record(5, [UInt8](repeating: 1, count: 65_535))
+                + record(5, [1, 2]), .bodyTooLarge
+        ),
     ]
 
     @Test(arguments: violations.indices)
@@ -200,9 +236,18 @@ struct FastCGIRequestValidatorTests {
     // MARK: The shapes that crashed libfcgi
 
     static let crashShapes: [(String, [UInt8])] = [
-        ("0xC0000000 + 0xC0000000", begin() + record(4, [0xC0, 0, 0, 0, 0xC0, 0, 0, 0] + [UInt8](repeating: 97, count: 16))),
-        ("0x7FFFFFFE + 0x7FFFFFFE", begin() + record(4, [0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0xFF, 0xFF, 0xFE] + [UInt8](repeating: 97, count: 16))),
-        ("GET_VALUES 0xC0000000 + 0xC0000000", record(9, [0xC0, 0, 0, 0, 0xC0, 0, 0, 0] + [UInt8](repeating: 97, count: 16), id: 0)),
+        (
+            "0xC0000000 + 0xC0000000",
+            begin() + record(4, [0xC0, 0, 0, 0, 0xC0, 0, 0, 0] + [UInt8](repeating: 97, count: 16))
+        ),
+        (
+            "0x7FFFFFFE + 0x7FFFFFFE",
+            begin() + record(4, [0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0xFF, 0xFF, 0xFE] + [UInt8](repeating: 97, count: 16))
+        ),
+        (
+            "GET_VALUES 0xC0000000 + 0xC0000000",
+            record(9, [0xC0, 0, 0, 0, 0xC0, 0, 0, 0] + [UInt8](repeating: 97, count: 16), id: 0)
+        ),
     ]
 
     @Test(arguments: crashShapes.indices)
@@ -212,7 +257,9 @@ struct FastCGIRequestValidatorTests {
     }
 
     @Test func twoGigabyteClaimIsRefusedAsSoonAsItsLengthIsIn() {
-        let claim = Self.begin() + Self.record(4, [4] + Self.length(0x7FFF_FFF0) + Array("NAME".utf8) + [UInt8](repeating: 118, count: 64))
+        let claim =
+            Self.begin()
+            + Self.record(4, [4] + Self.length(0x7FFF_FFF0) + Array("NAME".utf8) + [UInt8](repeating: 118, count: 64))
         // BEGIN_REQUEST (16), the PARAMS header (8), the name length (1), the value length (4).
         let decisive = 16 + 8 + 1 + 4
         for end in 0..<decisive { #expect(check(Array(claim[..<end])) == .incomplete, "prefix of \(end) bytes") }
@@ -265,16 +312,22 @@ struct FastCGIRequestValidatorTests {
 
     static func randomRequest(_ generator: inout SplitMix64, limits: FastCGIRequestLimits) -> [UInt8] {
         func random(_ bound: Int) -> Int { Int(generator.next() % UInt64(bound)) }
-        var bytes = random(20) == 0 ? record(UInt8(random(12)), [], id: UInt16(random(3))) : begin(flags: UInt8(random(10) == 0 ? 3 : 1))
+        var bytes =
+            random(20) == 0
+            ? record(UInt8(random(12)), [], id: UInt16(random(3))) : begin(flags: UInt8(random(10) == 0 ? 3 : 1))
         var params: [UInt8] = []
         for _ in 0..<random(8) {
-            params += random(15) == 0 ? length(random(400)) + length(random(70_000)) : pair("N\(random(100))", String(repeating: "v", count: random(60)))
+            params +=
+                random(15) == 0
+                ? length(random(400)) + length(random(70_000))
+                : pair("N\(random(100))", String(repeating: "v", count: random(60)))
         }
         var offset = 0
         while offset < params.count {
             let size = min(params.count - offset, 1 + random(80))
-            bytes += record(random(25) == 0 ? UInt8(random(10)) : 4, Array(params[offset..<(offset + size)]),
-                            id: random(30) == 0 ? 2 : 1, padding: random(4) == 0 ? random(256) : 0)
+            bytes += record(
+                random(25) == 0 ? UInt8(random(10)) : 4, Array(params[offset..<(offset + size)]),
+                id: random(30) == 0 ? 2 : 1, padding: random(4) == 0 ? random(256) : 0)
             offset += size
         }
         bytes += record(4)

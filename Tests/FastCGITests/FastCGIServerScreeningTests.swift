@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import FastCGI
 
 /// What the server does around the validator (RequestPeek, positionAtNextRequest) and
@@ -10,8 +11,10 @@ extension FastCGIServerTests {
 
     /// BEGIN_REQUEST (kept), PARAMS, and a body of `size` bytes in STDIN records of at most 8000.
     static func requestWithBody(_ size: Int) -> [UInt8] {
-        var bytes = FastCGITestClient.beginRequest(keepConnection: true)
-            + FastCGITestClient.record(type: 4, FastCGITestClient.params(["REQUEST_METHOD": "POST", "DOCUMENT_URI": "/body"]))
+        var bytes =
+            FastCGITestClient.beginRequest(keepConnection: true)
+            + FastCGITestClient.record(
+                type: 4, FastCGITestClient.params(["REQUEST_METHOD": "POST", "DOCUMENT_URI": "/body"]))
             + FastCGITestClient.record(type: 4, [])
         var left = size
         while left > 0 {
@@ -55,8 +58,10 @@ extension FastCGIServerTests {
             defer { client.close() }
             #expect(client.request(Self.get, keepConnection: true)?.contains("GET /next") == true)
             // The 32-byte record that aborted libfcgi: lengths 0x40000000 + 0x40000000.
-            client.send(FastCGITestClient.beginRequest(keepConnection: true)
-                        + FastCGITestClient.record(type: 4, [0xC0, 0, 0, 0, 0xC0, 0, 0, 0] + [UInt8](repeating: 97, count: 16)))
+            client.send(
+                FastCGITestClient.beginRequest(keepConnection: true)
+                    + FastCGITestClient.record(
+                        type: 4, [0xC0, 0, 0, 0, 0xC0, 0, 0, 0] + [UInt8](repeating: 97, count: 16)))
             #expect(client.isClosedByServer())
             #expect(server.refusedRequestsByRule == [.pairLengthBeyondParams: 1])
             let next = try FastCGITestClient(unixPath: path)
@@ -68,12 +73,14 @@ extension FastCGIServerTests {
     @Test func idleConnectionsOverTheCapAreClosedOldestFirst() throws {
         try withEchoServer(workers: 2, idle: IdleLimits(count: 2)) { path, server in
             var silent: [FastCGITestClient] = []
-            defer { silent.forEach { $0.close() } }
+            defer { for client in silent { client.close() } }
             for made in 1...5 {
                 silent.append(try FastCGITestClient(unixPath: path))
                 // Into the idle set (past the accepting worker's 5 ms wait) before the next, in order.
                 let deadline = ContinuousClock.now + .seconds(5)
-                while server.idleConnectionCount + server.idleConnectionsClosedOverCap < made, ContinuousClock.now < deadline {
+                while server.idleConnectionCount + server.idleConnectionsClosedOverCap < made,
+                    ContinuousClock.now < deadline
+                {
                     usleep(1_000)
                 }
             }

@@ -1,8 +1,9 @@
 import Foundation
 import Logging
-import Testing
-@testable import FastCGI
 import SystemSupport
+import Testing
+
+@testable import FastCGI
 
 @Suite(.serialized) struct FastCGIServerTests {
     let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -18,17 +19,22 @@ import SystemSupport
     }
 
     /// A server whose handler answers with the request's method and path (never reading a body).
-    private func startEchoServer(path: String, workers: Int, ioTimeout: Duration = .seconds(5),
-                                 requestDeadline: Duration = .seconds(5), idle: IdleLimits = IdleLimits()) throws -> FastCGIServer {
+    private func startEchoServer(
+        path: String, workers: Int, ioTimeout: Duration = .seconds(5),
+        requestDeadline: Duration = .seconds(5), idle: IdleLimits = IdleLimits()
+    ) throws -> FastCGIServer {
         let socket = try ListeningSocket(.unix(path: path), unixMode: 0o600)
-        let server = try FastCGIServer(socket: socket, workers: workers, ioTimeout: ioTimeout,
-                                       requestDeadline: requestDeadline, maxIdleConnections: idle.count,
-                                       idleConnectionTimeout: idle.timeout, logger: logger)
+        let server = try FastCGIServer(
+            socket: socket, workers: workers, ioTimeout: ioTimeout,
+            requestDeadline: requestDeadline, maxIdleConnections: idle.count,
+            idleConnectionTimeout: idle.timeout, logger: logger)
         try server.start { worker in
             return { request in
-                let body = "\(request.param("REQUEST_METHOD") ?? "-") \(request.param("DOCUMENT_URI") ?? "-") w\(worker)"
-                request.respond(status: 200, headers: [("Content-Type", "text/plain"), ("Content-Length", "\(body.utf8.count)")],
-                                body: Array(body.utf8))
+                let body =
+                    "\(request.param("REQUEST_METHOD") ?? "-") \(request.param("DOCUMENT_URI") ?? "-") w\(worker)"
+                request.respond(
+                    status: 200, headers: [("Content-Type", "text/plain"), ("Content-Length", "\(body.utf8.count)")],
+                    body: Array(body.utf8))
             }
         }
         return server
@@ -36,12 +42,15 @@ import SystemSupport
 
     /// Runs `body` with an echo server on a fresh socket path, stopped afterwards
     /// even when the body fails.
-    func withEchoServer(workers: Int, ioTimeout: Duration = .seconds(5), requestDeadline: Duration = .seconds(5),
-                        idle: IdleLimits = IdleLimits(),
-                        _ body: (_ path: String, _ server: FastCGIServer) throws -> Void) throws {
+    func withEchoServer(
+        workers: Int, ioTimeout: Duration = .seconds(5), requestDeadline: Duration = .seconds(5),
+        idle: IdleLimits = IdleLimits(),
+        _ body: (_ path: String, _ server: FastCGIServer) throws -> Void
+    ) throws {
         let path = temporarySocketPath()
-        let server = try startEchoServer(path: path, workers: workers, ioTimeout: ioTimeout, requestDeadline: requestDeadline,
-                                         idle: idle)
+        let server = try startEchoServer(
+            path: path, workers: workers, ioTimeout: ioTimeout, requestDeadline: requestDeadline,
+            idle: idle)
         defer { stop(server) }
         try body(path, server)
     }
@@ -81,8 +90,9 @@ import SystemSupport
             defer { client.close() }
             // Bytes that would parse as a record if read as one.
             let body = FastCGITestClient.record(type: 1, [0, 1, 1, 0, 0, 0, 0, 0]) + Array("x=1".utf8)
-            let first = client.request(["REQUEST_METHOD": "POST", "DOCUMENT_URI": "/a", "CONTENT_LENGTH": "\(body.count)"],
-                                       keepConnection: true, body: body)
+            let first = client.request(
+                ["REQUEST_METHOD": "POST", "DOCUMENT_URI": "/a", "CONTENT_LENGTH": "\(body.count)"],
+                keepConnection: true, body: body)
             #expect(first?.contains("POST /a w0") == true)
             let second = client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/b"], keepConnection: true)
             #expect(second?.contains("GET /b w0") == true)
@@ -94,11 +104,13 @@ import SystemSupport
         // is served at once, and none of the kept ones was closed to make room.
         try withEchoServer(workers: 1) { path, server in
             var kept: [FastCGITestClient] = []
-            defer { kept.forEach { $0.close() } }
+            defer { for client in kept { client.close() } }
             for i in 0..<50 {
                 let client = try FastCGITestClient(unixPath: path)
                 kept.append(client)
-                #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/k\(i)"], keepConnection: true)?.contains("/k\(i)") == true)
+                #expect(
+                    client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/k\(i)"], keepConnection: true)?.contains(
+                        "/k\(i)") == true)
             }
             // The last worker counts itself idle just after its response went out.
             let deadline = Date().addingTimeInterval(2)
@@ -109,8 +121,10 @@ import SystemSupport
             // Within the client's 5 s read timeout, where a kept connection holds a worker for 75 s.
             #expect(fresh.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/fresh"])?.contains("/fresh") == true)
             for (i, client) in kept.enumerated() {
-                #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/again\(i)"], keepConnection: true)?.contains("/again\(i)") == true,
-                        "kept connection \(i) still open and served")
+                #expect(
+                    client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/again\(i)"], keepConnection: true)?
+                        .contains("/again\(i)") == true,
+                    "kept connection \(i) still open and served")
             }
         }
     }
@@ -119,12 +133,15 @@ import SystemSupport
         try withEchoServer(workers: 2) { path, _ in
             let client = try FastCGITestClient(unixPath: path)
             defer { client.close() }
-            #expect(client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/once"], keepConnection: false)?.contains("/once") == true)
+            #expect(
+                client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/once"], keepConnection: false)?.contains(
+                    "/once") == true)
             #expect(client.isClosedByServer())
             // Closed, not lingering: libfcgi's close shuts down writing and waits up to 2 s
             // reading what the peer still sends; a closed socket refuses the byte at once.
             var byte: UInt8 = 0
-            #expect(Foundation.send(client.fd, &byte, 1, Int32(MSG_NOSIGNAL)) == -1 && [EPIPE, ECONNRESET].contains(errno))
+            #expect(
+                Foundation.send(client.fd, &byte, 1, Int32(MSG_NOSIGNAL)) == -1 && [EPIPE, ECONNRESET].contains(errno))
         }
     }
 
@@ -148,7 +165,8 @@ import SystemSupport
         try withEchoServer(workers: 1, requestDeadline: .milliseconds(500)) { path, server in
             let trickler = try FastCGITestClient(unixPath: path)
             defer { trickler.close() }
-            let records = FastCGITestClient.records(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/slow"], keepConnection: true)
+            let records = FastCGITestClient.records(
+                ["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/slow"], keepConnection: true)
             var sent = 0
             var cut = false
             for byte in records where !cut {
@@ -194,8 +212,10 @@ import SystemSupport
         let path = temporarySocketPath()
         let server = try startEchoServer(path: path, workers: 4)
         let kept = try (0..<10).map { _ in try FastCGITestClient(unixPath: path) }
-        defer { kept.forEach { $0.close() } }
-        for client in kept { _ = client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/k"], keepConnection: true) }
+        defer { for client in kept { client.close() } }
+        for client in kept {
+            _ = client.request(["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/k"], keepConnection: true)
+        }
         // Within 2 s, where a kept connection would hold its worker for the 75 s idle timeout.
         server.beginShutdown()
         #expect(server.waitForWorkers(timeout: .seconds(2)))
@@ -255,6 +275,8 @@ import SystemSupport
     @Test func inheritedFdMustBeAListeningSocket() {
         let pipe = Pipe()
         #expect(!ListeningSocket.isListeningSocket(pipe.fileHandleForReading.fileDescriptor))
-        #expect(throws: SystemError.self) { try ListeningSocket(.inherited(fd: pipe.fileHandleForReading.fileDescriptor)) }
+        #expect(throws: SystemError.self) {
+            try ListeningSocket(.inherited(fd: pipe.fileHandleForReading.fileDescriptor))
+        }
     }
 }

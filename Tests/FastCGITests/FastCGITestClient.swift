@@ -14,9 +14,14 @@ struct FastCGITestClient {
             raw[unixPath.utf8.count] = 0
         }
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
-        guard result == 0 else { _ = Foundation.close(fd); throw POSIXError(.ECONNREFUSED) }
+        guard result == 0 else {
+            _ = Foundation.close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
         var limit = timeval(tv_sec: 5, tv_usec: 0)  // a test never hangs on a broken server
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
     }
@@ -24,7 +29,8 @@ struct FastCGITestClient {
     func close() { _ = Foundation.close(fd) }
 
     static func record(type: UInt8, id: UInt16 = 1, _ content: [UInt8]) -> [UInt8] {
-        [1, type, UInt8(id >> 8), UInt8(id & 0xFF), UInt8(content.count >> 8), UInt8(content.count & 0xFF), 0, 0] + content
+        [1, type, UInt8(id >> 8), UInt8(id & 0xFF), UInt8(content.count >> 8), UInt8(content.count & 0xFF), 0, 0]
+            + content
     }
 
     static func params(_ pairs: [String: String]) -> [UInt8] {

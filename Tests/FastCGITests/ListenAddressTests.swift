@@ -1,5 +1,5 @@
-import Testing
 import FastCGI
+import Testing
 
 @Suite struct ListenAddressTests {
     @Test func forms() throws {
@@ -10,8 +10,10 @@ import FastCGI
         #expect(try ListenAddress(parsing: "fd:0") == .inherited(fd: 0))
     }
 
-    @Test(arguments: [":9000", "9000", "host:0", "host:65536", "host:x", "fd:", "fd:-1",
-                      "/" + String(repeating: "a", count: 120)])
+    @Test(arguments: [
+        ":9000", "9000", "host:0", "host:65536", "host:x", "fd:", "fd:-1",
+        "/" + String(repeating: "a", count: 120),
+    ])
     func refused(text: String) {
         #expect(throws: ListenAddress.ParseError.self) { try ListenAddress(parsing: text) }
     }

@@ -4,6 +4,7 @@ import Redis
 import SystemSupport
 import TestSupport
 import Testing
+
 @testable import FibcacheRedis
 
 /// A connection that answers from a script: each command gets the next reply
@@ -54,21 +55,25 @@ extension RedisCacheStore {
 
 @Suite struct RedisCacheStoreTests {
     let clock = ManualClock()
-    let health = RedisHealth(target: "redis://test:6379/1", logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+    let health = RedisHealth(
+        target: "redis://test:6379/1", logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
 
     func store(_ connector: ScriptedConnector) -> RedisCacheStore {
         // 100 ms doubling up to 1 s: the defaults.
-        let settings = RedisCacheStore.Settings(url: RedisURL(endpoint: .tcp(host: "test", port: 6379)),
-                                                connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(200))
+        let settings = RedisCacheStore.Settings(
+            url: RedisURL(endpoint: .tcp(host: "test", port: 6379)),
+            connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(200))
         return RedisCacheStore(settings: settings, health: health, clock: clock, connect: connector.connect)
     }
 
     @Test func commandsUseRedisTermsAndTheLockKeySuffix() throws {
-        let connection = ScriptedConnection([.success(.status("OK")), .success(.null), .success(.string(Array("t1".utf8))),
-                                             .success(.status("OK")),
-                                             .success(.status("OK")), .success(.string(Array("t1".utf8))), .success(.status("OK")),
-                                             .success(.status("QUEUED")), .success(.array([.integer(1)])),
-                                             .success(.string(Array("42".utf8))), .success(.integer(1))])
+        let connection = ScriptedConnection([
+            .success(.status("OK")), .success(.null), .success(.string(Array("t1".utf8))),
+            .success(.status("OK")),
+            .success(.status("OK")), .success(.string(Array("t1".utf8))), .success(.status("OK")),
+            .success(.status("QUEUED")), .success(.array([.integer(1)])),
+            .success(.string(Array("42".utf8))), .success(.integer(1)),
+        ])
         let redis = store(ScriptedConnector([.success(connection)]))
         #expect(redis.acquireLock(for: "fibonacci_9", token: "t1", expiry: .seconds(30)) == .acquired)
         #expect(redis.acquireLock(for: "fibonacci_9", token: "t2", expiry: .milliseconds(1500)) == .heldElsewhere)
@@ -81,8 +86,11 @@ extension RedisCacheStore {
         #expect(sent[1] == ["SET", "fibonacci_9:lock", "t2", "NX", "PX", "1500"])
         #expect(sent[2] == ["GET", "fibonacci_9:lock"], "who holds it: t1, not us")
         #expect(sent[3] == ["SET", "fibonacci_9", "34", "PX", "86400000"])
-        #expect(sent[4...8] == [["WATCH", "fibonacci_9:lock"], ["GET", "fibonacci_9:lock"], ["MULTI"],
-                                ["DEL", "fibonacci_9:lock"], ["EXEC"]], "compare-and-delete without a script")
+        #expect(
+            sent[4...8] == [
+                ["WATCH", "fibonacci_9:lock"], ["GET", "fibonacci_9:lock"], ["MULTI"],
+                ["DEL", "fibonacci_9:lock"], ["EXEC"],
+            ], "compare-and-delete without a script")
         #expect(sent[9] == ["GETRANGE", "fibonacci_9", "0", "100"])
         #expect(sent[10] == ["DEL", "fibonacci_9"])
     }
@@ -91,13 +99,17 @@ extension RedisCacheStore {
     /// process holds is left (UNWATCH), and a connection lost inside the exchange is not
     /// resumed on a new one, where the DEL would run unwatched.
     @Test func aLockIsReleasedOnlyByItsHolderAndOnOneConnection() {
-        let other = ScriptedConnection([.success(.status("OK")), .success(.string(Array("t2".utf8))), .success(.status("OK"))])
+        let other = ScriptedConnection([
+            .success(.status("OK")), .success(.string(Array("t2".utf8))), .success(.status("OK")),
+        ])
         let redis = store(ScriptedConnector([.success(other)]))
         #expect(redis.releaseLock(for: "fibonacci_9", token: "t1"))
         #expect(other.commands == [["WATCH", "fibonacci_9:lock"], ["GET", "fibonacci_9:lock"], ["UNWATCH"]])
 
-        let dying = ScriptedConnection([.success(.status("OK")), .success(.string(Array("t1".utf8))),
-                                        .failure(.connectionLost("reset by peer"))])
+        let dying = ScriptedConnection([
+            .success(.status("OK")), .success(.string(Array("t1".utf8))),
+            .failure(.connectionLost("reset by peer")),
+        ])
         let fresh = ScriptedConnection()
         let again = store(ScriptedConnector([.success(dying), .success(fresh)]))
         #expect(!again.releaseLock(for: "fibonacci_9", token: "t1"), "the lock may still be there")
@@ -128,7 +140,8 @@ extension RedisCacheStore {
         #expect(health.lastProblem == nil, "not logged as Redis refusing commands")
         #expect(redis.get("fibonacci_116", atMost: 25) == .miss, "GETRANGE answers \"\" for a missing key")
         #expect(redis.get("fibonacci_30", atMost: 6) == .hit(Array("832040".utf8)))
-        #expect(connection.commands[0] == ["GETRANGE", "fibonacci_115", "0", "24"], "one byte more than F(n) has, at most")
+        #expect(
+            connection.commands[0] == ["GETRANGE", "fibonacci_115", "0", "24"], "one byte more than F(n) has, at most")
     }
 
     @Test func backoffDoublesUpToItsCap() {
@@ -147,14 +160,16 @@ extension RedisCacheStore {
     }
 
     @Test func aSuccessfulConnectResetsTheBackoff() {
-        let connector = ScriptedConnector([.failure(.connectionFailed("refused")), .failure(.connectionFailed("refused")),
-                                           .success(ScriptedConnection([.success(.null), .failure(.timedOut)]))])
+        let connector = ScriptedConnector([
+            .failure(.connectionFailed("refused")), .failure(.connectionFailed("refused")),
+            .success(ScriptedConnection([.success(.null), .failure(.timedOut)])),
+        ])
         let redis = store(connector)
-        _ = redis.get("k")                    // fails: 100 ms
+        _ = redis.get("k")  // fails: 100 ms
         clock.advance(by: .milliseconds(100))
-        _ = redis.get("k")                    // fails: 200 ms
+        _ = redis.get("k")  // fails: 200 ms
         clock.advance(by: .milliseconds(200))
-        #expect(redis.get("k") == .miss)      // connected
+        #expect(redis.get("k") == .miss)  // connected
         #expect(redis.get("k") == .unavailable)  // timed out: back off again, from the start
         clock.advance(by: .milliseconds(100))
         _ = redis.get("k")
@@ -195,8 +210,8 @@ extension RedisCacheStore {
     @Test func onlyASuccessfulWriteEndsARefusal() {
         let connection = ScriptedConnection([
             .success(.error("OOM command not allowed when used memory > 'maxmemory'")),  // SET refused
-            .success(.null),                                                              // GET works
-            .success(.status("OK")),                                                      // SET works
+            .success(.null),  // GET works
+            .success(.status("OK")),  // SET works
         ])
         let redis = store(ScriptedConnector([.success(connection)]))
         #expect(!redis.set("k", to: [1], expiry: .seconds(1)))
@@ -209,7 +224,9 @@ extension RedisCacheStore {
 
     @Test func anotherWorkersRecoveryEndsThisWorkersBackoffAtOnce() {
         let first = ScriptedConnector([])  // refused: this worker backs off
-        let second = ScriptedConnector([.failure(.connectionFailed("refused")), .success(ScriptedConnection([.success(.null)]))])
+        let second = ScriptedConnector([
+            .failure(.connectionFailed("refused")), .success(ScriptedConnection([.success(.null)])),
+        ])
         let backingOff = store(first)
         let recovering = store(second)
         #expect(backingOff.get("k") == .unavailable)
@@ -230,7 +247,9 @@ extension RedisCacheStore {
     }
 
     @Test func aRefusedReplyIsNotRetried() {
-        let hostile = ScriptedConnection([.success(.null), .failure(.replyRefused("more than 101 bytes in one string"))])
+        let hostile = ScriptedConnection([
+            .success(.null), .failure(.replyRefused("more than 101 bytes in one string")),
+        ])
         let connector = ScriptedConnector([.success(hostile), .success(ScriptedConnection())])
         let redis = store(connector)
         _ = redis.get("k")

@@ -2,12 +2,14 @@ import Fibonacci
 import FibonacciCache
 import TestSupport
 import Testing
+
 @testable import FibcacheService
 
 @Suite struct AnswerMemoryBudgetTests {
     @Test func anAnswerCostsItsDigitsSeveralTimes() {
         let digits = Fibonacci.expectedDigitCount(of: 1_000_000)
-        #expect(AnswerMemoryBudget.cost(ofAnswerFor: 1_000_000) == digits * AnswerMemoryBudget.copiesInFlight
+        #expect(
+            AnswerMemoryBudget.cost(ofAnswerFor: 1_000_000) == digits * AnswerMemoryBudget.copiesInFlight
                 + AnswerMemoryBudget.overheadBytes)
         #expect(AnswerMemoryBudget.cost(ofAnswerFor: 10) <= AnswerMemoryBudget.smallAnswerBytes)
     }
@@ -32,25 +34,32 @@ import Testing
 
     @Test func aLargeAnswerWithoutRoomIsA503WithRetryAfterAndASmallOneIsServed() {
         // Room for one answer of F(300 000) besides the small ones' share.
-        let budget = AnswerMemoryBudget(totalBytes: AnswerMemoryBudget.smallAnswerBytes
-                                        + AnswerMemoryBudget.cost(ofAnswerFor: 300_000) * 3 / 2, workers: 1)
-        let service = FibonacciService(limits: ServiceLimits(maxN: 1_000_000),
-                                       cache: ReadThroughCache(policy: CachePolicy(timeToLive: .seconds(600)), logger: silent),
-                                       memoryBudget: budget, operationsToken: operationsToken, logger: silent)
+        let budget = AnswerMemoryBudget(
+            totalBytes: AnswerMemoryBudget.smallAnswerBytes
+                + AnswerMemoryBudget.cost(ofAnswerFor: 300_000) * 3 / 2, workers: 1)
+        let service = FibonacciService(
+            limits: ServiceLimits(maxN: 1_000_000),
+            cache: ReadThroughCache(policy: CachePolicy(timeToLive: .seconds(600)), logger: silent),
+            memoryBudget: budget, operationsToken: operationsToken, logger: silent)
         let store = InMemoryCache()
         store.values["fibonacci_300000"] = Fibonacci.decimalDigits(of: 300_000, using: .fast)
         let first = service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/300000/"), store: store)
         #expect(first.status == 200 && first.memoryReservation != nil)
         // The first response is not written yet: it still holds its memory.
-        let second = service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/300000/"), store: store)
+        let second = service.respond(
+            to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/300000/"), store: store)
         #expect(second.status == 503 && second.header("Retry-After") == "1")
         #expect(String(decoding: second.body, as: UTF8.self).contains("retry"))
-        #expect(service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/40/"), store: store).status == 200)
-        let status = String(decoding: service.respond(to: .operation("GET", "/status"), store: store).body, as: UTF8.self)
+        #expect(
+            service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/40/"), store: store).status
+                == 200)
+        let status = String(
+            decoding: service.respond(to: .operation("GET", "/status"), store: store).body, as: UTF8.self)
         #expect(status.contains(#""refused": 1}"#))
         // The counter follows the budget's total: a second scrape adds nothing.
         for _ in 0..<2 {
-            let metrics = String(decoding: service.respond(to: .operation("GET", "/metrics"), store: store).body, as: UTF8.self)
+            let metrics = String(
+                decoding: service.respond(to: .operation("GET", "/metrics"), store: store).body, as: UTF8.self)
             #expect(metrics.contains("fibcache_answers_refused_memory_total 1\n"))
         }
     }

@@ -4,6 +4,7 @@ import Logging
 import SystemSupport
 import TestSupport
 import Testing
+
 @testable import FibcacheService
 
 let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -11,11 +12,14 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 @Suite struct FibonacciServiceTests {
     let service = FibonacciService(
         limits: ServiceLimits(maxN: 100_000, maxRecursiveN: 30),
-        cache: ReadThroughCache(policy: CachePolicy(keyspace: CacheKeyspace(prefix: "t:"), timeToLive: .seconds(600)),
-                                logger: silent),
+        cache: ReadThroughCache(
+            policy: CachePolicy(keyspace: CacheKeyspace(prefix: "t:"), timeToLive: .seconds(600)),
+            logger: silent),
         operationsToken: operationsToken, logger: silent)
 
-    private func get(_ path: String, query: String = "", method: String = "GET", cache: CacheStore = InMemoryCache()) -> HTTPResponse {
+    private func get(_ path: String, query: String = "", method: String = "GET", cache: CacheStore = InMemoryCache())
+        -> HTTPResponse
+    {
         service.respond(to: .operation(method, path, query: query), store: cache)
     }
 
@@ -92,19 +96,27 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     }
 
     /// One URL per value: every other spelling is a 301 to it, never a 200.
-    @Test(arguments: [
-        ("/api/fibonacci/number/40", "", nil, "/api/fibonacci/number/40/"),
-        ("/api/fibonacci/number/040/", "", nil, "/api/fibonacci/number/40/"),
-        ("/api/fibonacci/number/40/", "", "/api/fibonacci/number/%340/", "/api/fibonacci/number/40/"),
-        ("/api/fibonacci/number/40/", "x=1", nil, "/api/fibonacci/number/40/"),
-        ("/api/fibonacci/number/40/", "algorithm=fast", nil, "/api/fibonacci/number/40/"),
-        ("/api/fibonacci/number/40/", "algorithm=iterative&x=1", nil, "/api/fibonacci/number/40/?algorithm=iterative"),
-        ("/api/fibonacci/number/40/", "algorithm=%69terative", nil, "/api/fibonacci/number/40/?algorithm=iterative"),
-        ("/api/fibonacci/number/00/", "", nil, "/api/fibonacci/number/0/"),
-    ] as [(String, String, String?, String)])
+    @Test(
+        arguments: [
+            ("/api/fibonacci/number/40", "", nil, "/api/fibonacci/number/40/"),
+            ("/api/fibonacci/number/040/", "", nil, "/api/fibonacci/number/40/"),
+            ("/api/fibonacci/number/40/", "", "/api/fibonacci/number/%340/", "/api/fibonacci/number/40/"),
+            ("/api/fibonacci/number/40/", "x=1", nil, "/api/fibonacci/number/40/"),
+            ("/api/fibonacci/number/40/", "algorithm=fast", nil, "/api/fibonacci/number/40/"),
+            (
+                "/api/fibonacci/number/40/", "algorithm=iterative&x=1", nil,
+                "/api/fibonacci/number/40/?algorithm=iterative"
+            ),
+            (
+                "/api/fibonacci/number/40/", "algorithm=%69terative", nil,
+                "/api/fibonacci/number/40/?algorithm=iterative"
+            ),
+            ("/api/fibonacci/number/00/", "", nil, "/api/fibonacci/number/0/"),
+        ] as [(String, String, String?, String)])
     func otherSpellingsAreRedirected(path: String, query: String, target: String?, canonical: String) {
-        let response = service.respond(to: HTTPRequest(method: "GET", path: path, query: query, target: target),
-                                       store: InMemoryCache())
+        let response = service.respond(
+            to: HTTPRequest(method: "GET", path: path, query: query, target: target),
+            store: InMemoryCache())
         #expect(response.status == 301)
         #expect(response.header("Location") == canonical)
         #expect(response.header("Cache-Control") == "public, max-age=86400")
@@ -113,8 +125,11 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     @Test func theCanonicalURLIsAnswered() {
         for (path, query) in [("/api/fibonacci/number/0/", ""), ("/api/fibonacci/number/20/", "algorithm=recursive")] {
             let target = query.isEmpty ? path : path + "?" + query
-            #expect(service.respond(to: HTTPRequest(method: "GET", path: path, query: query, target: target),
-                                    store: InMemoryCache()).status == 200)
+            #expect(
+                service.respond(
+                    to: HTTPRequest(method: "GET", path: path, query: query, target: target),
+                    store: InMemoryCache()
+                ).status == 200)
         }
     }
 
@@ -142,22 +157,29 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     }
 
     @Test func iterativeHasItsOwnCap() {
-        let capped = FibonacciService(limits: ServiceLimits(maxN: 100_000, maxIterativeN: 20_000, maxRecursiveN: 30),
-                                      cache: service.cache, logger: silent)
-        let response = capped.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/20001/",
-                                                      query: "algorithm=iterative"), store: InMemoryCache())
+        let capped = FibonacciService(
+            limits: ServiceLimits(maxN: 100_000, maxIterativeN: 20_000, maxRecursiveN: 30),
+            cache: service.cache, logger: silent)
+        let response = capped.respond(
+            to: HTTPRequest(
+                method: "GET", path: "/api/fibonacci/number/20001/",
+                query: "algorithm=iterative"), store: InMemoryCache())
         #expect(response.status == 400)
         #expect(body(response).contains("n <= 20000 (--max-iterative-n)"))
-        #expect(capped.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/20001/"),
-                               store: InMemoryCache()).status == 200, "fast is not capped by it")
+        #expect(
+            capped.respond(
+                to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/20001/"),
+                store: InMemoryCache()
+            ).status == 200, "fast is not capped by it")
     }
 
     /// No computation slot: a clear 503 that says when to come back; hits still served.
     @Test func aMissWithoutRoomIsA503WithRetryAfter() {
         let clock = ManualClock()
         let limits = ComputationAdmission.Limits(running: 1, waiting: 0)
-        let cache = ReadThroughCache(policy: CachePolicy(timeToLive: .seconds(600)),
-                                     admission: ComputationAdmission(limits: limits, clock: clock), clock: clock, logger: silent)
+        let cache = ReadThroughCache(
+            policy: CachePolicy(timeToLive: .seconds(600)),
+            admission: ComputationAdmission(limits: limits, clock: clock), clock: clock, logger: silent)
         let busy = FibonacciService(cache: cache, clock: clock, logger: silent)
         let store = InMemoryCache()
         store.values["fibonacci_80000"] = Fibonacci.decimalDigits(of: 80_000, using: .fast)
@@ -185,10 +207,14 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     }
 
     @Test func percentEncodedAlgorithmIsDecodedAndRedirected() {
-        #expect(get("/api/fibonacci/number/5/", query: "algorithm=f%61st").header("Location") == "/api/fibonacci/number/5/")
+        #expect(
+            get("/api/fibonacci/number/5/", query: "algorithm=f%61st").header("Location") == "/api/fibonacci/number/5/")
     }
 
-    @Test(arguments: ["/", "/api/", "/api/fibonacci/number/", "/api/fibonacci/number//", "/api/fibonacci/number/5/extra", "/api/fibonacci/5/"])
+    @Test(arguments: [
+        "/", "/api/", "/api/fibonacci/number/", "/api/fibonacci/number//", "/api/fibonacci/number/5/extra",
+        "/api/fibonacci/5/",
+    ])
     func unknownPathsAreNotFound(path: String) {
         let response = get(path)
         #expect(response.status == 404)
@@ -207,8 +233,9 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     }
 
     @Test func deleteEvictsFromTheCacheAndTheLocalCopy() {
-        let service = FibonacciService(cache: ReadThroughCache(local: LocalValueCache(capacity: 1 << 20), logger: silent),
-                                       operationsToken: operationsToken, logger: silent)
+        let service = FibonacciService(
+            cache: ReadThroughCache(local: LocalValueCache(capacity: 1 << 20), logger: silent),
+            operationsToken: operationsToken, logger: silent)
         let cache = InMemoryCache()
         let get = HTTPRequest(method: "GET", path: "/api/fibonacci/number/30/")
         let delete = HTTPRequest.operation("DELETE", "/api/fibonacci/number/030")
@@ -228,8 +255,10 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         #expect(get("/api/fibonacci/number/x/", method: "DELETE").status == 400)
         let cache = InMemoryCache()
         cache.available = false
-        let response = FibonacciService(cache: ReadThroughCache(logger: silent), operationsToken: operationsToken, logger: silent)
-            .respond(to: .operation("DELETE", "/api/fibonacci/number/3/"), store: cache)
+        let response = FibonacciService(
+            cache: ReadThroughCache(logger: silent), operationsToken: operationsToken, logger: silent
+        )
+        .respond(to: .operation("DELETE", "/api/fibonacci/number/3/"), store: cache)
         #expect(response.status == 503)
         #expect(String(decoding: response.body, as: UTF8.self).contains("may still be cached"))
     }

@@ -4,14 +4,16 @@ import Foundation
 import Logging
 import TestSupport
 import Testing
+
 @testable import FibcacheService
 
 @Suite struct OperationsEndpointsTests {
     let statistics = ServiceStatistics(workerCount: 2)
     var service: FibonacciService {
-        FibonacciService(limits: ServiceLimits(maxN: 10_000, maxRecursiveN: 30), cache: ReadThroughCache(logger: silent),
-                         statistics: statistics, slowRequestThreshold: .milliseconds(50), operationsToken: operationsToken,
-                         logger: silent)
+        FibonacciService(
+            limits: ServiceLimits(maxN: 10_000, maxRecursiveN: 30), cache: ReadThroughCache(logger: silent),
+            statistics: statistics, slowRequestThreshold: .milliseconds(50), operationsToken: operationsToken,
+            logger: silent)
     }
 
     private func get(_ path: String, query: String = "", cache: CacheStore, worker: Int = 0) -> HTTPResponse {
@@ -41,11 +43,11 @@ import Testing
 
     @Test func statusCountsWhatHappened() throws {
         let cache = InMemoryCache()
-        _ = get("/api/fibonacci/number/100/", cache: cache)            // miss + computation
+        _ = get("/api/fibonacci/number/100/", cache: cache)  // miss + computation
         _ = get("/api/fibonacci/number/100/", cache: cache, worker: 1)  // hit
         cache.available = false
-        _ = get("/api/fibonacci/number/7/", cache: cache)              // bypass + computation
-        _ = get("/api/fibonacci/number/x/", cache: cache)              // 400: a request, no outcome
+        _ = get("/api/fibonacci/number/7/", cache: cache)  // bypass + computation
+        _ = get("/api/fibonacci/number/x/", cache: cache)  // 400: a request, no outcome
         let status = try json(get("/status", cache: cache))
         #expect(status["requests"] as? Int == 4)
         #expect(status["hits"] as? Int == 1)
@@ -59,8 +61,9 @@ import Testing
     }
 
     @Test func statusReportsTheLocalCopy() throws {
-        let service = FibonacciService(cache: ReadThroughCache(local: LocalValueCache(capacity: 1 << 20), logger: silent),
-                                       operationsToken: operationsToken, logger: silent)
+        let service = FibonacciService(
+            cache: ReadThroughCache(local: LocalValueCache(capacity: 1 << 20), logger: silent),
+            operationsToken: operationsToken, logger: silent)
         let cache = InMemoryCache()
         _ = service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/40/"), store: cache)
         let status = try json(service.respond(to: .operation("GET", "/status"), store: cache))
@@ -103,7 +106,8 @@ import Testing
     @Test func admissionAndComputeCPUTimeAreReported() throws {
         let limits = ComputationAdmission.Limits(running: 1, waiting: 0)
         let cache = ReadThroughCache(admission: ComputationAdmission(limits: limits), logger: silent)
-        let service = FibonacciService(cache: cache, statistics: statistics, operationsToken: operationsToken, logger: silent)
+        let service = FibonacciService(
+            cache: cache, statistics: statistics, operationsToken: operationsToken, logger: silent)
         let store = InMemoryCache()
         func get(_ path: String, query: String = "") -> HTTPResponse {
             service.respond(to: .operation("GET", path, query: query), store: store)
@@ -116,8 +120,12 @@ import Testing
         #expect(get("/api/fibonacci/number/100000/", query: "algorithm=iterative").status == 200)
         let status = try json(get("/status"))
         let admission = try #require(status["computations_admission"] as? [String: Int])
-        #expect(admission == ["running": 0, "waiting": 0, "rejected": 1, "rejected_per_client": 0, "abandoned": 0, "max_running": 1, "max_waiting": 0,
-                             "max_miss_workers": 1])
+        #expect(
+            admission == [
+                "running": 0, "waiting": 0, "rejected": 1, "rejected_per_client": 0, "abandoned": 0, "max_running": 1,
+                "max_waiting": 0,
+                "max_miss_workers": 1,
+            ])
         let cpu = try #require(status["compute_seconds"] as? Double)
         #expect(cpu > 0.001 && cpu < 5)
         let metrics = String(decoding: get("/metrics").body, as: UTF8.self)
@@ -130,8 +138,9 @@ import Testing
     @Test func slowRequestsAreCountedAgainstTheThreshold() {
         func slowCount(threshold: Duration?) -> Int {
             let statistics = ServiceStatistics(workerCount: 1)
-            let service = FibonacciService(cache: ReadThroughCache(logger: silent), statistics: statistics,
-                                           slowRequestThreshold: threshold, logger: silent)
+            let service = FibonacciService(
+                cache: ReadThroughCache(logger: silent), statistics: statistics,
+                slowRequestThreshold: threshold, logger: silent)
             let cache = InMemoryCache()
             for path in ["/api/fibonacci/number/5/", "/api/fibonacci/number/5/", "/healthz"] {
                 _ = service.respond(to: HTTPRequest(method: "GET", path: path), store: cache)
@@ -148,19 +157,29 @@ import Testing
     /// nor anything when no token is configured. Each refusal is a counted 403.
     @Test func operationsWithoutTheTokenAreRefusedAndCounted() throws {
         let cache = InMemoryCache()
-        for token in [nil, "", "wrong-token-wrong-token-wrong-t", String(operationsTokenText.dropLast()), operationsTokenText + "x"] {
+        for token in [
+            nil, "", "wrong-token-wrong-token-wrong-t", String(operationsTokenText.dropLast()),
+            operationsTokenText + "x",
+        ] {
             for (method, path) in [("DELETE", "/api/fibonacci/number/40/"), ("GET", "/status"), ("GET", "/metrics")] {
-                let response = service.respond(to: HTTPRequest(method: method, path: path, operationsToken: token), store: cache)
+                let response = service.respond(
+                    to: HTTPRequest(method: method, path: path, operationsToken: token), store: cache)
                 #expect(response.status == 403, "\(method) \(path) with \(token ?? "no token")")
                 #expect(response.header("Cache-Control") == "no-store")
                 #expect(String(decoding: response.body, as: UTF8.self).contains("operations server"))
             }
         }
-        #expect(service.respond(to: HTTPRequest(method: "GET", path: "/healthz"), store: cache).status == 200, "monitoring stays open")
-        #expect(service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/40/"), store: cache).status == 200)
+        #expect(
+            service.respond(to: HTTPRequest(method: "GET", path: "/healthz"), store: cache).status == 200,
+            "monitoring stays open")
+        #expect(
+            service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/40/"), store: cache).status
+                == 200)
         let status = try json(get("/status", cache: cache))
         #expect(status["operations_refused"] as? Int == 15)
-        #expect(String(decoding: get("/metrics", cache: cache).body, as: UTF8.self).contains("fibcache_operations_refused_total 15"))
+        #expect(
+            String(decoding: get("/metrics", cache: cache).body, as: UTF8.self).contains(
+                "fibcache_operations_refused_total 15"))
 
         let unconfigured = FibonacciService(cache: ReadThroughCache(logger: silent), logger: silent)
         let refused = unconfigured.respond(to: .operation("GET", "/status"), store: cache)
@@ -170,16 +189,24 @@ import Testing
 
     /// A client's second computation is refused at once (503), another client's is not.
     @Test func oneComputationPerClient() throws {
-        let cache = ReadThroughCache(admission: ComputationAdmission(limits: .init(running: 2, waiting: 2)), logger: silent)
-        let service = FibonacciService(cache: cache, statistics: statistics, operationsToken: operationsToken, logger: silent)
+        let cache = ReadThroughCache(
+            admission: ComputationAdmission(limits: .init(running: 2, waiting: 2)), logger: silent)
+        let service = FibonacciService(
+            cache: cache, statistics: statistics, operationsToken: operationsToken, logger: silent)
         let store = InMemoryCache()
         func get(_ n: Int, from client: String) -> HTTPResponse {
-            service.respond(to: HTTPRequest(method: "GET", path: "/api/fibonacci/number/\(n)/", query: "algorithm=iterative",
-                                            client: client), store: store)
+            service.respond(
+                to: HTTPRequest(
+                    method: "GET", path: "/api/fibonacci/number/\(n)/", query: "algorithm=iterative",
+                    client: client), store: store)
         }
-        var second: HTTPResponse?, sameSlash64: HTTPResponse?, other: HTTPResponse?
-        _ = try cache.value(for: 100_000, variant: "iterative", client: ClientAddress.key("2001:db8:1:2::1"),
-                                 store: store) { _ in
+        var second: HTTPResponse?
+        var sameSlash64: HTTPResponse?
+        var other: HTTPResponse?
+        _ = try cache.value(
+            for: 100_000, variant: "iterative", client: ClientAddress.key("2001:db8:1:2::1"),
+            store: store
+        ) { _ in
             second = get(30_001, from: "2001:db8:1:2::1")
             sameSlash64 = get(30_002, from: "2001:db8:1:2:ffff::9")
             other = get(30_003, from: "2001:db8:1:3::1")
@@ -191,8 +218,9 @@ import Testing
         #expect(other?.status == 200)
         #expect(get(30_001, from: "2001:db8:1:2::1").status == 200, "free again once its computation ended")
         #expect(cache.admission?.counts.rejectedPerClient == 2)
-        #expect(String(decoding: service.respond(to: .operation("GET", "/metrics"), store: store).body, as: UTF8.self)
-            .contains("fibcache_computations_rejected_per_client_total 2"))
+        #expect(
+            String(decoding: service.respond(to: .operation("GET", "/metrics"), store: store).body, as: UTF8.self)
+                .contains("fibcache_computations_rejected_per_client_total 2"))
     }
 
     @Test func clientAddressesAreKeyedPerHostOrSlash64() {

@@ -1,5 +1,5 @@
-import Testing
 import FibonacciCache
+import Testing
 
 @Suite struct BoundedLRUTests {
     let never = ContinuousClock.now + .seconds(3600)

@@ -2,6 +2,7 @@ import Logging
 import SystemSupport
 import TestSupport
 import Testing
+
 @testable import FibonacciCache
 
 private let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -16,15 +17,19 @@ private let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandle
     static func value(_ n: Int) -> [UInt8] { Array("value-\(n)".utf8) }
 
     func cache(local: LocalValueCache? = nil) -> ReadThroughCache {
-        ReadThroughCache(policy: CachePolicy(timeToLive: .seconds(600)),
-                         stampede: StampedeProtection(lockTimeToLive: .seconds(30), lockWait: .milliseconds(100),
-                                                      pollInterval: .milliseconds(10)),
-                         local: local, verification: Self.words, clock: clock, logger: silent)
+        ReadThroughCache(
+            policy: CachePolicy(timeToLive: .seconds(600)),
+            stampede: StampedeProtection(
+                lockTimeToLive: .seconds(30), lockWait: .milliseconds(100),
+                pollInterval: .milliseconds(10)),
+            local: local, verification: Self.words, clock: clock, logger: silent)
     }
 
     /// Asks for n's value; `computed` counts the computations.
-    func ask(_ cache: ReadThroughCache, _ n: Int, store: InMemoryCache, computed: inout Int,
-             hasGone: @escaping @Sendable () -> Bool = { false }) throws(MissFailure) -> ReadThroughCache.Answer {
+    func ask(
+        _ cache: ReadThroughCache, _ n: Int, store: InMemoryCache, computed: inout Int,
+        hasGone: @escaping @Sendable () -> Bool = { false }
+    ) throws(MissFailure) -> ReadThroughCache.Answer {
         var runs = 0
         defer { computed += runs }
         return try cache.value(for: n, store: store, hasGone: hasGone) { _ in
@@ -34,7 +39,9 @@ private let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandle
     }
 
     @Test func hitInTheProcess() throws {
-        let (store, cache) = (InMemoryCache(), cache(local: LocalValueCache(capacity: 1 << 20, timeToLive: .seconds(600))))
+        let (store, cache) = (
+            InMemoryCache(), cache(local: LocalValueCache(capacity: 1 << 20, timeToLive: .seconds(600)))
+        )
         var computed = 0
         _ = try ask(cache, 7, store: store, computed: &computed)
         let answer = try ask(cache, 7, store: store, computed: &computed)
@@ -113,7 +120,9 @@ private let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandle
         let store = InMemoryCache()
         store.locks["fibonacci_7:lock"] = "another-process"
         var computed = 0
-        #expect(throws: MissFailure.abandoned) { try ask(cache(), 7, store: store, computed: &computed, hasGone: { true }) }
+        #expect(throws: MissFailure.abandoned) {
+            try ask(cache(), 7, store: store, computed: &computed, hasGone: { true })
+        }
         #expect(computed == 0 && store.values.isEmpty)
     }
 

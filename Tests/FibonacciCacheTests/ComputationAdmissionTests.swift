@@ -3,6 +3,7 @@ import Logging
 import SystemSupport
 import TestSupport
 import Testing
+
 @testable import FibonacciCache
 
 /// The admission seen through the cache: a computation in progress is simulated by
@@ -12,10 +13,12 @@ import Testing
     let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     func cache(running: Int = 1, waiting: Int = 0) -> ReadThroughCache {
-        let limits = ComputationAdmission.Limits(running: running, waiting: waiting, slotWait: .milliseconds(250),
-                                                 pollInterval: .milliseconds(2))
-        return ReadThroughCache(policy: CachePolicy(timeToLive: .seconds(600)),
-                                admission: ComputationAdmission(limits: limits, clock: clock), clock: clock, logger: silent)
+        let limits = ComputationAdmission.Limits(
+            running: running, waiting: waiting, slotWait: .milliseconds(250),
+            pollInterval: .milliseconds(2))
+        return ReadThroughCache(
+            policy: CachePolicy(timeToLive: .seconds(600)),
+            admission: ComputationAdmission(limits: limits, clock: clock), clock: clock, logger: silent)
     }
 
     func digits(_ text: String) -> ReadThroughCache.Computation { { _ in Array(text.utf8) } }
@@ -25,13 +28,17 @@ import Testing
         let store = InMemoryCache()
         var inner: Result<ReadThroughCache.Answer, MissFailure>?
         let outer = try readThrough.value(for: 100_001, store: store) { _ in
-            inner = Result { () throws(MissFailure) in try readThrough.value(for: 100_002, store: store, compute: digits("1")) }
+            inner = Result { () throws(MissFailure) in
+                try readThrough.value(for: 100_002, store: store, compute: digits("1"))
+            }
             return Array(String(repeating: "7", count: 20_899).utf8)
         }
         #expect(outer.outcome == .miss)
         #expect(inner.map { if case .failure(.busy) = $0 { true } else { false } } == true)
         #expect(clock.slept.isEmpty, "no waiting when the path is full")
-        #expect(readThrough.admission?.counts == ComputationAdmission.Counts(running: 0, waiting: 0, rejected: 1, abandoned: 0))
+        #expect(
+            readThrough.admission?.counts
+                == ComputationAdmission.Counts(running: 0, waiting: 0, rejected: 1, abandoned: 0))
     }
 
     @Test func aMissWaitsForASlotAtMostTheSlotWait() throws {
@@ -41,7 +48,10 @@ import Testing
         var countsWhileWaiting: ComputationAdmission.Counts?
         _ = try readThrough.value(for: 100_001, store: store) { _ in
             inner = Result { () throws(MissFailure) in
-                try readThrough.value(for: 100_002, store: store) { _ in Issue.record("computed without a slot"); return [] }
+                try readThrough.value(for: 100_002, store: store) { _ in
+                    Issue.record("computed without a slot")
+                    return []
+                }
             }
             countsWhileWaiting = readThrough.admission?.counts
             return Array(String(repeating: "7", count: 20_899).utf8)
@@ -57,8 +67,9 @@ import Testing
     @Test func aMissForAValueBeingComputedJoinsItWithinTheMissWorkers() throws {
         let limits = ComputationAdmission.Limits(running: 1, waiting: 0, missWorkers: 2)
         let admission = ComputationAdmission(limits: limits, clock: clock)
-        let readThrough = ReadThroughCache(policy: CachePolicy(timeToLive: .seconds(600)), admission: admission,
-                                           clock: clock, logger: silent)
+        let readThrough = ReadThroughCache(
+            policy: CachePolicy(timeToLive: .seconds(600)), admission: admission,
+            clock: clock, logger: silent)
         nonisolated(unsafe) let store = InMemoryCache()  // used by one thread at a time, in turn
         let followerDone = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var followed: ReadThroughCache.Answer?
@@ -66,14 +77,19 @@ import Testing
         let value = Array(String(repeating: "7", count: 20_899).utf8)
         _ = try readThrough.value(for: 100_001, store: store) { _ in
             Thread {
-                followed = try? readThrough.value(for: 100_001, store: store) { _ in Issue.record("computed twice"); return [] }
+                followed = try? readThrough.value(for: 100_001, store: store) { _ in
+                    Issue.record("computed twice")
+                    return []
+                }
                 followerDone.signal()
             }.start()
             let deadline = Date().addingTimeInterval(5)
             while admission.counts.waiting < 1 && Date() < deadline { usleep(1000) }
             #expect(admission.counts.waiting == 1, "the follower joined")
             // No slot, no worker left for misses: a third one (the same n or not) is refused.
-            third = Result { () throws(MissFailure) in try readThrough.value(for: 100_001, store: store, compute: digits("1")) }
+            third = Result { () throws(MissFailure) in
+                try readThrough.value(for: 100_001, store: store, compute: digits("1"))
+            }
             return value
         }
         #expect(followerDone.wait(timeout: .now() + 5) == .success)
@@ -123,7 +139,7 @@ import Testing
     @Test func aComputationSomeoneWaitsForRunsToTheEnd() throws {
         let readThrough = cache()
         let store = InMemoryCache()
-        let answer = try readThrough.value(for: 100_001, store: store, hasGone: { false }) { shouldStop in
+        let answer = try readThrough.value(for: 100_001, store: store) { shouldStop in
             for _ in 0..<100 {
                 clock.advance(by: .milliseconds(1))
                 if shouldStop() { return nil }
@@ -183,4 +199,3 @@ import Testing
         #expect(outcomes["same client, later"] == .some(nil), "its computation ended: room again")
     }
 }
-

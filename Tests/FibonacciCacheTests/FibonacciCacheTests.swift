@@ -1,5 +1,5 @@
-import Testing
 import FibonacciCache
+import Testing
 
 @Suite struct CacheKeyspaceTests {
     @Test func keysAreTheArticles() {
@@ -16,8 +16,10 @@ import FibonacciCache
     @Test func aKeyMapsBackToItsNOnlyIfItIsAValuesKey() {
         let plain = CacheKeyspace()
         #expect(plain.n(forKey: "fibonacci_40") == 40 && plain.n(forKey: "fibonacci_0") == 0)
-        for other in ["fibonacci_40:fast:lock", "fibonacci_", "fibonacci_040", "fibonacci_-1", "fibonacci_4x",
-                      "fibonacci_99999999999999999999", "session:1", ":1:fibonacci_40", "fibonacci_٤"] {
+        for other in [
+            "fibonacci_40:fast:lock", "fibonacci_", "fibonacci_040", "fibonacci_-1", "fibonacci_4x",
+            "fibonacci_99999999999999999999", "session:1", ":1:fibonacci_40", "fibonacci_٤",
+        ] {
             #expect(plain.n(forKey: other) == nil, "\(other)")
         }
         #expect(CacheKeyspace(prefix: ":1:").n(forKey: ":1:fibonacci_40") == 40)

@@ -5,6 +5,7 @@ import Synchronization
 import SystemSupport
 import TestSupport
 import Testing
+
 @testable import FibonacciCache
 
 private let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -40,7 +41,13 @@ extension ReadThroughCache {
         for _ in 0..<32 {
             group.enter()
             Thread {
-                let (value, wasShared) = flights.run(7, hasGone: { asked.add(1, ordering: .relaxed); return true }) { flight in
+                let (value, wasShared) = flights.run(
+                    7,
+                    hasGone: {
+                        asked.add(1, ordering: .relaxed)
+                        return true
+                    }
+                ) { flight in
                     runs.add(1, ordering: .relaxed)
                     // Ends only once every caller has joined (or after 10 s: then the counts below fail).
                     let deadline = ContinuousClock.now + .seconds(10)
@@ -91,12 +98,14 @@ extension ReadThroughCache {
 
 @Suite struct ReadThroughCacheTests {
     let clock = ManualClock()
-    let stampede = StampedeProtection(lockTimeToLive: .seconds(30), lockWait: .milliseconds(300),
-                                      pollInterval: .milliseconds(5))
+    let stampede = StampedeProtection(
+        lockTimeToLive: .seconds(30), lockWait: .milliseconds(300),
+        pollInterval: .milliseconds(5))
 
     func cache(local: LocalValueCache? = nil) -> ReadThroughCache {
-        ReadThroughCache(policy: CachePolicy(timeToLive: .seconds(600)), stampede: stampede, local: local,
-                         clock: clock, logger: silent)
+        ReadThroughCache(
+            policy: CachePolicy(timeToLive: .seconds(600)), stampede: stampede, local: local,
+            clock: clock, logger: silent)
     }
 
     /// F(n) as the service computes it, taking `cost` on the manual clock.
@@ -118,7 +127,12 @@ extension ReadThroughCache {
         #expect(first.computeTime == .milliseconds(7))
         #expect(store.values["fibonacci_40"] == first.digits)
         #expect(store.expiries["fibonacci_40"] == .seconds(600))
-        let second = readThrough.value(for: 40, store: store, compute: { Issue.record("computed again"); return [] })
+        let second = readThrough.value(
+            for: 40, store: store,
+            compute: {
+                Issue.record("computed again")
+                return []
+            })
         #expect(second.outcome == .hit && !second.computedHere && !second.fromLocalCopy)
         #expect(second.digits == first.digits)
     }
@@ -151,7 +165,12 @@ extension ReadThroughCache {
             // The other process stores its value before the third poll.
             if store.gets.count == 3 { store.values["fibonacci_30"] = Array("832040".utf8) }
         }
-        let answer = cache().value(for: 30, store: store, compute: { Issue.record("computed"); return [] })
+        let answer = cache().value(
+            for: 30, store: store,
+            compute: {
+                Issue.record("computed")
+                return []
+            })
         #expect(answer.outcome == .hit && !answer.computedHere)
         #expect(answer.digits == Array("832040".utf8))
         #expect(clock.slept.count == 2)
@@ -240,7 +259,14 @@ extension ReadThroughCache {
         #expect(answer.digits == Fibonacci.decimalDigits(of: n, using: .fast))
         #expect(store.values[key] == answer.digits, "overwritten")
         #expect(readThrough.rejectedValueCount == 1)
-        #expect(readThrough.value(for: n, store: store, compute: { Issue.record("computed"); return [] }).fromLocalCopy)
+        #expect(
+            readThrough.value(
+                for: n, store: store,
+                compute: {
+                    Issue.record("computed")
+                    return []
+                }
+            ).fromLocalCopy)
     }
 
     @Test func aKeyOfAnotherTypeIsRepairedNotBypassedForever() {
@@ -249,7 +275,14 @@ extension ReadThroughCache {
         let answer = cache().value(for: 115, store: store, compute: { Fibonacci.decimalDigits(of: 115, using: .fast) })
         #expect(answer.outcome == .miss, "not a BYPASS")
         #expect(store.wrongTypeKeys.isEmpty && store.values["fibonacci_115"] == answer.digits)
-        #expect(cache().value(for: 115, store: store, compute: { Issue.record("computed"); return [] }).outcome == .hit)
+        #expect(
+            cache().value(
+                for: 115, store: store,
+                compute: {
+                    Issue.record("computed")
+                    return []
+                }
+            ).outcome == .hit)
     }
 
     @Test func anotherProcesssLockIsNotTakenBack() {
@@ -274,7 +307,12 @@ extension ReadThroughCache {
         let readThrough = cache(local: LocalValueCache(capacity: 1 << 20, timeToLive: .seconds(600)))
         #expect(readThrough.value(for: 40, store: store, compute: fibonacci(40)).outcome == .miss)
         #expect(store.gets.count == 1)
-        let second = readThrough.value(for: 40, store: store, compute: { Issue.record("computed"); return [] })
+        let second = readThrough.value(
+            for: 40, store: store,
+            compute: {
+                Issue.record("computed")
+                return []
+            })
         #expect(second.outcome == .hit && second.fromLocalCopy)
         #expect(second.digits == Array("102334155".utf8))
         #expect(store.gets.count == 1, "the second answer came from the process, not the store")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Fibonacci
 
 @Suite struct FibonacciTests {
@@ -23,10 +24,12 @@ import Testing
     @Test(arguments: [(FibonacciAlgorithm.iterative, 1_000_000), (.recursive, 60)])
     func slowAlgorithmsStopWhenAsked(algorithm: FibonacciAlgorithm, n: Int) {
         var checks = 0
-        let digits = Fibonacci.decimalDigits(of: n, using: algorithm, stoppingIf: {
-            checks += 1
-            return checks == 3
-        })
+        let digits = Fibonacci.decimalDigits(
+            of: n, using: algorithm,
+            stoppingIf: {
+                checks += 1
+                return checks == 3
+            })
         #expect(digits == nil)
         #expect(checks == 3, "no question asked after the answer was yes")
     }
@@ -34,7 +37,12 @@ import Testing
     @Test(arguments: [FibonacciAlgorithm.iterative, .recursive])
     func aComputationNotStoppedIsExact(algorithm: FibonacciAlgorithm) {
         var checks = 0
-        let digits = Fibonacci.decimalDigits(of: 40, using: algorithm, stoppingIf: { checks += 1; return false })
+        let digits = Fibonacci.decimalDigits(
+            of: 40, using: algorithm,
+            stoppingIf: {
+                checks += 1
+                return false
+            })
         #expect(digits.map { String(decoding: $0, as: UTF8.self) } == "102334155")
         if algorithm == .recursive { #expect(checks > 0, "F(40)'s subtrees from F(30) up ask") }
     }
@@ -45,8 +53,10 @@ import Testing
     func residueByFastDoublingMatchesTheDigits(n: Int) {
         let digits = Fibonacci.decimalDigits(of: n, using: .fast)
         var generator = SystemRandomNumberGenerator()
-        let moduli = [PrimeModulus((1 << 61) - 1), PrimeModulus(9_223_372_036_854_775_783),
-                      .randomPrime(using: &generator), .randomPrime(using: &generator)]
+        let moduli = [
+            PrimeModulus((1 << 61) - 1), PrimeModulus(9_223_372_036_854_775_783),
+            .randomPrime(using: &generator), .randomPrime(using: &generator),
+        ]
         for modulus in moduli {
             let residue = FibonacciResidue(modulus: modulus)
             // The digits reduced one at a time, with plain 128-bit division, as a reference.
@@ -80,7 +90,10 @@ import Testing
     @Test func theThousandth() {
         let f1000 = value(1000)
         #expect(f1000.count == 209)
-        #expect(f1000 == "43466557686937456435688527675040625802564660517371780402481729089536555417949051890403879840079255169295922593080322634775209689623239873322471161642996440906533187938298969649928516003704476137795166849228875")
+        #expect(
+            f1000
+                == "43466557686937456435688527675040625802564660517371780402481729089536555417949051890403879840079255169295922593080322634775209689623239873322471161642996440906533187938298969649928516003704476137795166849228875"
+        )
     }
 
     @Test func recurrenceHoldsAcrossLargeValues() {
@@ -93,7 +106,8 @@ import Testing
 
     @Test func expectedDigitCountMatchesComputedValues() {
         for n in Array(0...2000) + [9_999, 10_000, 65_536, 100_000] {
-            #expect(Fibonacci.expectedDigitCount(of: n) == Fibonacci.decimalDigits(of: n, using: .fast).count, "n = \(n)")
+            #expect(
+                Fibonacci.expectedDigitCount(of: n) == Fibonacci.decimalDigits(of: n, using: .fast).count, "n = \(n)")
         }
     }
 

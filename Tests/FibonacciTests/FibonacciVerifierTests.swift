@@ -1,15 +1,21 @@
 import Testing
+
 @testable import Fibonacci
 
 @Suite struct PrimeModulusTests {
     @Test func knowsPrimesFromComposites() {
-        let primes: [UInt64] = [3, 5, 7, 37, 41, 65_537, (1 << 61) - 1, 4_611_686_018_427_388_039,
-                                9_223_372_036_854_775_783]  // 2⁶¹ − 1, the first prime above 2⁶², the last below 2⁶³
+        let primes: [UInt64] = [
+            3, 5, 7, 37, 41, 65_537, (1 << 61) - 1, 4_611_686_018_427_388_039,
+            9_223_372_036_854_775_783,
+        ]  // 2⁶¹ − 1, the first prime above 2⁶², the last below 2⁶³
         for prime in primes { #expect(PrimeModulus(prime).isPrime, "\(prime)") }
         // Carmichael numbers, strong pseudoprimes to several bases, squares and products of large primes.
-        let composites: [UInt64] = [9, 561, 41_041, 3_215_031_751, 3_825_123_056_546_413_051,
-                                    4_611_686_014_132_420_609 /* (2³¹ − 1)² */, 9_223_372_036_854_775_807 /* 2⁶³ − 1 */,
-                                    3_037_000_493 * 3_037_000_453]
+        let composites: [UInt64] = [
+            9, 561, 41_041, 3_215_031_751, 3_825_123_056_546_413_051,
+            4_611_686_014_132_420_609,  // (2³¹ − 1)²
+            9_223_372_036_854_775_807,  // 2⁶³ − 1
+            3_037_000_493 * 3_037_000_453,
+        ]
         for composite in composites { #expect(!PrimeModulus(composite).isPrime, "\(composite)") }
     }
 

@@ -42,46 +42,64 @@ public func fuzzFastCGIRequestValidator(_ data: UnsafePointer<UInt8>, _ size: In
     expectPrefixStable(bytes, whole: standard, limits: .standard)
     expectPrefixStable(bytes, whole: tiny, limits: tinyLimits)
     if compareWithLibfcgi, case .complete(let shape) = standard {
-        expectLibfcgiAgrees(UnsafeRawBufferPointer(rebasing: bytes[0..<(shape.requestLength ?? shape.headLength)]), shape)
+        expectLibfcgiAgrees(
+            UnsafeRawBufferPointer(rebasing: bytes[0..<(shape.requestLength ?? shape.headLength)]), shape)
     }
     return 0
 }
 
 // MARK: properties
 
-private func expectDescribesInput(_ verdict: FastCGIRequestCheck, _ bytes: UnsafeRawBufferPointer, limits: FastCGIRequestLimits) {
+private func expectDescribesInput(
+    _ verdict: FastCGIRequestCheck, _ bytes: UnsafeRawBufferPointer, limits: FastCGIRequestLimits
+) {
     guard case .complete(let shape) = verdict else { return }
-    expect(shape.headLength >= 24 && shape.headLength <= bytes.count, "head length \(shape.headLength) of \(bytes.count) bytes")
+    expect(
+        shape.headLength >= 24 && shape.headLength <= bytes.count,
+        "head length \(shape.headLength) of \(bytes.count) bytes")
     expect(shape.paramPairs <= limits.maxParamPairs, "\(shape.paramPairs) pairs over the limit \(limits.maxParamPairs)")
-    expect(shape.paramsBytes <= limits.maxParamsBytes, "\(shape.paramsBytes) params bytes over the limit \(limits.maxParamsBytes)")
+    expect(
+        shape.paramsBytes <= limits.maxParamsBytes,
+        "\(shape.paramsBytes) params bytes over the limit \(limits.maxParamsBytes)")
     let head = Records(bytes, upTo: shape.headLength)
     expect(head.endsExactly, "the head does not end on a record boundary")
     guard let begin = head.list.first else { fail("no record in the head") }
-    expect(begin.kind == 1 && begin.contentLength == 8 && begin.requestID != 0, "the head does not open with BEGIN_REQUEST: \(begin)")
+    expect(
+        begin.kind == 1 && begin.contentLength == 8 && begin.requestID != 0,
+        "the head does not open with BEGIN_REQUEST: \(begin)")
     expect(begin.requestID == shape.requestID, "request id \(shape.requestID), BEGIN_REQUEST says \(begin.requestID)")
     expect(bytes[begin.offset + 8] == 0 && bytes[begin.offset + 9] == 1, "role is not RESPONDER")
     expect((bytes[begin.offset + 10] & 1 == 1) == shape.keepConnection, "keep-connection flag differs")
     let params = head.list.dropFirst()
-    expect(!params.isEmpty && params.allSatisfy { $0.kind == 4 && $0.requestID == shape.requestID },
-           "the head holds something other than PARAMS of request \(shape.requestID)")
-    expect(params.last?.contentLength == 0 && params.dropLast().allSatisfy { $0.contentLength > 0 },
-           "the head does not end at the first empty PARAMS record")
-    expect(params.reduce(0) { $0 + $1.contentLength } == shape.paramsBytes, "params bytes counted differ from those sent")
+    expect(
+        !params.isEmpty && params.allSatisfy { $0.kind == 4 && $0.requestID == shape.requestID },
+        "the head holds something other than PARAMS of request \(shape.requestID)")
+    expect(
+        params.last?.contentLength == 0 && params.dropLast().allSatisfy { $0.contentLength > 0 },
+        "the head does not end at the first empty PARAMS record")
+    expect(
+        params.reduce(0) { $0 + $1.contentLength } == shape.paramsBytes, "params bytes counted differ from those sent")
     guard let requestLength = shape.requestLength else { return }
-    expect(requestLength > shape.headLength && requestLength <= bytes.count, "request length \(requestLength) of \(bytes.count) bytes")
+    expect(
+        requestLength > shape.headLength && requestLength <= bytes.count,
+        "request length \(requestLength) of \(bytes.count) bytes")
     let body = Records(bytes, from: shape.headLength, upTo: requestLength)
     expect(body.endsExactly, "the request does not end on a record boundary")
-    expect(body.list.allSatisfy { $0.kind == 5 && $0.requestID == shape.requestID }, "the body holds something other than STDIN")
-    expect(body.list.last?.contentLength == 0 && body.list.dropLast().allSatisfy { $0.contentLength > 0 },
-           "the request does not end at the first empty STDIN record")
+    expect(
+        body.list.allSatisfy { $0.kind == 5 && $0.requestID == shape.requestID },
+        "the body holds something other than STDIN")
+    expect(
+        body.list.last?.contentLength == 0 && body.list.dropLast().allSatisfy { $0.contentLength > 0 },
+        "the request does not end at the first empty STDIN record")
     expect(body.list.reduce(0) { $0 + $1.contentLength } <= limits.maxBodyBytes, "a body over the limit is complete")
 }
 
 private func expectTighterLimitsNoLooser(tiny: FastCGIRequestCheck, standard: FastCGIRequestCheck) {
     switch (tiny, standard) {
     case (.complete(let a), .complete(let b)):
-        expect(a.headLength == b.headLength && a.requestID == b.requestID && a.paramPairs == b.paramPairs,
-               "the same head read differently under two limits: \(a) vs \(b)")
+        expect(
+            a.headLength == b.headLength && a.requestID == b.requestID && a.paramPairs == b.paramPairs,
+            "the same head read differently under two limits: \(a) vs \(b)")
     case (.complete, _):
         fail("tiny limits accept what the standard limits do not: \(standard)")
     case (.incomplete, .refused), (.incomplete, .complete):
@@ -97,7 +115,9 @@ private let bodyViolations: Set<FastCGIRecordViolation> = [
 ]
 
 /// Checks up to 48 prefixes: around every record boundary, and a few spread over the input.
-private func expectPrefixStable(_ bytes: UnsafeRawBufferPointer, whole: FastCGIRequestCheck, limits: FastCGIRequestLimits) {
+private func expectPrefixStable(
+    _ bytes: UnsafeRawBufferPointer, whole: FastCGIRequestCheck, limits: FastCGIRequestLimits
+) {
     var cuts = Set<Int>()
     for record in Records(bytes, upTo: bytes.count).list.prefix(12) {
         for delta in [0, 1, 7, 9] where record.offset + delta < bytes.count { cuts.insert(record.offset + delta) }
@@ -116,11 +136,14 @@ private func expectPrefixStable(_ bytes: UnsafeRawBufferPointer, whole: FastCGIR
         case (.refused(let why), _):
             fail("refused (\(why)) on the first \(cut) bytes but \(whole) on all \(bytes.count)")
         case (.complete(let head), .complete(let shape)):
-            expect(head.headLength == shape.headLength && head.requestID == shape.requestID
-                   && head.keepConnection == shape.keepConnection && head.paramPairs == shape.paramPairs
-                   && head.paramsBytes == shape.paramsBytes,
-                   "the head on \(cut) bytes (\(head)) differs on all \(bytes.count) (\(shape))")
-            if let length = head.requestLength { expect(shape.requestLength == length, "request length moved: \(head) vs \(shape)") }
+            expect(
+                head.headLength == shape.headLength && head.requestID == shape.requestID
+                    && head.keepConnection == shape.keepConnection && head.paramPairs == shape.paramPairs
+                    && head.paramsBytes == shape.paramsBytes,
+                "the head on \(cut) bytes (\(head)) differs on all \(bytes.count) (\(shape))")
+            if let length = head.requestLength {
+                expect(shape.requestLength == length, "request length moved: \(head) vs \(shape)")
+            }
         case (.complete, .refused(let why)) where bodyViolations.contains(why):
             break  // a bad record after the head: the body is refused, the head stays what it was
         case (.complete(let head), _):
@@ -137,7 +160,9 @@ private func expectPrefixStable(_ bytes: UnsafeRawBufferPointer, whole: FastCGIR
 /// parsed with the shape; a whole request's body is read through libfcgi too, as a handler would.
 private func expectLibfcgiAgrees(_ request: UnsafeRawBufferPointer, _ shape: FastCGIRequestShape) {
     var ends: [Int32] = [-1, -1]
-    expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0, "socketpair failed")
+    expect(
+        socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0,
+        "socketpair failed")
     defer { close(ends[0]) }
     // At most -max_len bytes, far below a socket buffer: one write takes them all.
     expect(write(ends[0], request.baseAddress, request.count) == request.count, "short write of \(request.count) bytes")
@@ -152,15 +177,22 @@ private func expectLibfcgiAgrees(_ request: UnsafeRawBufferPointer, _ shape: Fas
     expect(accepted == 0, "libfcgi refused (\(accepted)) a head the validator accepted: \(shape)")
     var parameters = 0
     while parsed.envp[parameters] != nil { parameters += 1 }
-    expect(parameters == shape.paramPairs + 1, "libfcgi read \(parameters - 1) parameters, the validator \(shape.paramPairs)")
-    expect(parsed.requestId == Int32(shape.requestID), "libfcgi's request id \(parsed.requestId), the validator's \(shape.requestID)")
+    expect(
+        parameters == shape.paramPairs + 1,
+        "libfcgi read \(parameters - 1) parameters, the validator \(shape.paramPairs)")
+    expect(
+        parsed.requestId == Int32(shape.requestID),
+        "libfcgi's request id \(parsed.requestId), the validator's \(shape.requestID)")
     expect((parsed.keepConnection != 0) == shape.keepConnection, "keep-connection flag differs from libfcgi's")
     if let requestLength = shape.requestLength {
-        let body = Records(request, from: shape.headLength, upTo: requestLength).list.reduce(0) { $0 + $1.contentLength }
+        let body = Records(request, from: shape.headLength, upTo: requestLength).list.reduce(0) {
+            $0 + $1.contentLength
+        }
         var scratch = [CChar](repeating: 0, count: body + 1)
         let read = FCGX_GetStr(&scratch, Int32(scratch.count), parsed.in)
-        expect(Int(read) == body && FCGX_GetError(parsed.in) == 0,
-               "libfcgi read \(read) body bytes (error \(FCGX_GetError(parsed.in))), the validator saw \(body)")
+        expect(
+            Int(read) == body && FCGX_GetError(parsed.in) == 0,
+            "libfcgi read \(read) body bytes (error \(FCGX_GetError(parsed.in))), the validator saw \(body)")
     }
     parsed.keepConnection = 1  // our fd to close, not libfcgi's
     FCGX_Finish_r(&parsed)
@@ -183,8 +215,10 @@ private struct Records {
             let length = Int(bytes[offset + 4]) << 8 | Int(bytes[offset + 5])
             let next = offset + 8 + length + Int(bytes[offset + 6])
             guard next <= end else { break }
-            list.append(Record(offset: offset, kind: bytes[offset + 1],
-                               requestID: UInt16(bytes[offset + 2]) << 8 | UInt16(bytes[offset + 3]), contentLength: length))
+            list.append(
+                Record(
+                    offset: offset, kind: bytes[offset + 1],
+                    requestID: UInt16(bytes[offset + 2]) << 8 | UInt16(bytes[offset + 3]), contentLength: length))
             offset = next
         }
         endsExactly = offset == end

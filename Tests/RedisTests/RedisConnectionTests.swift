@@ -1,13 +1,17 @@
 import Foundation
 import Testing
+
 @testable import Redis
 
 /// Against a real redis-server started per test.
 @Suite(.serialized) struct RedisConnectionTests {
-    private func connect(_ url: String, commandTimeout: Duration = .milliseconds(300),
-                         limits: RedisReplyLimits = RedisReplyLimits()) throws -> RedisConnection {
-        try RedisConnection(url: RedisURL(parsing: url), connectTimeout: .milliseconds(300), commandTimeout: commandTimeout,
-                            limits: limits)
+    private func connect(
+        _ url: String, commandTimeout: Duration = .milliseconds(300),
+        limits: RedisReplyLimits = RedisReplyLimits()
+    ) throws -> RedisConnection {
+        try RedisConnection(
+            url: RedisURL(parsing: url), connectTimeout: .milliseconds(300), commandTimeout: commandTimeout,
+            limits: limits)
     }
 
     @Test func setGetAndMissingKeys() throws {
@@ -15,7 +19,9 @@ import Testing
         defer { server.stop() }
         let redis = try connect("redis://127.0.0.1:\(server.port)/1")
         let value: [UInt8] = [0, 1, 2, 255, 13, 10]  // binary-safe
-        #expect(try redis.command([Array("SET".utf8), Array("k".utf8), value, Array("EX".utf8), Array("60".utf8)]) == .status("OK"))
+        #expect(
+            try redis.command([Array("SET".utf8), Array("k".utf8), value, Array("EX".utf8), Array("60".utf8)])
+                == .status("OK"))
         #expect(try redis.command("GET", "k") == .string(value))
         #expect(try redis.command("GET", "absent") == .null)
         #expect(try redis.command("TTL", "k") == .integer(60))
@@ -40,7 +46,8 @@ import Testing
         let server = try RedisServerProcess()
         defer { server.stop() }
         _ = try connect("redis://127.0.0.1:\(server.port)/3").command("SET", "where", "three")
-        #expect(try connect("redis://127.0.0.1:\(server.port)/3").command("GET", "where") == .string(Array("three".utf8)))
+        #expect(
+            try connect("redis://127.0.0.1:\(server.port)/3").command("GET", "where") == .string(Array("three".utf8)))
         #expect(try connect("redis://127.0.0.1:\(server.port)/0").command("GET", "where") == .null)
     }
 
@@ -132,9 +139,11 @@ import Testing
         let redis = try connect("redis://127.0.0.1:\(server.port)/1", limits: RedisReplyLimits(maxElements: 10))
         _ = try redis.command((["RPUSH", "ten"] + (1...10).map(String.init)).map { Array($0.utf8) })
         _ = try redis.command((["RPUSH", "eleven"] + (1...11).map(String.init)).map { Array($0.utf8) })
-        #expect(try redis.command("LRANGE", "ten", "0", "-1") == .array((1...10).map { .string(Array(String($0).utf8)) }))
+        #expect(
+            try redis.command("LRANGE", "ten", "0", "-1") == .array((1...10).map { .string(Array(String($0).utf8)) }))
         // The next reply gets the whole budget again.
-        #expect(try redis.command("LRANGE", "ten", "0", "-1") == .array((1...10).map { .string(Array(String($0).utf8)) }))
+        #expect(
+            try redis.command("LRANGE", "ten", "0", "-1") == .array((1...10).map { .string(Array(String($0).utf8)) }))
         #expect(throws: RedisError.replyRefused("arrays claiming 11 elements in all (at most 10 accepted)")) {
             try redis.command("LRANGE", "eleven", "0", "-1")
         }
@@ -147,7 +156,9 @@ import Testing
         // Seven levels are what hiredis 0.14 reads at most; 1.x would read any depth, and copying
         // a reply nested thousands deep would overflow a thread's stack.
         let deep = try connect("redis://127.0.0.1:\(server.port)/1")
-        #expect(try deep.command("EVAL", "return {{{{{{{1}}}}}}}", "0") == .array([.array([.array([.array([.array([.array([.array([.integer(1)])])])])])])]))
+        #expect(
+            try deep.command("EVAL", "return {{{{{{{1}}}}}}}", "0")
+                == .array([.array([.array([.array([.array([.array([.array([.integer(1)])])])])])])]))
         #expect(throws: RedisError.replyRefused("arrays nested more than 7 deep")) {
             try deep.command("EVAL", "return {{{{{{{{1}}}}}}}}", "0")
         }
@@ -158,15 +169,23 @@ import Testing
         defer { server.stop() }
         let subscriber = try connect("redis://127.0.0.1:\(server.port)", limits: RedisReplyLimits(maxBytes: 1000))
         try subscriber.send(["SUBSCRIBE", "news"].map { Array($0.utf8) })
-        #expect(try subscriber.receive(within: .seconds(1)) == .array([.string(Array("subscribe".utf8)),
-                                                                           .string(Array("news".utf8)), .integer(1)]))
+        #expect(
+            try subscriber.receive(within: .seconds(1))
+                == .array([
+                    .string(Array("subscribe".utf8)),
+                    .string(Array("news".utf8)), .integer(1),
+                ]))
         #expect(try subscriber.receive(within: .milliseconds(50)) == nil)  // nothing sent: nothing, and still open
         #expect(subscriber.isOpen)
         let publisher = try connect("redis://127.0.0.1:\(server.port)")
         _ = try publisher.command("PUBLISH", "news", "short")
-        #expect(try subscriber.receive(within: .seconds(1)) == .array([.string(Array("message".utf8)),
-                                                                           .string(Array("news".utf8)),
-                                                                           .string(Array("short".utf8))]))
+        #expect(
+            try subscriber.receive(within: .seconds(1))
+                == .array([
+                    .string(Array("message".utf8)),
+                    .string(Array("news".utf8)),
+                    .string(Array("short".utf8)),
+                ]))
         _ = try publisher.command("PUBLISH", "news", String(repeating: "x", count: 100_000))
         #expect {
             try subscriber.receive(within: .seconds(1))

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Redis
 
 /// The pure parts of bounding a peer: what may wait unparsed, how long to poll.

@@ -12,15 +12,19 @@ final class RedisServerProcess {
     var socketPath: String { directory + "/redis.sock" }
 
     init(extraArguments: [String] = []) throws {
-        directory = FileManager.default.temporaryDirectory
+        directory =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("fibcache-redis-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         port = try freeLoopbackPort()
-        let arguments = [try which("redis-server"), "--bind", "127.0.0.1", "--port", String(port), "--unixsocket", socketPath,
-                         "--dir", directory, "--save", "", "--appendonly", "no", "--logfile", directory + "/redis.log"]
+        let arguments =
+            [
+                try which("redis-server"), "--bind", "127.0.0.1", "--port", String(port), "--unixsocket", socketPath,
+                "--dir", directory, "--save", "", "--appendonly", "no", "--logfile", directory + "/redis.log",
+            ]
             + extraArguments
         var argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         // Test threads (libdispatch workers) block most signals, and a child inherits
         // the mask: without a clean one redis-server would ignore SIGTERM.
         var attributes = posix_spawnattr_t()
@@ -34,7 +38,10 @@ final class RedisServerProcess {
         guard status == 0 else { throw TestSetupError("posix_spawn redis-server: \(status)") }
         let deadline = Date().addingTimeInterval(10)
         while !FileManager.default.fileExists(atPath: socketPath) {
-            guard Date() < deadline, kill(pid, 0) == 0 else { stop(); throw TestSetupError("redis-server did not start") }
+            guard Date() < deadline, kill(pid, 0) == 0 else {
+                stop()
+                throw TestSetupError("redis-server did not start")
+            }
             usleep(20_000)
         }
     }

@@ -1,6 +1,7 @@
 import Dispatch
 import Glibc
 import Testing
+
 @testable import SystemSupport
 
 @Suite struct DurationUnitsTests {
@@ -115,7 +116,7 @@ import Testing
         let slept = ThreadCPUClock.now - start
         var x: UInt64 = 1
         let busyStart = ThreadCPUClock.now
-        for i in 0..<20_000_000 { x = x &* 6364136223846793005 &+ UInt64(i) }
+        for i in 0..<20_000_000 { x = x &* 6_364_136_223_846_793_005 &+ UInt64(i) }
         let busy = ThreadCPUClock.now - busyStart
         #expect(x != 0)
         #expect(slept < .milliseconds(10), "50 ms asleep cost almost no CPU")
@@ -139,15 +140,19 @@ import Testing
         #expect(HostAndPort(host: "cache", port: 6390).description == "cache:6390")
     }
 
-    @Test(arguments: [("[::1:6379", HostAndPort.Problem.unclosedBracket), ("cache", .missingPort),
-                      ("[::1]x", .invalidPort), ("cache:0", .invalidPort), ("cache:65536", .invalidPort),
-                      (":6379", .missingHost(port: 6379))])
+    @Test(arguments: [
+        ("[::1:6379", HostAndPort.Problem.unclosedBracket), ("cache", .missingPort),
+        ("[::1]x", .invalidPort), ("cache:0", .invalidPort), ("cache:65536", .invalidPort),
+        (":6379", .missingHost(port: 6379)),
+    ])
     func hostAndPortRefusals(text: String, problem: HostAndPort.Problem) {
         #expect(throws: problem) { try HostAndPort(parsing: Substring(text), defaultPort: nil) }
     }
 
     @Test func asciiDigitsOnly() {
         #expect(Array("0123456789".utf8).isAllASCIIDigits)
-        #expect(!Array("12a".utf8).isAllASCIIDigits && !Array("１２".utf8).isAllASCIIDigits && !Array("+1".utf8).isAllASCIIDigits)
+        #expect(
+            !Array("12a".utf8).isAllASCIIDigits && !Array("１２".utf8).isAllASCIIDigits
+                && !Array("+1".utf8).isAllASCIIDigits)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import Testing
+
 @testable import fibcache
 
 @Suite struct ConfigurationTests {
@@ -17,12 +18,14 @@ import Testing
         #expect(underSystemd.logsToJournal)
         #expect(underSystemd.notifySocket == "/run/systemd/notify")
         #expect(!underSystemd.capMallocArenas, "the operator's MALLOC_ARENA_MAX wins")
-        #expect(try FibcacheCommand.parse(["--listen", "/tmp/x.sock"])
-            .makeConfiguration(environment: ["NOTIFY_SOCKET": ""]).notifySocket == nil)
+        #expect(
+            try FibcacheCommand.parse(["--listen", "/tmp/x.sock"])
+                .makeConfiguration(environment: ["NOTIFY_SOCKET": ""]).notifySocket == nil)
     }
 
     @Test func defaultsAreTheArticles() throws {
-        #expect(try configuration(["--listen", "/tmp/x.sock"]).workers == max(16, 8 * sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        #expect(
+            try configuration(["--listen", "/tmp/x.sock"]).workers == max(16, 8 * sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let config = try configuration(["--listen", "/tmp/x.sock"])
         #expect(config.redis.url.description == "redis://127.0.0.1:6379/1")
         #expect(config.cachePolicy.timeToLive == .seconds(86_400))
@@ -34,22 +37,30 @@ import Testing
         #expect(config.localCacheBytes == 4 << 20, "an in-process copy of 4 MiB by default")
         #expect(config.limits.maxIterativeN == 100_000)
         let cores = sysconf(Int32(_SC_NPROCESSORS_ONLN))
-        #expect(config.admission.running == min(max(1, cores - 1), config.workers / 2), "one computation per core but one")
-        #expect(config.admission.running + config.admission.waiting <= config.workers / 2, "half the workers stay free for hits")
+        #expect(
+            config.admission.running == min(max(1, cores - 1), config.workers / 2), "one computation per core but one")
+        #expect(
+            config.admission.running + config.admission.waiting <= config.workers / 2,
+            "half the workers stay free for hits")
         #expect(config.admission.slotWait == .milliseconds(250))
     }
 
     @Test func admissionFlagsAreAppliedAndLeaveWorkersForHits() throws {
-        let config = try configuration(["--listen", "/tmp/x.sock", "--workers", "10", "--max-computations", "3",
-                                        "--max-waiting-computations", "4", "--computation-wait", "1s",
-                                        "--max-iterative-n", "5000", "--request-io-deadline", "2s"])
+        let config = try configuration([
+            "--listen", "/tmp/x.sock", "--workers", "10", "--max-computations", "3",
+            "--max-waiting-computations", "4", "--computation-wait", "1s",
+            "--max-iterative-n", "5000", "--request-io-deadline", "2s",
+        ])
         #expect(config.requestIODeadline == .seconds(2))
-        #expect(config.admission == .init(running: 3, waiting: 4, missWorkers: 8, slotWait: .seconds(1)),
-                "a quarter of the 10 workers (2) left for hits")
+        #expect(
+            config.admission == .init(running: 3, waiting: 4, missWorkers: 8, slotWait: .seconds(1)),
+            "a quarter of the 10 workers (2) left for hits")
         #expect(config.limits.maxIterativeN == 5000)
         #expect(throws: (any Error).self) {
-            try configuration(["--listen", "/tmp/x.sock", "--workers", "4", "--max-computations", "2",
-                               "--max-waiting-computations", "2"])
+            try configuration([
+                "--listen", "/tmp/x.sock", "--workers", "4", "--max-computations", "2",
+                "--max-waiting-computations", "2",
+            ])
         }
         #expect(try configuration(["--listen", "/tmp/x.sock", "--workers", "1"]).admission.running == 1)
     }
@@ -87,7 +98,10 @@ import Testing
     // The Redis password file: SecretFileTests.
 
     @Test func environmentFallsBackAndFlagsWin() throws {
-        let env = ["FIBCACHE_TTL": "120", "FIBCACHE_REDIS_URL": "redis://h:1/2", "FIBCACHE_LISTEN": "/tmp/e.sock", "PATH": "/bin"]
+        let env = [
+            "FIBCACHE_TTL": "120", "FIBCACHE_REDIS_URL": "redis://h:1/2", "FIBCACHE_LISTEN": "/tmp/e.sock",
+            "PATH": "/bin",
+        ]
         let fromEnvironment = try configuration(EnvironmentFallback.arguments(from: env))
         #expect(fromEnvironment.cachePolicy.timeToLive == .seconds(120))
         #expect(fromEnvironment.redis.url.description == "redis://h:1/2")
@@ -98,10 +112,14 @@ import Testing
     @Test func idleConnectionsAreBoundedByDefaultAndByFlags() throws {
         let defaults = try configuration(["--listen", "/tmp/x.sock"])
         #expect(defaults.maxIdleConnections == 8192 && defaults.idleConnectionTimeout == .seconds(75))
-        let set = try configuration(["--listen", "/tmp/x.sock", "--max-idle-connections", "50", "--idle-connection-timeout", "2s"])
+        let set = try configuration([
+            "--listen", "/tmp/x.sock", "--max-idle-connections", "50", "--idle-connection-timeout", "2s",
+        ])
         #expect(set.maxIdleConnections == 50 && set.idleConnectionTimeout == .seconds(2))
         for bad in ["0", "60001"] {
-            #expect(throws: (any Error).self) { try configuration(["--listen", "/tmp/x.sock", "--max-idle-connections", bad]) }
+            #expect(throws: (any Error).self) {
+                try configuration(["--listen", "/tmp/x.sock", "--max-idle-connections", bad])
+            }
         }
     }
 
@@ -135,7 +153,8 @@ import Testing
     @Test func theCgroupIsFoundInEitherHierarchy() {
         let unified = MemoryLimit.cgroups(in: "0::/system.slice/fibcache.service\n")
         #expect(unified.count == 1 && unified[0].0 == .unified && unified[0].1 == "/system.slice/fibcache.service")
-        let legacy = MemoryLimit.cgroups(in: "12:cpu,cpuacct:/x\n5:memory:/system.slice/fibcache.service\n1:name=systemd:/y\n")
+        let legacy = MemoryLimit.cgroups(
+            in: "12:cpu,cpuacct:/x\n5:memory:/system.slice/fibcache.service\n1:name=systemd:/y\n")
         #expect(legacy.count == 1 && legacy[0].0 == .memoryV1 && legacy[0].1 == "/system.slice/fibcache.service")
         let root = MemoryLimit.cgroups(in: "0::/\n")
         #expect(root.count == 1 && root[0].1 == "")
@@ -149,10 +168,13 @@ import Testing
 
     @Test func theBudgetIsHalfTheServiceLimitUnlessSet() throws {
         #expect(Configuration.MemoryBudgetSetting.fromServiceLimit.resolve(limit: 128 << 20).bytes == 64 << 20)
-        #expect(Configuration.MemoryBudgetSetting.fromServiceLimit.resolve(limit: nil).bytes
+        #expect(
+            Configuration.MemoryBudgetSetting.fromServiceLimit.resolve(limit: nil).bytes
                 == Configuration.defaultMemoryBudgetMb << 20)
-        #expect(Configuration.MemoryBudgetSetting.configured(bytes: 10 << 20).resolve(limit: 128 << 20).bytes == 10 << 20)
-        let configured = try FibcacheCommand.parse(["--listen", "/tmp/x.sock", "--memory-budget-mb", "32"]).makeConfiguration()
+        #expect(
+            Configuration.MemoryBudgetSetting.configured(bytes: 10 << 20).resolve(limit: 128 << 20).bytes == 10 << 20)
+        let configured = try FibcacheCommand.parse(["--listen", "/tmp/x.sock", "--memory-budget-mb", "32"])
+            .makeConfiguration()
         #expect(configured.memoryBudget == .configured(bytes: 32 << 20))
         #expect(throws: (any Error).self) {
             try FibcacheCommand.parse(["--listen", "/tmp/x.sock", "--memory-budget-mb", "0"]).makeConfiguration()

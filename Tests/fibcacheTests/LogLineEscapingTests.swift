@@ -1,4 +1,5 @@
 import Testing
+
 @testable import fibcache
 
 /// A peer's text must never start a log line of its own (issue 21).

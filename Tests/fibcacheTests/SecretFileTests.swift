@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+
 @testable import fibcache
 
 /// The Redis password comes from a file (a systemd credential), never the command line.
@@ -22,8 +23,10 @@ import Testing
     private func write(_ name: String, _ text: String) -> String { write(name, Array(text.utf8)) }
 
     private func configuration(passwordFile: String, url: String? = nil) throws -> Configuration {
-        try FibcacheCommand.parse(["--listen", "/tmp/x.sock", "--redis-url", url ?? self.url,
-                                   "--redis-password-file", passwordFile]).makeConfiguration(environment: [:])
+        try FibcacheCommand.parse([
+            "--listen", "/tmp/x.sock", "--redis-url", url ?? self.url,
+            "--redis-password-file", passwordFile,
+        ]).makeConfiguration(environment: [:])
     }
 
     @Test func theFirstLineIsThePasswordAndNeverShown() throws {
@@ -40,13 +43,14 @@ import Testing
     }
 
     /// systemd's SetCredential= fallback when /etc/fibcache/redis-password is missing: an empty file.
-    @Test(arguments: [
-        ("missing", nil, "cannot open"),
-        ("empty-credential", [], "holds no password"),
-        ("empty-first-line", Array("\nsecond-line-s3cret-marker\n".utf8), "holds no password"),
-        ("big", Array(String(repeating: "s3cret-marker", count: 400).utf8), "larger than"),
-        ("not-text", [0xff, 0xfe, 0x73, 0x33, 0x0a], "not UTF-8"),
-    ] as [(String, [UInt8]?, String)])
+    @Test(
+        arguments: [
+            ("missing", nil, "cannot open"),
+            ("empty-credential", [], "holds no password"),
+            ("empty-first-line", Array("\nsecond-line-s3cret-marker\n".utf8), "holds no password"),
+            ("big", Array(String(repeating: "s3cret-marker", count: 400).utf8), "larger than"),
+            ("not-text", [0xff, 0xfe, 0x73, 0x33, 0x0a], "not UTF-8"),
+        ] as [(String, [UInt8]?, String)])
     func aFileWithoutAPasswordStartsWithoutOne(name: String, contents: [UInt8]?, why: String) throws {
         let path = contents.map { write(name, $0) } ?? "\(directory)/\(name)"
         let config = try configuration(passwordFile: path)
@@ -81,19 +85,27 @@ import Testing
     @Test func theSentinelPasswordFile() throws {
         let path = write("sentinel", "sentinel-s3cret-marker\n")
         let sentinels = "redis+sentinel://fibcache:@s1,s2,s3/fibcache/1?sentinel_user=fc"
-        let config = try FibcacheCommand.parse(["--listen", "/tmp/x.sock", "--redis-url", sentinels,
-                                                "--sentinel-password-file", path]).makeConfiguration(environment: [:])
+        let config = try FibcacheCommand.parse([
+            "--listen", "/tmp/x.sock", "--redis-url", sentinels,
+            "--sentinel-password-file", path,
+        ]).makeConfiguration(environment: [:])
         #expect(config.redis.url.sentinel == .init(username: "fc", password: "sentinel-s3cret-marker"))
         #expect(config.sentinelPasswordUnavailable == nil)
         #expect(!config.redis.url.description.contains("s3cret-marker"))
-        let missing = try FibcacheCommand.parse(["--listen", "/tmp/x.sock", "--redis-url", sentinels,
-                                                 "--sentinel-password-file", "\(directory)/none"]).makeConfiguration(environment: [:])
+        let missing = try FibcacheCommand.parse([
+            "--listen", "/tmp/x.sock", "--redis-url", sentinels,
+            "--sentinel-password-file", "\(directory)/none",
+        ]).makeConfiguration(environment: [:])
         #expect(missing.redis.url.sentinel.password == nil)
         #expect(missing.sentinelPasswordUnavailable?.contains("cannot open") == true)
-        for (url, why) in [(url, "redis+sentinel://"), (sentinels + "&sentinel_password=other-s3cret-marker", "in one place")] {
+        for (url, why) in [
+            (url, "redis+sentinel://"), (sentinels + "&sentinel_password=other-s3cret-marker", "in one place"),
+        ] {
             do {
-                _ = try FibcacheCommand.parse(["--listen", "/tmp/x.sock", "--redis-url", url,
-                                               "--sentinel-password-file", path]).makeConfiguration(environment: [:])
+                _ = try FibcacheCommand.parse([
+                    "--listen", "/tmp/x.sock", "--redis-url", url,
+                    "--sentinel-password-file", path,
+                ]).makeConfiguration(environment: [:])
                 Issue.record("accepted: \(url)")
             } catch {
                 let message = FibcacheCommand.message(for: error)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import fibcache
 
 /// The settings come from the `@Option` declarations alone (Setting.all); everything
@@ -7,14 +8,18 @@ import Testing
     @Test func everyOptionIsASettingInDeclarationOrderAndNoFlagIs() {
         let options = Setting.all.map(\.option)
         #expect(options.first == "listen" && options.last == "log-level")
-        #expect(options.contains("memory-budget-mb") && options.contains("redis-url") && options.contains("max-recursive-n"))
+        #expect(
+            options.contains("memory-budget-mb") && options.contains("redis-url") && options.contains("max-recursive-n")
+        )
         #expect(!options.contains("check") && !options.contains("print-defaults-file") && !options.contains("version"))
         #expect(Set(options).count == options.count)
         let help = FibcacheCommand.helpMessage(columns: 1000)
         for option in options { #expect(help.contains("--\(option) "), "--\(option) is in --help") }
         // And the other way: every option --help shows is a setting, bar the actions.
         let shown = help.split(separator: " ").filter { $0.hasPrefix("--") }.map { String($0.dropFirst(2)) }
-        let actions: Set = ["check", "print-defaults-file", "version", "help", "help,", "redis-url", "redis-password-file"]
+        let actions: Set = [
+            "check", "print-defaults-file", "version", "help", "help,", "redis-url", "redis-password-file",
+        ]
         for name in shown where !actions.contains(name) && name.allSatisfy({ $0.isLetter || $0 == "-" }) {
             #expect(options.contains(name), "--\(name) in --help is not a setting")
         }
@@ -34,8 +39,9 @@ import Testing
         for setting in Setting.all {
             #expect(arguments.contains("--\(setting.option)"), "\(setting.variable) is read")
         }
-        #expect(EnvironmentFallback.arguments(from: ["FIBCACHE_TTL": "", "FIBCACHE_NOT_AN_OPTION": "1"]).isEmpty,
-                "empty variables and unknown names are ignored")
+        #expect(
+            EnvironmentFallback.arguments(from: ["FIBCACHE_TTL": "", "FIBCACHE_NOT_AN_OPTION": "1"]).isEmpty,
+            "empty variables and unknown names are ignored")
     }
 
     @Test func declaredDefaultsAreKeptAndMachineDependentOnesAreNot() throws {
@@ -44,9 +50,13 @@ import Testing
         #expect(try setting("redis-connect-timeout").defaultValue == "200ms")
         #expect(try setting("log-level").defaultValue == "info")
         for perCore in ["workers", "max-computations", "max-waiting-computations", "memory-budget-mb"] {
-            #expect(try setting(perCore).defaultValue == nil, "--\(perCore) is worked out at start-up, not a number of this machine")
-            #expect(try setting(perCore).abstract.contains("efault") || setting(perCore).discussion?.contains("efault") == true,
-                    "--\(perCore)'s help says its default")
+            #expect(
+                try setting(perCore).defaultValue == nil,
+                "--\(perCore) is worked out at start-up, not a number of this machine")
+            #expect(
+                try setting(perCore).abstract.contains("efault")
+                    || setting(perCore).discussion?.contains("efault") == true,
+                "--\(perCore)'s help says its default")
         }
     }
 }
