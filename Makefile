@@ -5,7 +5,7 @@ PYTHON ?= python3
 # (Package.swift; in the environment so that SwiftPM's cached manifest follows it).
 export FIBCACHE_TLS ?= $(shell pkg-config --exists hiredis_ssl 2>/dev/null && [ -e /usr/include/openssl/ssl.h ] && echo 1 || echo 0)
 
-.PHONY: all build build-release build-static run stop reproduce status deps test test-deps lint test-unit test-integration test-browser test-fuzz test-system test-trixie test-faults fuzz-fastcgi test-cluster deb test-deb bench install uninstall clean
+.PHONY: all build build-release build-static run stop reproduce status deps test test-deps lint format test-unit test-integration test-browser test-fuzz test-system test-trixie test-faults fuzz-fastcgi test-cluster deb test-deb bench install uninstall clean
 
 all: build
 
@@ -52,9 +52,14 @@ test-unit:
 	$(SWIFT) test --skip-build
 
 ## Guard rails: Package.swift declares every module each target imports (not one that reaches
-## it through another target).
+## it through another target); the Swift sources are as `swift format` writes them (.swift-format;
+## `make format` rewrites them so).
 lint:
 	scripts/check-imports
+	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks Package.swift
+
+format:
+	$(SWIFT) format format --in-place --recursive Sources Tests Benchmarks Package.swift
 
 test-integration: build
 	scripts/pytest Tests/Integration
