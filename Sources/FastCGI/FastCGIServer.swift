@@ -22,8 +22,10 @@ import SystemSupport
 /// reads them; a request that breaks a rule closes its connection, counted by rule.
 ///
 /// Each worker owns one `FCGX_Request` and whatever per-worker state its handler
-/// closes over (a Redis connection, say); the request path takes one lock, the
-/// idle registry's, when a kept connection leaves and re-enters the idle set.
+/// closes over (a Redis connection, say). On the request path the server takes the
+/// idle registry's lock (shared: a kept connection leaves and re-enters the idle set)
+/// and its deadline slot's (its own, shared with the watchdog) around each read and
+/// write; ARCHITECTURE.md lists every lock a request takes.
 /// Reading a request and writing its response have a deadline (`requestDeadline`,
 /// `RequestDeadlines`): a peer that stalls or trickles holds its worker that long
 /// at most; one that sends nothing holds none (beyond the 5 ms the accepting
