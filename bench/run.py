@@ -11,8 +11,10 @@ One nginx (1 worker, access_log off: nginx at its best) serves five paths to the
   C reference plain   bench/reference/responder.c: libfcgi + hiredis, 4 threads, GET/SET EX, plain
 
 wrk drives each at 32, 256 and 1,024 connections, in interleaved rounds (median of ROUNDS); each run
-also counts non-2xx answers, socket errors and the lines nginx wrote to its error log, and reads the
-RSS of fibcache and of the C reference. Then hits alone and under four attacks (bench/attacks.py), and
+also counts non-2xx answers, socket errors and the lines nginx wrote to its error log, reads the
+RSS of fibcache and of the C reference, and what each server process spent per request: CPU-µs
+(user + system from /proc/<pid>/stat over the run, divided by its requests) of the server behind
+nginx, nginx's worker and Redis — the figure to compare across runs and machines. Then hits alone and under four attacks (bench/attacks.py), and
 cold requests for growing n against GMP's in-process time. Prints the tables, writes
 bench/results/latest.json and, with matplotlib, latest.png. BENCH_SECTIONS (hits,attacks,cold) picks parts.
 
@@ -85,6 +87,7 @@ def wrk(port, path, connections):
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "connections": connections,
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50_ms": ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
         "p99_ms": ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
@@ -94,9 +97,38 @@ def wrk(port, path, connections):
     }
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    """User + system CPU time the processes have used so far, every thread counted (/proc/<pid>/stat)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime: the stat file's fields 14 and 15
+    return total / CLOCK_TICKS
+
+
+def nginx_workers(master_pid):
+    return [int(pid) for pid in Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()]
+
+
+def cpu_per_request(processes_by_role, measure):
+    """Runs `measure` (a wrk sample) and adds what each role's processes spent on it: CPU-µs per
+    request, user + system, over the measured interval (wrk's own CPU is not counted)."""
+    before = {role: cpu_seconds(pids) for role, pids in processes_by_role.items()}
+    sample = measure()
+    spent = {role: cpu_seconds(pids) - before[role] for role, pids in processes_by_role.items()}
+    sample["cpu_us"] = {role: seconds * 1e6 / max(1, sample["requests"]) for role, seconds in spent.items()}
+    sample["cpu_us"]["total"] = sum(sample["cpu_us"].values())
+    return sample
+
+
 def median_run(samples):
-    """Medians over rounds of throughput and percentiles; the worst max; failures summed; rounds kept."""
+    """Medians over rounds of throughput, percentiles and CPU per request; the worst max; failures
+    summed; rounds kept."""
     result = {key: statistics.median(s[key] for s in samples) for key in ("requests_per_second", "p50_ms", "p99_ms")}
+    result["cpu_us"] = {role: statistics.median(s["cpu_us"][role] for s in samples) for role in samples[0]["cpu_us"]}
     result.update(connections=samples[0]["connections"], max_ms=max(s["max_ms"] for s in samples),
                   non_2xx=sum(s["non_2xx"] for s in samples), socket_errors=sum(s["socket_errors"] for s in samples),
                   nginx_errors=sum(s["nginx_errors"] for s in samples),
@@ -252,10 +284,13 @@ def main():
                 for _ in range(ROUNDS):
                     for name in CONFIGS:
                         before = line_count(error_log)
-                        sample = wrk(ports[name], path, connections)
-                        sample["nginx_errors"] = line_count(error_log) - before
                         server = (reference.pid if name.startswith("C reference")
                                   else baseline.pid if name.startswith("baseline") else stack.fibcache.pid)
+                        roles = {"nginx": nginx_workers(stack.nginx_pid), "redis": [stack.redis.proc.pid]}
+                        if name != "ceiling":
+                            roles["server"] = [server]
+                        sample = cpu_per_request(roles, lambda: wrk(ports[name], path, connections))
+                        sample["nginx_errors"] = line_count(error_log) - before
                         sample["rss_kib"] = 0 if name == "ceiling" else processes.rss_kib(server)
                         runs[name].append(sample)
                 hit[connections] = {name: median_run(samples) for name, samples in runs.items()}
@@ -318,14 +353,17 @@ def cold_requests(stack, gmp):
 def print_table(r):
     print(f"\nhit path (n={r['warm_n']}, wrk -t2 {r['duration_s']} s, median of {r['rounds']} interleaved rounds, "
           f"one nginx worker, access_log off)")
+    print("  (CPU µs per request, user + system, median: the server behind nginx, nginx's worker, Redis, their sum)")
     print(f"{'path through the same nginx':<26}{'conns':>6}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>9}"
-          f"{'non2xx':>7}{'sock':>6}{'nginx':>6}{'RSS MiB':>8}")
+          f"{'non2xx':>7}{'sock':>6}{'nginx':>6}{'RSS MiB':>8}{'µs srv':>8}{'µs ngx':>8}{'µs rds':>8}{'µs sum':>8}")
     for c, v in r["hit"].items():
         for name in CONFIGS:
             x = v[name]
             rss = f"{x['rss_kib'] / 1024:.1f}" if x["rss_kib"] else "-"
+            cpu = x["cpu_us"]
             print(f"{name:<26}{c:>6}{x['requests_per_second']:>9.0f}{x['p50_ms']:>8.2f}{x['p99_ms']:>8.2f}"
-                  f"{x['max_ms']:>9.1f}{x['non_2xx']:>7}{x['socket_errors']:>6}{x['nginx_errors']:>6}{rss:>8}")
+                  f"{x['max_ms']:>9.1f}{x['non_2xx']:>7}{x['socket_errors']:>6}{x['nginx_errors']:>6}{rss:>8}"
+                  f"{cpu.get('server', 0):>8.1f}{cpu['nginx']:>8.1f}{cpu['redis']:>8.1f}{cpu['total']:>8.1f}")
         q = v["ratios"]
         print(f"  kept/fastcgi_cache {q['kept_to_fastcgi_cache']:.2f}   kept p99/ceiling p99 "
               f"{q['kept_p99_to_ceiling_p99']:.2f}   plain/C reference {q['plain_to_c_reference']:.2f}   "
