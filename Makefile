@@ -100,6 +100,7 @@ bench:
 	scripts/install-deps faults
 	$(SWIFT) build -c release --product fibcache
 	$(SWIFT) build -c release --product ComputeBenchmark
+	$(SWIFT) build -c release --product HitPathBenchmark
 	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || $(PYTHON) -m pip install --quiet matplotlib || true
 	$(PYTHON) bench/run.py
 

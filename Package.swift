@@ -114,6 +114,14 @@ let package = Package(
 
         // `make bench`'s in-process baseline (GMP compute + decimal conversion, no I/O).
         .executableTarget(name: "ComputeBenchmark", dependencies: ["Fibonacci"], path: "Benchmarks/ComputeBenchmark"),
+        // `make bench`'s hit path alone (no sockets) from 1 to 16 threads: what workers share on a hit.
+        .executableTarget(
+            name: "HitPathBenchmark",
+            dependencies: [
+                "FibcacheService", "FibonacciCache", "SystemSupport", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/HitPathBenchmark"),
 
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
         .testTarget(

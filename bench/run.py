@@ -15,7 +15,8 @@ also counts non-2xx answers, socket errors and the lines nginx wrote to its erro
 RSS of fibcache and of the C reference, and what each server process spent per request: CPU-µs
 (user + system from /proc/<pid>/stat over the run, divided by its requests) of the server behind
 nginx, nginx's worker and Redis — the figure to compare across runs and machines. Then hits alone and under four attacks (bench/attacks.py), and
-cold requests for growing n against GMP's in-process time. Prints the tables, writes
+cold requests for growing n against GMP's in-process time, and the hit path alone without
+sockets (Benchmarks/HitPathBenchmark) from 1 to 16 threads: what workers share on a hit. Prints the tables, writes
 bench/results/latest.json and, with matplotlib, latest.png. BENCH_SECTIONS (hits,attacks,cold) picks parts.
 
 BENCH_SERVER_CPUS / BENCH_LOAD_CPUS (taskset lists, e.g. 0-11 and 12-15) pin the servers and wrk to
@@ -306,10 +307,11 @@ def main():
                     processes.stop_process(process)
             stack.stop()
 
+    threads = hit_path_threads() if "hits" in SECTIONS else {}
     results = {"machine": {"cores": os.cpu_count(), "server_cpus": SERVER_CPUS, "load_cpus": LOAD_CPUS},
                "duration_s": DURATION, "rounds": ROUNDS, "warm_n": WARM_N, "access_log": "off",
                "hit": {str(c): v for c, v in hit.items()}, "attacks": attacks, "cold": cold,
-               "peak_rss_kib": peak_rss}
+               "peak_rss_kib": peak_rss, "hit_path_threads": threads}
     for v in hit.values():
         rps = {name: v[name]["requests_per_second"] for name in CONFIGS}
         v["ratios"] = {
@@ -324,10 +326,30 @@ def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{RESULT_NAME}.json").write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
+    if threads:
+        print_threads(threads)
     if attacks:
         print_attacks(attacks)
     if hit:
         chart(results)
+
+
+def hit_path_threads():
+    """The hit path alone (no sockets), from 1 to 16 threads, median of ROUNDS runs of DURATION s each."""
+    binary = ROOT / ".build" / "release" / "HitPathBenchmark"
+    runs = [json.loads(subprocess.run([*pinned(SERVER_CPUS), str(binary), str(DURATION)], check=True, capture_output=True,
+                                      text=True, timeout=DURATION * 10 + 60).stdout) for _ in range(ROUNDS)]
+    return {threads: {key: statistics.median(run[threads][key] for run in runs) for key in runs[0][threads]}
+            for threads in runs[0]}
+
+
+def print_threads(threads):
+    one = threads["1"]["per_thread"]
+    print("\nhit path alone, no sockets (FibonacciService.respond from the process copy), median of rounds")
+    print(f"{'threads':>8}{'hits/s':>12}{'per thread':>12}{'µs a hit':>10}{'vs 1 thread':>13}")
+    for count, x in threads.items():
+        print(f"{count:>8}{x['requests_per_second']:>12.0f}{x['per_thread']:>12.0f}{1e6 / x['per_thread']:>10.2f}"
+              f"{x['per_thread'] / one:>13.2f}")
 
 
 def cold_requests(stack, gmp):
