@@ -2,7 +2,7 @@
 // in-process copy, as fibcache's workers do, from 1, 2, 4, 8 and 16 threads at once for a fixed
 // time each. What a hit shares between workers (a lock, a written cache line) shows as requests
 // per second per thread falling as threads are added while cores are free (1 → 2 here).
-// Prints one JSON object: {"<threads>": {"requests_per_second": ..., "per_thread": ...}, ...}.
+// `HitPathBenchmark [seconds [threads...]]`. Prints one JSON object: {"<threads>": {"requests_per_second": ..., "per_thread": ...}, ...}.
 import FibcacheService
 import FibonacciCache
 import Logging
@@ -46,7 +46,10 @@ func hits(threads: Int) -> Double {
 }
 
 var entries: [String] = []
-for threads in [1, 2, 4, 8, 16] {
+// The thread counts, e.g. `HitPathBenchmark 2 1` for one thread only (to count its instructions).
+let threadCounts =
+    CommandLine.arguments.count > 2 ? CommandLine.arguments.dropFirst(2).compactMap { Int($0) } : [1, 2, 4, 8, 16]
+for threads in threadCounts {
     let rate = hits(threads: threads)
     entries.append("\"\(threads)\": {\"requests_per_second\": \(Int(rate)), \"per_thread\": \(Int(rate) / threads)}")
 }

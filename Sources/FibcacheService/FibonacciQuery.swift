@@ -29,7 +29,9 @@ struct FibonacciQuery: Equatable {
     /// The one URL F(n) is answered under: n in decimal without leading zeros, and
     /// `algorithm` only when it is not the default.
     var canonicalTarget: String {
-        Route.fibonacciPrefix + "\(n)/" + (algorithm == .fast ? "" : "?algorithm=\(algorithm.rawValue)")
+        var target = Route.fibonacciPrefix + String(n) + "/"
+        if algorithm != .fast { target += "?algorithm=" + algorithm.rawValue }
+        return target
     }
 
     private static func algorithm(_ name: String?) throws(APIError) -> FibonacciAlgorithm {
@@ -53,10 +55,12 @@ struct FibonacciQuery: Equatable {
             )
         }
         let significant = digits.drop { $0 == UInt8(ascii: "0") }
-        let tooLarge = APIError(status: 400, message: "n must be at most \(limits.maxN) (--max-n)")
-        guard significant.count <= 18 else { throw tooLarge }  // fits Int64 without overflow
-        let n = significant.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-        guard n <= limits.maxN else { throw tooLarge }
+        // 18 digits fit Int64 without overflow.
+        guard significant.count <= 18, case let n = significant.reduce(0, { $0 * 10 + Int($1 - UInt8(ascii: "0")) }),
+            n <= limits.maxN
+        else {
+            throw APIError(status: 400, message: "n must be at most \(limits.maxN) (--max-n)")
+        }
         return n
     }
 }

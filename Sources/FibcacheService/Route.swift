@@ -48,12 +48,15 @@ enum Route: Equatable {
         }
     }
 
+    /// Compared as bytes: the path is ASCII where it matters, and `String`'s own
+    /// `hasPrefix` compares by Unicode characters (a cost on every request).
     private static func fibonacci(path: String) -> Route? {
-        guard path.hasPrefix(fibonacciPrefix) else { return nil }
-        var rest = path.dropFirst(fibonacciPrefix.count)
-        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        let bytes = path.utf8
+        guard bytes.starts(with: fibonacciPrefix.utf8) else { return nil }
+        var rest = bytes.dropFirst(fibonacciPrefix.utf8.count)
+        if rest.last == UInt8(ascii: "/") { rest = rest.dropLast() }
         // An empty segment or a deeper path is not this endpoint.
-        if rest.isEmpty || rest.contains("/") { return nil }
-        return .fibonacci(n: rest)
+        if rest.isEmpty || rest.contains(UInt8(ascii: "/")) { return nil }
+        return .fibonacci(n: Substring(rest))
     }
 }

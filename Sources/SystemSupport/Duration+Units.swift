@@ -33,10 +33,19 @@ extension Duration {
         Self.decimal(max(0, nanoseconds), fractionDigits: 9)
     }
 
+    /// `value` (≥ 0) with a decimal point `fractionDigits` from the right, written digit by digit
+    /// into one small buffer: Server-Timing is formatted on every hit.
     private static func decimal(_ value: Int64, fractionDigits: Int) -> String {
-        var scale: Int64 = 1
-        for _ in 0..<fractionDigits { scale *= 10 }
-        let fraction = String(value % scale)
-        return "\(value / scale)." + String(repeating: "0", count: fractionDigits - fraction.count) + fraction
+        var digits: [UInt8] = []
+        digits.reserveCapacity(fractionDigits + 21)
+        var rest = UInt64(value)
+        var written = 0
+        repeat {
+            if written == fractionDigits { digits.append(UInt8(ascii: ".")) }
+            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+            written += 1
+        } while rest > 0 || written <= fractionDigits
+        return String(decoding: digits.reversed(), as: UTF8.self)
     }
 }
