@@ -57,9 +57,7 @@ package struct FibonacciService: Sendable {
         let start = clock.now
         activity.began(request, at: start)
         let response = route(request, store: store, clientHasGone: clientHasGone).framed(for: request.method)
-        let duration = clock.now - start
-        activity.ended(duration: duration)
-        statistics.requestFinished(duration: duration)
+        activity.ended(duration: clock.now - start, outcome: response.cacheOutcome)
         return response
     }
 
@@ -142,7 +140,6 @@ package struct FibonacciService: Sendable {
             return refused(query, because: error)
         }
         if answer.computedHere { statistics.computed(duration: answer.computeTime, cpuTime: answer.computeCPUTime) }
-        statistics.responded(answer.outcome)
         let timing = ServerTiming(
             cache: answer.cacheTime, compute: answer.computeTime, outcome: answer.outcome,
             algorithm: answer.shared ? "shared" : answer.computedHere ? query.algorithm.rawValue : nil,
@@ -159,6 +156,7 @@ package struct FibonacciService: Sendable {
             ],
             body: JSON.fibonacci(digits: answer.digits))
         response.memoryReservation = reservation
+        response.cacheOutcome = answer.outcome
         return response
     }
 

@@ -1,3 +1,5 @@
+import FibonacciCache
+
 /// A complete response: status, headers and body bytes. What `FibonacciService.respond`
 /// returns is framed for the wire (`framed(for:)`: Content-Length, HEAD's empty body).
 package struct HTTPResponse: Sendable, Equatable {
@@ -6,6 +8,8 @@ package struct HTTPResponse: Sendable, Equatable {
     package var body: [UInt8]
     /// The memory a large answer holds, released when the last copy of the response is gone (written).
     package var memoryReservation: AnswerMemoryBudget.Reservation?
+    /// Where a Fibonacci answer came from (counted by the worker that answered); nil for any other.
+    package var cacheOutcome: CacheOutcome?
 
     package init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status

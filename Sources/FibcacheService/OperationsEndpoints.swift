@@ -21,16 +21,17 @@ extension FibonacciService {
     func status(full: Bool) -> HTTPResponse {
         let s = statistics
         let snapshots = s.workers.map { ($0.index, $0.snapshot) }
+        let answered = s.answered
         let busy = snapshots.filter { $0.1.busySince != nil }.count
         var fields = [
             #""service": "fibcache""#,
             #""started_at": \#(s.startedAt)"#,
             #""uptime_seconds": \#(s.uptime.components.seconds)"#,
             #""workers": {"total": \#(snapshots.count), "busy": \#(busy), "idle": \#(snapshots.count - busy)}"#,
-            #""requests": \#(s.requests.load(ordering: .relaxed))"#,
-            #""hits": \#(s.hits.load(ordering: .relaxed))"#,
-            #""misses": \#(s.misses.load(ordering: .relaxed))"#,
-            #""bypasses": \#(s.bypasses.load(ordering: .relaxed))"#,
+            #""requests": \#(answered.requests)"#,
+            #""hits": \#(answered.hits)"#,
+            #""misses": \#(answered.misses)"#,
+            #""bypasses": \#(answered.bypasses)"#,
             #""redis_errors": \#(s.storeErrors.load(ordering: .relaxed))"#,
             #""computations": \#(s.computations.load(ordering: .relaxed))"#,
             // CPU time: summed wall time would count every wait for a core as work.
@@ -87,7 +88,7 @@ extension FibonacciService {
                 ("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
                 ("Cache-Control", HTTPCaching.neverValue),
             ],
-            body: statistics.registry.emitToBuffer())
+            body: statistics.exposition())
     }
 
     private func json(_ status: Int, _ body: String) -> HTTPResponse {

@@ -6,16 +6,14 @@ import SystemSupport
 
 /// What the service has done since it started, for `/status` (read back from
 /// atomics) and `/metrics` (swift-metrics handles backed by a Prometheus
-/// registry, which writes the exposition format). Shared by all workers.
+/// registry, which writes the exposition format). Shared by all workers; what every
+/// request counts (answers by outcome, durations) is kept per worker (`WorkerActivity`)
+/// and added up here when it is read, so a hit writes nothing another worker writes.
 package final class ServiceStatistics: Sendable {
     /// Unix time of start, for `/status`.
     package let startedAt: Int
     private let startInstant = ContinuousClock.now
 
-    let requests = Atomic<Int>(0)
-    let hits = Atomic<Int>(0)
-    let misses = Atomic<Int>(0)
-    let bypasses = Atomic<Int>(0)
     let storeErrors = Atomic<Int>(0)
     let computations = Atomic<Int>(0)
     let computeNanoseconds = Atomic<Int>(0)
@@ -27,13 +25,12 @@ package final class ServiceStatistics: Sendable {
     let registry: PrometheusCollectorRegistry
     /// The FastCGI server's connection counts (refused requests, idle connections).
     let connections: ConnectionStatistics
-    private let responseCounters: [CacheOutcome: CoreMetrics.Counter]
+    private let responseCounters: [CacheOutcome: FollowingCounter]
     private let computationCounter: CoreMetrics.Counter
     private let redisErrorCounter: CoreMetrics.Counter
     private let slowRequestCounter: CoreMetrics.Counter
     private let operationsRefusedCounter: CoreMetrics.Counter
     private let rejectedPerClientCounter: FollowingCounter
-    private let requestTimer: CoreMetrics.Timer
     private let computeTimer: CoreMetrics.Timer
     private let computeCPUCounter: CoreMetrics.FloatingPointCounter
     private let runningGauge: CoreMetrics.Gauge
@@ -46,20 +43,14 @@ package final class ServiceStatistics: Sendable {
 
     package init(workerCount: Int, connections: @escaping @Sendable () -> ConnectionCounts = { ConnectionCounts() }) {
         startedAt = WallClock.now.tv_sec
-        workers = (0..<workerCount).map(WorkerActivity.init)
+        workers = (0..<workerCount).map { WorkerActivity(index: $0, durationBuckets: Self.durationBuckets) }
 
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
-        // The hit path takes a fraction of a millisecond; F(10⁶) iterative, seconds.
-        factory.defaultDurationHistogramBuckets = [
-            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
-            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
-            .seconds(30),
-        ]
-        var counters: [CacheOutcome: CoreMetrics.Counter] = [:]
+        factory.defaultDurationHistogramBuckets = Self.durationBuckets
+        var counters: [CacheOutcome: FollowingCounter] = [:]
         for outcome in [CacheOutcome.hit, .miss, .bypass] {
-            counters[outcome] = CoreMetrics.Counter(
+            counters[outcome] = FollowingCounter(
                 label: "fibcache_fibonacci_responses_total",
                 dimensions: [("cache", outcome.rawValue.lowercased())], factory: factory)
         }
@@ -70,7 +61,6 @@ package final class ServiceStatistics: Sendable {
         operationsRefusedCounter = CoreMetrics.Counter(label: "fibcache_operations_refused_total", factory: factory)
         rejectedPerClientCounter = FollowingCounter(
             label: "fibcache_computations_rejected_per_client_total", factory: factory)
-        requestTimer = CoreMetrics.Timer(label: "fibcache_request_duration_seconds", factory: factory)
         computeTimer = CoreMetrics.Timer(label: "fibcache_compute_duration_seconds", factory: factory)
         computeCPUCounter = CoreMetrics.FloatingPointCounter(
             label: "fibcache_compute_cpu_seconds_total", factory: factory)
@@ -84,20 +74,47 @@ package final class ServiceStatistics: Sendable {
         self.connections = ConnectionStatistics(factory: factory, source: connections)
     }
 
+    /// The durations' buckets, request and compute: a hit takes a fraction of a
+    /// millisecond; F(10⁶) iterative, seconds.
+    static let durationBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+        .seconds(30),
+    ]
+
     package var uptime: Duration { ContinuousClock.now - startInstant }
 
-    func requestFinished(duration: Duration) {
-        requests.add(1, ordering: .relaxed)
-        requestTimer.recordNanoseconds(duration.nanoseconds)
+    /// Every worker's counts added up (read when `/status` or `/metrics` is).
+    struct Answered {
+        var requests = 0
+        var hits = 0
+        var misses = 0
+        var bypasses = 0
+        var durations: DurationHistogramCounts
     }
 
-    func responded(_ outcome: CacheOutcome) {
-        switch outcome {
-        case .hit: hits.add(1, ordering: .relaxed)
-        case .miss: misses.add(1, ordering: .relaxed)
-        case .bypass: bypasses.add(1, ordering: .relaxed)
+    var answered: Answered {
+        var total = Answered(durations: DurationHistogramCounts(bounds: Self.durationBuckets))
+        for worker in workers {
+            let state = worker.snapshot
+            total.requests += state.requests
+            total.hits += state.hits
+            total.misses += state.misses
+            total.bypasses += state.bypasses
+            total.durations.add(state.durations)
         }
-        responseCounters[outcome]?.increment()
+        return total
+    }
+
+    /// `/metrics`: the registry's metrics, brought up to date with what the workers counted,
+    /// then the request duration histogram they kept.
+    func exposition() -> [UInt8] {
+        let answered = answered
+        responseCounters[.hit]?.follow(answered.hits)
+        responseCounters[.miss]?.follow(answered.misses)
+        responseCounters[.bypass]?.follow(answered.bypasses)
+        return registry.emitToBuffer() + answered.durations.exposition(name: "fibcache_request_duration_seconds")
     }
 
     /// A computation ran here: `duration` is its wall time (the histogram: what the

@@ -14,7 +14,10 @@ import Glibc
 /// under one), never `Synchronization.Mutex`, wherever it is taken; a single counter
 /// or flag is an `Atomic` instead, with no lock at all.
 package final class SleepingLock: @unchecked Sendable {  // the mutex is made for sharing
-    let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    /// On cache lines of its own: locks of different workers, allocated one after the other,
+    /// would otherwise share a line, and each lock and unlock would take it from the other core.
+    let mutex = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 128).bindMemory(
+        to: pthread_mutex_t.self, capacity: 1)
 
     package init() {
         var attributes = pthread_mutexattr_t()
@@ -29,7 +32,7 @@ package final class SleepingLock: @unchecked Sendable {  // the mutex is made fo
 
     deinit {
         check(pthread_mutex_destroy(mutex), "pthread_mutex_destroy")
-        mutex.deallocate()
+        UnsafeMutableRawPointer(mutex).deallocate()
     }
 
     package func lock() {
