@@ -15,7 +15,7 @@ let request = HTTPRequest(method: "GET", path: "/api/fibonacci/number/40/", targ
 
 /// Requests per second of `threads` workers together.
 func hits(threads: Int) -> Double {
-    let cache = ReadThroughCache(local: LocalValueCache(capacity: 4 << 20), logger: logger)
+    let cache = ReadThroughCache(local: LocalValueCache(capacity: 4 << 20, workers: threads), logger: logger)
     let service = FibonacciService(
         cache: cache, statistics: ServiceStatistics(workerCount: threads),
         slowRequestThreshold: nil, logger: logger)

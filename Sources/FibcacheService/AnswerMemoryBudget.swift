@@ -48,11 +48,19 @@ package final class AnswerMemoryBudget: Sendable {
     /// Answers refused for want of memory since start.
     package var refusedCount: Int { refusals.load(ordering: .relaxed) }
 
+    /// Room for an answer.
+    package enum Room {
+        /// A small answer's: nothing held, and nothing shared touched (not even a reference count).
+        case small
+        /// A large answer's memory, held until the last reference to it goes.
+        case reserved(Reservation)
+    }
+
     /// Room for an answer of F(n), held until the returned reservation is released
     /// (when the response that carries it is gone); nil, counted, when there is none.
-    package func reserve(forAnswerTo n: Int) -> Reservation? {
+    package func reserve(forAnswerTo n: Int) -> Room? {
         let cost = Self.cost(ofAnswerFor: n)
-        if cost <= Self.smallAnswerBytes { return .unreserved }
+        if cost <= Self.smallAnswerBytes { return .small }
         var current = reserved.load(ordering: .relaxed)
         while true {
             guard current + cost <= largeAnswerBytes else {
@@ -62,7 +70,7 @@ package final class AnswerMemoryBudget: Sendable {
             let (exchanged, original) = reserved.compareExchange(
                 expected: current, desired: current + cost,
                 ordering: .acquiringAndReleasing)
-            if exchanged { return Reservation(budget: self, bytes: cost) }
+            if exchanged { return .reserved(Reservation(budget: self, bytes: cost)) }
             current = original
         }
     }
@@ -74,16 +82,14 @@ package final class AnswerMemoryBudget: Sendable {
     /// Memory held for one answer, given back when the last reference goes: a
     /// response carries it until it has been written.
     package final class Reservation: Sendable {
-        private let budget: AnswerMemoryBudget?
+        private let budget: AnswerMemoryBudget
         private let bytes: Int
-        /// A small answer's: nothing held, and nothing allocated per request for it.
-        static let unreserved = Reservation(budget: nil, bytes: 0)
 
-        fileprivate init(budget: AnswerMemoryBudget?, bytes: Int) {
+        fileprivate init(budget: AnswerMemoryBudget, bytes: Int) {
             self.budget = budget
             self.bytes = bytes
         }
 
-        deinit { budget?.release(bytes) }
+        deinit { budget.release(bytes) }
     }
 }

@@ -56,13 +56,14 @@ package struct FibonacciService: Sendable {
         let activity = statistics.workers[worker]
         let start = clock.now
         activity.began(request, at: start)
-        let response = route(request, store: store, clientHasGone: clientHasGone).framed(for: request.method)
+        let response = route(request, store: store, worker: worker, clientHasGone: clientHasGone)
+            .framed(for: request.method)
         activity.ended(duration: clock.now - start, outcome: response.cacheOutcome)
         return response
     }
 
     private func route(
-        _ request: HTTPRequest, store: CacheStore,
+        _ request: HTTPRequest, store: CacheStore, worker: Int,
         clientHasGone: @escaping @Sendable () -> Bool
     ) -> HTTPResponse {
         let route = Route(path: request.path)
@@ -99,7 +100,8 @@ package struct FibonacciService: Sendable {
                 {
                     return notModified(query)
                 }
-                return fibonacci(query, client: request.client, store: store, clientHasGone: clientHasGone)
+                return fibonacci(
+                    query, client: request.client, store: store, worker: worker, clientHasGone: clientHasGone)
             } catch {
                 return error.response
             }
@@ -114,7 +116,7 @@ package struct FibonacciService: Sendable {
 
     /// The request path of the article's view. `client`: the address nginx passed.
     func fibonacci(
-        _ query: FibonacciQuery, client: String? = nil, store: CacheStore,
+        _ query: FibonacciQuery, client: String? = nil, store: CacheStore, worker: Int? = nil,
         clientHasGone: @escaping @Sendable () -> Bool = { false }
     ) -> HTTPResponse {
         let start = clock.now
@@ -123,7 +125,7 @@ package struct FibonacciService: Sendable {
         var reservation: AnswerMemoryBudget.Reservation?
         if let memoryBudget {
             guard let room = memoryBudget.reserve(forAnswerTo: query.n) else { return refusedForMemory(query) }
-            reservation = room
+            if case .reserved(let held) = room { reservation = held }
         }
         let answer: ReadThroughCache.Answer
         do {
@@ -132,7 +134,7 @@ package struct FibonacciService: Sendable {
             answer = try cache.value(
                 for: query.n, variant: query.algorithm == .fast ? "" : query.algorithm.rawValue,
                 cheap: query.n <= query.algorithm.cheapLimit, client: ClientAddress.key(client), store: store,
-                hasGone: clientHasGone
+                worker: worker, hasGone: clientHasGone
             ) { shouldStop in
                 Fibonacci.decimalDigits(of: query.n, using: query.algorithm, stoppingIf: shouldStop)
             }

@@ -32,6 +32,14 @@ package struct BoundedLRU<Key: Hashable, Value> {
 
     /// The value for `key` if present and not expired at `now`; marks it most recently used.
     package mutating func value(for key: Key, now: ContinuousClock.Instant) -> Value? {
+        entry(for: key, now: now)?.value
+    }
+
+    /// The value for `key` and when it expires, if present and not expired at `now`;
+    /// marks it most recently used.
+    package mutating func entry(for key: Key, now: ContinuousClock.Instant) -> (
+        value: Value, expires: ContinuousClock.Instant
+    )? {
         guard let slot = index[key] else { return nil }
         guard now < slots[slot].expires else {
             remove(slot: slot)
@@ -41,7 +49,7 @@ package struct BoundedLRU<Key: Hashable, Value> {
             unlink(slot)
             linkAsNewest(slot)
         }
-        return slots[slot].value
+        return slots[slot].value.map { ($0, slots[slot].expires) }
     }
 
     /// Inserts or replaces `key`, then evicts from the least recently used end

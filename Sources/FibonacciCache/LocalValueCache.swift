@@ -1,3 +1,4 @@
+import Synchronization
 import SystemSupport
 
 /// The in-process copy of recently served values in front of the shared store,
@@ -10,7 +11,9 @@ import SystemSupport
 /// invalidation channel calls `invalidate` and `invalidateAll`, and while the
 /// channel is down the copy is `suspended` (empty and unused), so that it never
 /// serves a value it could no longer be told about. Entries also expire with the
-/// cache TTL.
+/// cache TTL. In front of it, each worker keeps copies of the few small values it served
+/// last (`WorkerValueCopy`), good until the epoch moves: a hot value is then served with
+/// no lock and no byte another worker writes.
 package final class LocalValueCache: Sendable {
     /// What an entry costs beyond its digits: the array header and allocation,
     /// the LRU slot and the dictionary entry. It keeps the bound honest for
@@ -23,24 +26,31 @@ package final class LocalValueCache: Sendable {
     private struct State {
         var entries: BoundedLRU<Int, [UInt8]>
         var suspended: Bool
-        /// Counts invalidations (and suspensions): a value read from the store before
-        /// one is not stored after it (it may be the very value just evicted).
-        var epoch: UInt64 = 0
         var invalidations: UInt64 = 0
     }
 
     private let state: LockedValue<State>
+    /// Moves (under the lock) with every removal, invalidation and suspension: a value read
+    /// from the store before it moved is not stored after (it may be the very value just
+    /// evicted), and a worker's copy taken before is not served after. Read without the lock.
+    private let epochCounter = Atomic<UInt64>(0)
+    /// Each worker's copies, by worker index.
+    private let workerCopies: [WorkerValueCopy]
 
     /// - Parameters:
     ///   - capacity: bytes kept at most, overhead included.
     ///   - timeToLive: how long an entry is served after it was stored.
     ///   - suspended: starts unused until `resume()` (when an invalidation channel
     ///     must be up first).
-    package init(capacity: Int, timeToLive: Duration = CachePolicy.defaultTimeToLive, suspended: Bool = false) {
+    ///   - workers: how many workers keep copies of their own (`lookup(_:now:worker:)`).
+    package init(
+        capacity: Int, timeToLive: Duration = CachePolicy.defaultTimeToLive, suspended: Bool = false, workers: Int = 0
+    ) {
         precondition(capacity > 0)
         self.capacity = capacity
         self.timeToLive = timeToLive
         self.state = LockedValue(State(entries: BoundedLRU(capacity: capacity), suspended: suspended))
+        self.workerCopies = (0..<workers).map { _ in WorkerValueCopy() }
     }
 
     /// Entries and bytes (overhead included), read together.
@@ -53,15 +63,27 @@ package final class LocalValueCache: Sendable {
     package var invalidationCount: UInt64 { state.withLock { $0.invalidations } }
 
     /// Read before asking the store; pass it to `insert(_:for:now:ifUnchangedSince:)`.
-    package var epoch: UInt64 { state.withLock { $0.epoch } }
+    package var epoch: UInt64 { epochCounter.load(ordering: .acquiring) }
 
     package func value(for n: Int, now: ContinuousClock.Instant) -> [UInt8]? {
         lookup(n, now: now).digits
     }
 
-    /// The value if held, and the epoch to store one read from the store meanwhile (one lock).
-    package func lookup(_ n: Int, now: ContinuousClock.Instant) -> (digits: [UInt8]?, epoch: UInt64) {
-        state.withLock { ($0.suspended ? nil : $0.entries.value(for: n, now: now), $0.epoch) }
+    /// The value if held, and the epoch to store one read from the store meanwhile. `worker`:
+    /// the asking worker's own copy is looked at first (no lock), and keeps what is found.
+    package func lookup(_ n: Int, now: ContinuousClock.Instant, worker: Int? = nil) -> (
+        digits: [UInt8]?, epoch: UInt64
+    ) {
+        let copy = worker.flatMap { $0 < workerCopies.count ? workerCopies[$0] : nil }
+        if let copy {
+            let current = epoch
+            if let digits = copy.value(for: n, now: now, epoch: current) { return (digits, current) }
+        }
+        let (entry, epoch) = state.withLock { state in
+            (state.suspended ? nil : state.entries.entry(for: n, now: now), epochCounter.load(ordering: .relaxed))
+        }
+        if let copy, let entry { copy.keep(entry.value, for: n, expires: entry.expires, epoch: epoch) }
+        return (entry?.value, epoch)
     }
 
     /// Keeps `digits` unless suspended, or unless an invalidation arrived since `epoch`.
@@ -69,21 +91,24 @@ package final class LocalValueCache: Sendable {
         _ digits: [UInt8], for n: Int, now: ContinuousClock.Instant, ifUnchangedSince epoch: UInt64? = nil
     ) {
         state.withLock { state in
-            guard !state.suspended, epoch.map({ $0 == state.epoch }) ?? true else { return }
+            guard !state.suspended, epoch.map({ $0 == epochCounter.load(ordering: .relaxed) }) ?? true else { return }
             state.entries.insert(digits, for: n, cost: digits.count + Self.entryOverhead, expires: now + timeToLive)
         }
     }
 
     @discardableResult
     package func remove(_ n: Int) -> Bool {
-        state.withLock { $0.entries.removeValue(for: n) }
+        state.withLock { state in
+            epochCounter.add(1, ordering: .releasing)
+            return state.entries.removeValue(for: n)
+        }
     }
 
     /// F(n) changed or went away in the store.
     package func invalidate(_ n: Int) {
         state.withLock { state in
             _ = state.entries.removeValue(for: n)
-            state.epoch &+= 1
+            epochCounter.add(1, ordering: .releasing)
             state.invalidations &+= 1
         }
     }
@@ -92,7 +117,7 @@ package final class LocalValueCache: Sendable {
     package func invalidateAll() {
         state.withLock { state in
             state.entries = BoundedLRU(capacity: capacity)
-            state.epoch &+= 1
+            epochCounter.add(1, ordering: .releasing)
             state.invalidations &+= 1
         }
     }
@@ -107,7 +132,7 @@ package final class LocalValueCache: Sendable {
         state.withLock { state in
             state.entries = BoundedLRU(capacity: capacity)
             state.suspended = suspended
-            state.epoch &+= 1
+            epochCounter.add(1, ordering: .releasing)
         }
     }
 }

@@ -86,19 +86,20 @@ package final class ReadThroughCache: Sendable {
     ///   - client: who asks (nginx's client address, one per IPv6 /64): a client may
     ///     have one computation running or waiting at once; nil is not limited so.
     ///     Worked out only for a miss that needs admission: hits never parse it.
+    ///   - worker: the asking worker's index, for its own copies of hot values (`LocalValueCache`).
     ///   - hasGone: whether the requester has gone (its client hung up); once every
     ///     requester of a computation has, the computation stops.
     /// - Throws: `MissFailure` when a miss could not be computed.
     package func value(
         for n: Int, variant: String = "", cheap: Bool = false, client: @autoclosure () -> String? = nil,
-        store: CacheStore,
+        store: CacheStore, worker: Int? = nil,
         hasGone: @escaping @Sendable () -> Bool = { false },
         compute: Computation
     ) throws(MissFailure) -> Answer {
         let start = clock.now
 
-        // 1. The in-process copy saves the store's round trip.
-        let held = local?.lookup(n, now: start)
+        // 1. The in-process copy saves the store's round trip (the worker's own copy first).
+        let held = local?.lookup(n, now: start, worker: worker)
         if let digits = held?.digits {
             return Answer(digits: digits, outcome: .hit, fromLocalCopy: true, cacheTime: clock.now - start)
         }

@@ -74,7 +74,7 @@ struct Server {
             configuration.localCacheBytes > 0
             ? LocalValueCache(
                 capacity: configuration.localCacheBytes, timeToLive: configuration.cachePolicy.timeToLive,
-                suspended: true)
+                suspended: true, workers: configuration.workers)
             : nil
         let cache = ReadThroughCache(
             policy: configuration.cachePolicy, stampede: configuration.stampede,

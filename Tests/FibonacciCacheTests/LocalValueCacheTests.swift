@@ -28,6 +28,49 @@ import Testing
         #expect(cache.usage.bytes == 0, "an expired entry is dropped, not just hidden")
     }
 
+    /// The first lookup by a worker takes the shared entry (its very bytes) and keeps a copy of
+    /// its own; the next is served from that copy (other bytes, no lock), until the epoch moves.
+    @Test func aWorkerServesAHotValueFromItsOwnCopyUntilTheEpochMoves() {
+        let cache = LocalValueCache(capacity: 1 << 20, timeToLive: .seconds(60), workers: 2)
+        let digits: [UInt8] = Array("102334155".utf8)
+        cache.insert(digits, for: 40, now: now)
+        let address = { (bytes: [UInt8]?) in bytes?.withUnsafeBufferPointer { $0.baseAddress } }
+        let shared = cache.lookup(40, now: now, worker: 1).digits
+        #expect(shared == digits && address(shared) == address(digits))
+        let own = cache.lookup(40, now: now, worker: 1).digits
+        #expect(own == digits && address(own) != address(digits), "the worker's own bytes")
+        #expect(address(cache.lookup(40, now: now, worker: 0).digits) == address(digits), "another worker: shared")
+        // Moved by an invalidation (a DELETE through another process), a removal here, a suspension.
+        for move in [
+            { cache.invalidate(40) }, { _ = cache.remove(40) },
+            {
+                cache.suspend()
+                cache.resume()
+            },
+        ] {
+            cache.insert(digits, for: 40, now: now)
+            _ = cache.lookup(40, now: now, worker: 1)
+            #expect(address(cache.lookup(40, now: now, worker: 1).digits) != address(digits))
+            move()
+            #expect(cache.lookup(40, now: now, worker: 1).digits == nil)
+        }
+        // And the TTL ends for the copy as for the entry.
+        cache.insert(digits, for: 40, now: now)
+        _ = cache.lookup(40, now: now, worker: 1)
+        #expect(cache.lookup(40, now: now + .seconds(60), worker: 1).digits == nil)
+    }
+
+    @Test func largeValuesAreNotCopiedPerWorker() {
+        let cache = LocalValueCache(capacity: 1 << 20, workers: 1)
+        let large = [UInt8](repeating: UInt8(ascii: "7"), count: 1025)
+        cache.insert(large, for: 5000, now: now)
+        for _ in 0..<3 {
+            #expect(
+                cache.lookup(5000, now: now, worker: 0).digits?.withUnsafeBufferPointer { $0.baseAddress }
+                    == large.withUnsafeBufferPointer { $0.baseAddress })
+        }
+    }
+
     @Test func removeEvicts() {
         let cache = LocalValueCache(capacity: 1 << 20)
         cache.insert([5, 5], for: 10, now: now)
