@@ -29,8 +29,30 @@ struct FibonacciQuery: Equatable {
     /// The one URL F(n) is answered under: n in decimal without leading zeros, and
     /// `algorithm` only when it is not the default.
     var canonicalTarget: String {
-        var target = Route.fibonacciPrefix + String(n) + "/"
-        if algorithm != .fast { target += "?algorithm=" + algorithm.rawValue }
+        String(decoding: canonicalTargetBytes, as: UTF8.self)
+    }
+
+    /// Whether `target` (as the client wrote it) is the canonical one: compared as bytes,
+    /// without building a `String` (every request asks).
+    func isCanonical(_ target: String) -> Bool {
+        target.utf8.elementsEqual(canonicalTargetBytes)
+    }
+
+    private var canonicalTargetBytes: [UInt8] {
+        var target = Array(Route.fibonacciPrefix.utf8)
+        target.reserveCapacity(target.count + 40)
+        let digitsStart = target.count
+        var rest = n
+        repeat {
+            target.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        target[digitsStart...].reverse()
+        target.append(UInt8(ascii: "/"))
+        if algorithm != .fast {
+            target.append(contentsOf: "?algorithm=".utf8)
+            target.append(contentsOf: algorithm.rawValue.utf8)
+        }
         return target
     }
 

@@ -92,8 +92,9 @@ package struct FibonacciService: Sendable {
                 // One URL per value: any other spelling (leading zeros, escaped digits, no
                 // trailing slash, other parameters, algorithm=fast) is sent to it, so that
                 // HTTP caches keyed on the URL hold one copy of each value.
-                let canonical = query.canonicalTarget
-                if request.receivedTarget != canonical { return HTTPCaching.redirect(to: canonical) }
+                if !query.isCanonical(request.receivedTarget) {
+                    return HTTPCaching.redirect(to: query.canonicalTarget)
+                }
                 // A cache revalidating what it holds: the answer cannot have changed.
                 if let condition = request.ifNoneMatch,
                     HTTPCaching.ifNoneMatch(condition, matches: HTTPCaching.entityTag(for: query.n))

@@ -25,27 +25,35 @@ extension Duration {
 
     /// Milliseconds with microsecond resolution, e.g. `0.081` (Server-Timing, logs).
     package var millisecondsText: String {
-        Self.decimal(max(0, microseconds), fractionDigits: 3)
+        var text: [UInt8] = []
+        appendMilliseconds(to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// `millisecondsText`'s bytes appended to `bytes`: Server-Timing is written on every hit.
+    package func appendMilliseconds(to bytes: inout [UInt8]) {
+        Self.appendDecimal(max(0, microseconds), fractionDigits: 3, to: &bytes)
     }
 
     /// Seconds with nanosecond resolution, e.g. `1.250000000` (/status).
     package var secondsText: String {
-        Self.decimal(max(0, nanoseconds), fractionDigits: 9)
+        var text: [UInt8] = []
+        Self.appendDecimal(max(0, nanoseconds), fractionDigits: 9, to: &text)
+        return String(decoding: text, as: UTF8.self)
     }
 
-    /// `value` (≥ 0) with a decimal point `fractionDigits` from the right, written digit by digit
-    /// into one small buffer: Server-Timing is formatted on every hit.
-    private static func decimal(_ value: Int64, fractionDigits: Int) -> String {
-        var digits: [UInt8] = []
-        digits.reserveCapacity(fractionDigits + 21)
+    /// `value` (≥ 0) with a decimal point `fractionDigits` from the right, written digit by
+    /// digit (from the right, then turned around in place).
+    private static func appendDecimal(_ value: Int64, fractionDigits: Int, to bytes: inout [UInt8]) {
+        let start = bytes.count
         var rest = UInt64(value)
         var written = 0
         repeat {
-            if written == fractionDigits { digits.append(UInt8(ascii: ".")) }
-            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            if written == fractionDigits { bytes.append(UInt8(ascii: ".")) }
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
             rest /= 10
             written += 1
         } while rest > 0 || written <= fractionDigits
-        return String(decoding: digits.reversed(), as: UTF8.self)
+        bytes[start...].reverse()
     }
 }

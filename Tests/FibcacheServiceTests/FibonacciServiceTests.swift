@@ -86,6 +86,14 @@ let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         #expect(timing.contains(#"desc="iterative""#))
     }
 
+    @Test func serverTimingIsWrittenExactly() {
+        let hit = ServerTiming(cache: .microseconds(12), outcome: .hit, local: true)
+        #expect(hit.headerValue == #"cache;dur=0.012;desc="HIT local", compute;dur=0.000"#)
+        let miss = ServerTiming(
+            cache: .milliseconds(1234), compute: .nanoseconds(5_678_999), outcome: .miss, algorithm: "fast")
+        #expect(miss.headerValue == #"cache;dur=1234.000;desc="MISS", compute;dur=5.678;desc="fast""#)
+    }
+
     @Test func leadingZerosAreRedirectedToTheCanonicalURL() {
         let cache = InMemoryCache()
         let response = get("/api/fibonacci/number/007/", cache: cache)
