@@ -209,13 +209,17 @@ extension HTTPRequest {
     /// operations token, on its operations server) and `FIBCACHE_CLIENT` (the client's
     /// address, on its public one): names without `HTTP_`, which no client header becomes.
     init(fastCGI request: borrowing FastCGIRequest) {
-        let method = request.param("REQUEST_METHOD") ?? "GET"
-        let query = request.param("QUERY_STRING") ?? ""
-        let target = request.param("REQUEST_URI")
-        let path = request.param("DOCUMENT_URI") ?? String((target ?? "/").prefix { $0 != "?" })
+        let values = request.params(Self.params)
+        let target = values[2]
         self.init(
-            method: method, path: path, query: query, ifNoneMatch: request.param("HTTP_IF_NONE_MATCH"),
-            target: target, operationsToken: request.param("FIBCACHE_OPERATIONS"),
-            client: request.param("FIBCACHE_CLIENT"))
+            method: values[0] ?? "GET", path: values[3] ?? String((target ?? "/").prefix { $0 != "?" }),
+            query: values[1] ?? "", ifNoneMatch: values[4], target: target, operationsToken: values[5],
+            client: values[6])
     }
+
+    /// Read in one pass, in this order.
+    private static let params = FastCGIRequest.ParamNames([
+        "REQUEST_METHOD", "QUERY_STRING", "REQUEST_URI", "DOCUMENT_URI", "HTTP_IF_NONE_MATCH", "FIBCACHE_OPERATIONS",
+        "FIBCACHE_CLIENT",
+    ])
 }

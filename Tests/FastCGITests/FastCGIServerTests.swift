@@ -71,6 +71,37 @@ import Testing
         }
     }
 
+    /// The parameters read in one pass are what `FCGX_GetParam` finds name by name: absent
+    /// ones nil, a name sent twice its first value, a name that is another's prefix apart.
+    @Test func paramsReadInOnePassAreWhatGetParamFinds() throws {
+        let path = temporarySocketPath()
+        let socket = try ListeningSocket(.unix(path: path), unixMode: 0o600)
+        let server = try FastCGIServer(socket: socket, workers: 1, logger: logger)
+        let names = ["REQUEST_URI", "REQUEST", "DOCUMENT_URI", "X_TWICE", "MISSING", "EMPTY"]
+        let wanted = FastCGIRequest.ParamNames(names)
+        try server.start { _ in
+            return { request in
+                let together = request.params(wanted).map { $0 ?? "nil" }
+                let oneByOne = names.map { request.param($0) ?? "nil" }
+                let body = Array(
+                    ((together == oneByOne ? "same " : "different ") + together.joined(separator: "|")).utf8)
+                request.respond(status: 200, headers: [("Content-Length", "\(body.count)")], body: body)
+            }
+        }
+        defer { stop(server) }
+        let client = try FastCGITestClient(unixPath: path)
+        defer { client.close() }
+        // Sent as a pair list in which X_TWICE comes twice (a dictionary cannot say it).
+        let params =
+            FastCGITestClient.params(["REQUEST_URI": "/a?b", "DOCUMENT_URI": "/a", "X_TWICE": "first", "EMPTY": ""])
+            + FastCGITestClient.params(["X_TWICE": "second", "REQUEST_URIX": "no"])
+        client.send(
+            FastCGITestClient.beginRequest(keepConnection: false) + FastCGITestClient.record(type: 4, params)
+                + FastCGITestClient.record(type: 4, []) + FastCGITestClient.record(type: 5, []))
+        let response = try #require(client.response())
+        #expect(response.hasSuffix("\r\n\r\nsame /a?b|nil|/a|first|nil|"), "\(response)")
+    }
+
     @Test func keptConnectionCarriesSeveralRequests() throws {
         try withEchoServer(workers: 2) { path, _ in
             let client = try FastCGITestClient(unixPath: path)
