@@ -111,7 +111,10 @@ def cpu_seconds(pids):
 
 
 def nginx_workers(master_pid):
-    return [int(pid) for pid in Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()]
+    """The master's worker processes (not its cache loader, which exits a minute after start)."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    return [int(pid) for pid in children
+            if b"worker process" in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
 def cpu_per_request(processes_by_role, measure):
