@@ -39,15 +39,9 @@ struct FibonacciQuery: Equatable {
     }
 
     private var canonicalTargetBytes: [UInt8] {
-        var target = Array(Route.fibonacciPrefix.utf8)
+        var target = Route.fibonacciPrefixBytes
         target.reserveCapacity(target.count + 40)
-        let digitsStart = target.count
-        var rest = n
-        repeat {
-            target.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
-        target[digitsStart...].reverse()
+        target.append(contentsOf: String(n).utf8)  // a small string: no allocation
         target.append(UInt8(ascii: "/"))
         if algorithm != .fast {
             target.append(contentsOf: "?algorithm=".utf8)

@@ -13,6 +13,8 @@ enum Route: Equatable {
     case notFound
 
     static let fibonacciPrefix = "/api/fibonacci/number/"
+    /// Its bytes, made once: every request compares against them.
+    static let fibonacciPrefixBytes = Array(fibonacciPrefix.utf8)
 
     /// What the `Allow` header of a 405 lists; nil for no endpoint at all.
     var allowedMethods: [String]? {
@@ -52,8 +54,8 @@ enum Route: Equatable {
     /// `hasPrefix` compares by Unicode characters (a cost on every request).
     private static func fibonacci(path: String) -> Route? {
         let bytes = path.utf8
-        guard bytes.starts(with: fibonacciPrefix.utf8) else { return nil }
-        var rest = bytes.dropFirst(fibonacciPrefix.utf8.count)
+        guard bytes.starts(with: fibonacciPrefixBytes) else { return nil }
+        var rest = bytes.dropFirst(fibonacciPrefixBytes.count)
         if rest.last == UInt8(ascii: "/") { rest = rest.dropLast() }
         // An empty segment or a deeper path is not this endpoint.
         if rest.isEmpty || rest.contains(UInt8(ascii: "/")) { return nil }

@@ -210,14 +210,14 @@ extension HTTPRequest {
     /// address, on its public one): names without `HTTP_`, which no client header becomes.
     init(fastCGI request: borrowing FastCGIRequest) {
         let values = request.params(Self.params)
-        let target = values[2]
+        let (method, query, target, path) = (values[0], values[1], values[2], values[3])
+        let (ifNoneMatch, operationsToken, client) = (values[4], values[5], values[6])
         self.init(
-            method: values[0] ?? "GET", path: values[3] ?? String((target ?? "/").prefix { $0 != "?" }),
-            query: values[1] ?? "", ifNoneMatch: values[4], target: target, operationsToken: values[5],
-            client: values[6])
+            method: method ?? "GET", path: path ?? String((target ?? "/").prefix { $0 != "?" }), query: query ?? "",
+            ifNoneMatch: ifNoneMatch, target: target, operationsToken: operationsToken, client: client)
     }
 
-    /// Read in one pass, in this order.
+    /// Read in one pass, in this order (the names above).
     private static let params = FastCGIRequest.ParamNames([
         "REQUEST_METHOD", "QUERY_STRING", "REQUEST_URI", "DOCUMENT_URI", "HTTP_IF_NONE_MATCH", "FIBCACHE_OPERATIONS",
         "FIBCACHE_CLIENT",

@@ -45,15 +45,15 @@ import Testing
         #expect(throws: RedisURL.ParseError.self) { try RedisURL(parsing: text) }
     }
 
+    /// A Sentinel endpoint from (host, port) pairs.
+    private func sentinelEndpoint(_ nodes: [(String, Int)], _ service: String) -> RedisURL.Endpoint {
+        .sentinel(nodes: nodes.map { .init(host: $0.0, port: $0.1) }, service: service)
+    }
+
     @Test func sentinels() throws {
         let url = try RedisURL(parsing: "redis+sentinel://app:s3cret@10.0.0.1,10.0.0.2:26380,[::1]/mymaster/2")
         #expect(
-            url.endpoint
-                == .sentinel(
-                    nodes: [
-                        .init(host: "10.0.0.1", port: 26379), .init(host: "10.0.0.2", port: 26380),
-                        .init(host: "::1", port: 26379),
-                    ], service: "mymaster"))
+            url.endpoint == sentinelEndpoint([("10.0.0.1", 26379), ("10.0.0.2", 26380), ("::1", 26379)], "mymaster"))
         #expect(url.username == "app" && url.password == "s3cret" && url.database == 2)
         #expect(url.description == "redis+sentinel://app:***@10.0.0.1:26379,10.0.0.2:26380,[::1]:26379/mymaster/2")
         let plain = try RedisURL(parsing: "redis+sentinel://s1:5000/cache")
@@ -73,13 +73,7 @@ import Testing
             parsing:
                 "redis+sentinel://fibcache:@s1,s2,s3/cache/1?sentinel_user=fc&sentinel_password=p%40ss:w@rd&sentinel_quorum=3"
         )
-        #expect(
-            url.endpoint
-                == .sentinel(
-                    nodes: [
-                        .init(host: "s1", port: 26379), .init(host: "s2", port: 26379),
-                        .init(host: "s3", port: 26379),
-                    ], service: "cache"))
+        #expect(url.endpoint == sentinelEndpoint([("s1", 26379), ("s2", 26379), ("s3", 26379)], "cache"))
         #expect(url.username == "fibcache" && url.password == nil, "an '@' in the query is not the userinfo's")
         #expect(url.sentinel == .init(username: "fc", password: "p@ss:w@rd", quorum: 3))
         #expect(
