@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "FastCGITests",
             dependencies: ["FastCGI", "SystemSupport", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "RedisTests", dependencies: ["Redis"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "SystemSupport", "TestSupport"]),
         .testTarget(name: "FibonacciTests", dependencies: ["Fibonacci"]),
         .testTarget(
             name: "FibonacciCacheTests",

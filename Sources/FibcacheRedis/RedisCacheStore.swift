@@ -16,6 +16,9 @@ package final class RedisCacheStore: CacheStore {
         /// The largest reply the cache can use (`RedisCacheStore.replyLimits(forValuesUpTo:)`
         /// with F(--max-n)'s digits); anything larger is refused and the connection dropped.
         package var replyLimits = RedisReplyLimits()
+        /// Through Sentinels: their answer, shared by every connection made with (copies of)
+        /// these settings — the workers' stores and the invalidation channel.
+        package var primaries = RememberedPrimary()
 
         package init(
             url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
@@ -65,7 +68,8 @@ package final class RedisCacheStore: CacheStore {
         { () throws(RedisError) -> any RedisCommanding in
             try RedisConnection(
                 url: settings.url, connectTimeout: settings.connectTimeout,
-                commandTimeout: settings.commandTimeout, limits: settings.replyLimits)
+                commandTimeout: settings.commandTimeout, limits: settings.replyLimits,
+                primaries: settings.primaries)
         }
     }
 

@@ -25,17 +25,23 @@ package final class RedisConnection: RedisCommanding {
 
     /// Connects, authenticates and selects the database, each bounded by the timeouts.
     /// With Sentinels, connects to the primary a quorum of them name (RedisSentinel), and
-    /// only there sends the password, then makes sure with `ROLE` that it is one.
+    /// only there sends the password, then makes sure with `ROLE` that it is one; connections
+    /// sharing `primaries` share the Sentinels' answer for a moment (`RememberedPrimary`).
     package init(
         url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
-        limits: RedisReplyLimits = RedisReplyLimits()
+        limits: RedisReplyLimits = RedisReplyLimits(), primaries: RememberedPrimary? = nil
     ) throws(RedisError) {
         self.commandTimeout = commandTimeout
         self.limits = limits
         if case .sentinel(let nodes, let service) = url.endpoint {
-            let (primary, outvoted) = try RedisSentinel.primary(
-                of: service, asking: nodes, options: url.sentinel, tls: url.tls,
-                connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+            func ask() throws(RedisError) -> RememberedPrimary.Named {
+                try RedisSentinel.primary(
+                    of: service, asking: nodes, options: url.sentinel, tls: url.tls,
+                    connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+            }
+            let named: RememberedPrimary.Named
+            if let primaries { named = try primaries.primary(asking: ask) } else { named = try ask() }
+            let (primary, outvoted) = named
             var direct = url
             direct.endpoint = .tcp(host: primary.host, port: primary.port)
             // AUTH before ROLE: a primary that requires a password answers ROLE with -NOAUTH.
@@ -46,6 +52,7 @@ package final class RedisConnection: RedisCommanding {
                     commandTimeout: commandTimeout, limits: limits)
                 try RedisSentinel.expectPrimary(connection, at: primary)
             } catch {
+                primaries?.forget(primary)
                 throw .connectionFailed("the primary the Sentinels named, \(primary): \(error)")
             }
             // Adopted: this object owns the context, its budget and TLS session from now on.
