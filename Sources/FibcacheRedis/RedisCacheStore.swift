@@ -16,8 +16,8 @@ package final class RedisCacheStore: CacheStore {
         /// The largest reply the cache can use (`RedisCacheStore.replyLimits(forValuesUpTo:)`
         /// with F(--max-n)'s digits); anything larger is refused and the connection dropped.
         package var replyLimits = RedisReplyLimits()
-        /// Through Sentinels: their answer, shared by every connection made with (copies of)
-        /// these settings — the workers' stores and the invalidation channel.
+        /// Through Sentinels: their answer, shared by the workers' stores made with (copies of)
+        /// these settings, which have the same timeouts (the wait for another's asking is bounded by them).
         package var primaries = RememberedPrimary()
 
         package init(
@@ -188,7 +188,7 @@ package final class RedisCacheStore: CacheStore {
         do {
             return accept(try current.command(arguments), isWrite: isWrite)
         } catch RedisError.connectionLost(_) where reused {
-            connection = nil
+            dropConnection()
             guard let fresh = openConnection() else { return nil }
             do {
                 return accept(try fresh.command(arguments), isWrite: isWrite)
@@ -209,10 +209,7 @@ package final class RedisCacheStore: CacheStore {
         if case .error(let message) = reply {
             // A demoted primary: drop the connection so that the next command finds the
             // new one (through the Sentinels, or the same address once it is a primary again).
-            if message.hasPrefix("READONLY") {
-                connection?.close()
-                connection = nil
-            }
+            if message.hasPrefix("READONLY") { dropConnection() }
             health.commandFailed(message)
             return nil
         }
@@ -236,6 +233,14 @@ package final class RedisCacheStore: CacheStore {
         }
     }
 
+    /// Closes the connection; a primary the Sentinels named is asked for again by the next one
+    /// (it may have been demoted, or be gone), rather than reused for the rest of its second.
+    private func dropConnection() {
+        if let named = (connection as? RedisConnection)?.sentinelNamedPrimary { settings.primaries.forget(named) }
+        connection?.close()
+        connection = nil
+    }
+
     /// The first reply on a connection ends the backoff and any unavailable condition.
     private func noteFirstAnswer() {
         guard !connectionAnswered else { return }
@@ -245,8 +250,7 @@ package final class RedisCacheStore: CacheStore {
     }
 
     private func failed(_ error: RedisError) {
-        connection?.close()
-        connection = nil
+        dropConnection()
         retryAt = clock.now + backoff.next()
         recoveriesAtFailure = health.recoveryCount
         health.unavailable(error.description)

@@ -112,7 +112,7 @@ package final class RedisInvalidations: Sendable {
             connection = try RedisConnection(
                 url: settings.url, connectTimeout: settings.connectTimeout,
                 commandTimeout: max(settings.commandTimeout, .milliseconds(500)),
-                limits: Self.replyLimits, primaries: settings.primaries)
+                limits: Self.replyLimits)
         } catch { throw .lost(error.description) }
         do {
             let clientID = try connection.command("CLIENT", "ID")

@@ -22,6 +22,8 @@ package final class RedisConnection: RedisCommanding {
     var tlsSession: OpaquePointer?
     /// Through Sentinels: those outvoted when this connection's primary was chosen.
     package private(set) var outvotedSentinels: [OutvotedSentinel] = []
+    /// Through Sentinels: the primary they named, which this connection reached.
+    package private(set) var sentinelNamedPrimary: RedisURL.Node?
 
     /// Connects, authenticates and selects the database, each bounded by the timeouts.
     /// With Sentinels, connects to the primary a quorum of them name (RedisSentinel), and
@@ -59,6 +61,7 @@ package final class RedisConnection: RedisCommanding {
             (context, budget, tlsSession) = (connection.context, connection.budget, connection.tlsSession)
             (connection.context, connection.budget, connection.tlsSession) = (nil, nil, nil)
             outvotedSentinels = outvoted
+            sentinelNamedPrimary = primary
             return
         }
         let connectTV = timeval(connectTimeout)

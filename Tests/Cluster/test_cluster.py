@@ -177,12 +177,14 @@ def test_a_stampede_over_both_hosts_computes_once(cluster):
           f"outcomes {sorted(set(a[1] for a in answers))}; requests per host so far {per_host}")
     assert len(answers) == 64 and all(a[0] == 200 for a in answers), answers
     assert len(set(a[2] for a in answers)) == 1
-    # Most requests met a worker with no Redis connection yet: the workers of a host share one
-    # asking of the Sentinels (each asked by one redis-cli as well, to count), not one per worker.
+    assert computed == 1, "\n".join(f"{address}: {log_path.read_text()[-3000:]}" for address, _, _, log_path in cluster.hosts)
+    # Most requests met a worker with no Redis connection yet. Each used to ask all three
+    # Sentinels first (about 190 connections, some timing out on a busy machine: requests
+    # uncached, F(n) computed twice); a host's workers now share one asking. The bound leaves
+    # room for re-asking after a timeout and for the Sentinels' own reconnections.
     asked = sentinel_connections(cluster) - sentinel_connections_before
     print(f"stampede: the Sentinels received {asked} connection(s) meanwhile")
-    assert asked <= 3 + 2 * len(HOSTS) * 3, asked
-    assert computed == 1, "\n".join(f"{address}: {log_path.read_text()[-3000:]}" for address, _, _, log_path in cluster.hosts)
+    assert asked < 48, asked
     assert all(count > 0 for count in per_host.values()), "the balancer spread the requests"
 
 
