@@ -5,7 +5,7 @@ PYTHON ?= python3
 # (Package.swift; in the environment so that SwiftPM's cached manifest follows it).
 export FIBCACHE_TLS ?= $(shell pkg-config --exists hiredis_ssl 2>/dev/null && [ -e /usr/include/openssl/ssl.h ] && echo 1 || echo 0)
 
-.PHONY: all build build-release build-static run stop reproduce status deps test test-deps lint format test-unit test-integration test-browser test-fuzz test-system test-trixie test-faults fuzz-fastcgi test-cluster deb test-deb bench install uninstall clean
+.PHONY: all build build-release build-static run stop reproduce status deps test test-deps lint format test-unit test-integration test-browser test-fuzz test-system test-trixie test-faults fuzz-fastcgi test-cluster deb test-deb bench bench-defaults install uninstall clean
 
 all: build
 
@@ -97,12 +97,18 @@ uninstall:
 ## Speed and memory in one run: fibcache (kept and plain) beside the nginx ceiling, nginx's
 ## fastcgi_cache and a C libfcgi responder, at 32/256/1024 connections (see BENCHMARKS.md).
 bench:
-	scripts/install-deps faults
+	scripts/install-deps bench
 	$(SWIFT) build -c release --product fibcache
 	$(SWIFT) build -c release --product ComputeBenchmark
 	$(SWIFT) build -c release --product HitPathBenchmark
 	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || $(PYTHON) -m pip install --quiet matplotlib || true
 	$(PYTHON) bench/run.py
+
+## The deployed defaults (--workers, the site's keepalive) against their neighbours (bench/defaults.py).
+bench-defaults:
+	scripts/install-deps bench
+	$(SWIFT) build -c release --product fibcache
+	$(PYTHON) bench/defaults.py
 
 ## Breaking things on purpose: malformed FastCGI, Redis killed/frozen/refusing during load,
 ## a bounded soak (release binary, RSS before/after) and a valgrind run of the C interop paths.

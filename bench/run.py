@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "Support"))
 import stack as processes  # noqa: E402  (the process management the tests use)
 from attacks import REAL_IP, hits_under_attacks, print_attacks  # noqa: E402
+from hit_profile import flame_graph, syscalls_per_request  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CONFIGS = ("ceiling", "nginx fastcgi_cache", "fibcache kept", "fibcache plain", "C reference plain")
@@ -55,7 +56,7 @@ BASELINE = os.environ.get("BENCH_BASELINE")
 if BASELINE:
     CONFIGS += ("baseline kept", "baseline plain")
 # Which parts to run (all by default): the hit path, hits under attack, cold requests.
-ALL_SECTIONS = {"hits", "attacks", "cold"}
+ALL_SECTIONS = {"hits", "profile", "attacks", "cold"}
 SECTIONS = set(os.environ.get("BENCH_SECTIONS", ",".join(sorted(ALL_SECTIONS))).split(","))
 # A partial run must not replace the last full one.
 RESULT_NAME = "latest" if SECTIONS >= ALL_SECTIONS else "partial"
@@ -298,6 +299,7 @@ def main():
                         sample["rss_kib"] = 0 if name == "ceiling" else processes.rss_kib(server)
                         runs[name].append(sample)
                 hit[connections] = {name: median_run(samples) for name, samples in runs.items()}
+            profile = profiles(ports, path, stack, baseline) if "profile" in SECTIONS else None
             peak_rss = {"fibcache": processes.rss_kib(stack.fibcache.pid, "VmHWM"), "C reference": processes.rss_kib(reference.pid, "VmHWM")}
             # Stopped first: requests still queued in its backlog would store values the cold
             # requests below have just deleted.
@@ -314,7 +316,7 @@ def main():
     results = {"machine": {"cores": os.cpu_count(), "server_cpus": SERVER_CPUS, "load_cpus": LOAD_CPUS},
                "duration_s": DURATION, "rounds": ROUNDS, "warm_n": WARM_N, "access_log": "off",
                "hit": {str(c): v for c, v in hit.items()}, "attacks": attacks, "cold": cold,
-               "peak_rss_kib": peak_rss, "hit_path_threads": threads}
+               "peak_rss_kib": peak_rss, "hit_path_threads": threads, "profile": profile}
     for v in hit.values():
         rps = {name: v[name]["requests_per_second"] for name in CONFIGS}
         v["ratios"] = {
@@ -331,10 +333,43 @@ def main():
     print_table(results)
     if threads:
         print_threads(threads)
+    if profile:
+        print_profile(profile)
     if attacks:
         print_attacks(attacks)
     if hit:
         chart(results)
+
+
+PROFILE_CONNECTIONS = 32
+
+
+def profiles(ports, path, stack, baseline):
+    """System calls per hit and a flame graph of hits, for fibcache kept (and the baseline's, the
+    "before"), each on a short load run of its own."""
+    servers = {"fibcache": ("fibcache kept", stack.fibcache.pid, "hit-path-flamegraph.svg")}
+    if baseline:
+        servers["baseline"] = ("baseline kept", baseline.pid, "hit-path-flamegraph-before.svg")
+    result = {}
+    for label, (name, pid, svg) in servers.items():
+        command = [*pinned(LOAD_CPUS), "wrk", "-t2", f"-c{PROFILE_CONNECTIONS}", f"http://127.0.0.1:{ports[name]}{path}"]
+        title = f"{label} serving hits ({name}, {PROFILE_CONNECTIONS} connections)"
+        result[label] = {"syscalls": syscalls_per_request(pid, command),
+                         "flame_graph": flame_graph(pid, command, title, RESULTS / svg)}
+    return result
+
+
+def print_profile(profile):
+    print(f"\nsystem calls per hit ({PROFILE_CONNECTIONS} connections, strace -c -f on a run of its own):")
+    for label, measured in profile.items():
+        calls = measured["syscalls"]
+        if calls is None:
+            print(f"  {label}: strace missing")
+            continue
+        listed = ", ".join(f"{name} {count:.2f}" for name, count in calls["per_request"].items() if count >= 0.01)
+        print(f"  {label}: {calls['total_per_request']:.2f} ({listed})")
+        graph = measured["flame_graph"]
+        print(f"  {label} flame graph: {graph['svg'] if graph and 'svg' in graph else graph or 'perf missing'}")
 
 
 def hit_path_threads():

@@ -93,7 +93,7 @@ package final class FastCGIServer: Sendable {
     /// Idle connections closed since start after `idleConnectionTimeout`.
     package var idleConnectionsClosedAfterTimeout: Int { idle.closedAfterTimeoutCount }
 
-    /// nginx keeps up to 256 idle connections per worker (the shipped site): 32 nginx
+    /// nginx keeps up to 1024 idle connections per worker (the shipped site): 8 nginx
     /// workers' worth, far below LimitNOFILE=65536.
     package static let defaultMaxIdleConnections = 8_192
     /// nginx closes an idle upstream connection after 60 s (`keepalive_timeout`); a

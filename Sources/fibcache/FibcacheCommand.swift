@@ -191,7 +191,7 @@ struct FibcacheCommand: ParsableCommand {
         help: ArgumentHelp(
             "Idle FastCGI connections kept at most (nginx's between requests, and silent ones); past it the oldest is closed.",
             discussion:
-                "nginx keeps up to 256 per nginx worker with the shipped site and retries a request on a kept connection found closed; each idle connection is one open file (LimitNOFILE=65536).",
+                "nginx keeps up to 1024 per nginx worker with the shipped site and retries a request on a kept connection found closed; each idle connection is one open file (LimitNOFILE=65536).",
             valueName: "count"))
     var maxIdleConnections: Int = FastCGIServer.defaultMaxIdleConnections
 
