@@ -4,6 +4,7 @@ slow the process they watch, so neither figure is taken while req/s and CPU-µs 
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -62,6 +63,6 @@ def flame_graph(pid, wrk_command, title, svg_path):
     if demangle:
         script = subprocess.run([demangle, "demangle", "--simplified"], input=script, capture_output=True,
                                 check=True).stdout
-    svg = subprocess.run(["python3", str(FLAMEGRAPH), title], input=script, capture_output=True, check=True).stdout
+    svg = subprocess.run([sys.executable, str(FLAMEGRAPH), title], input=script, capture_output=True, check=True).stdout
     svg_path.write_bytes(svg)
     return {"svg": str(svg_path), "samples": script.count(b"\n\n")}

@@ -16,9 +16,6 @@ package final class RedisCacheStore: CacheStore {
         /// The largest reply the cache can use (`RedisCacheStore.replyLimits(forValuesUpTo:)`
         /// with F(--max-n)'s digits); anything larger is refused and the connection dropped.
         package var replyLimits = RedisReplyLimits()
-        /// Through Sentinels: their answer, shared by the workers' stores made with (copies of)
-        /// these settings, which have the same timeouts (the wait for another's asking is bounded by them).
-        package var primaries = RememberedPrimary()
 
         package init(
             url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
@@ -39,6 +36,7 @@ package final class RedisCacheStore: CacheStore {
 
     private let settings: Settings
     private let health: RedisHealth
+    private let primaries: RememberedPrimary
     private let clock: any BlockingClock
     private let connect: Connector
     private var connection: (any RedisCommanding)?
@@ -52,24 +50,29 @@ package final class RedisCacheStore: CacheStore {
     /// `health.recoveryCount` when this worker last failed.
     private var recoveriesAtFailure = 0
 
-    /// - Parameter connect: how to make a connection; by default a `RedisConnection` to `settings.url`.
+    /// - Parameters:
+    ///   - health: shared by the workers' stores: a condition is logged once, recovery seen by all.
+    ///   - primaries: shared by the workers' stores: through Sentinels, one asks while the others
+    ///     wait for its answer (`RememberedPrimary`); their timeouts are the same.
+    ///   - connect: how to make a connection; by default a `RedisConnection` to `settings.url`.
     package init(
-        settings: Settings, health: RedisHealth, clock: any BlockingClock = SystemClock(),
-        connect: Connector? = nil
+        settings: Settings, health: RedisHealth, primaries: RememberedPrimary,
+        clock: any BlockingClock = SystemClock(), connect: Connector? = nil
     ) {
         self.settings = settings
         self.health = health
+        self.primaries = primaries
         self.clock = clock
-        self.connect = connect ?? Self.connector(for: settings)
+        self.connect = connect ?? Self.connector(for: settings, primaries: primaries)
         backoff = ExponentialBackoff(initial: settings.initialBackoff, maximum: settings.maxBackoff)
     }
 
-    private static func connector(for settings: Settings) -> Connector {
+    private static func connector(for settings: Settings, primaries: RememberedPrimary) -> Connector {
         { () throws(RedisError) -> any RedisCommanding in
             try RedisConnection(
                 url: settings.url, connectTimeout: settings.connectTimeout,
                 commandTimeout: settings.commandTimeout, limits: settings.replyLimits,
-                primaries: settings.primaries)
+                primaries: primaries)
         }
     }
 
@@ -236,7 +239,7 @@ package final class RedisCacheStore: CacheStore {
     /// Closes the connection; a primary the Sentinels named is asked for again by the next one
     /// (it may have been demoted, or be gone), rather than reused for the rest of its second.
     private func dropConnection() {
-        if let named = (connection as? RedisConnection)?.sentinelNamedPrimary { settings.primaries.forget(named) }
+        if let named = (connection as? RedisConnection)?.sentinelNamedPrimary { primaries.forget(named) }
         connection?.close()
         connection = nil
     }

@@ -91,6 +91,7 @@ struct Server {
             target: configuration.redis.url.description, logger: logger,
             onFailure: { statistics.cacheStoreFailed() })
         let redisSettings = configuration.redis
+        let primaries = RememberedPrimary()
         if let localCopy {
             let keyspace = configuration.cachePolicy.keyspace
             let invalidations = RedisInvalidations(
@@ -107,7 +108,7 @@ struct Server {
 
         try server.start { worker in
             // Runs on the worker's own thread: the Redis connection stays confined to it.
-            let store = RedisCacheStore(settings: redisSettings, health: health)
+            let store = RedisCacheStore(settings: redisSettings, health: health, primaries: primaries)
             return { request in
                 let response = service.respond(
                     to: HTTPRequest(fastCGI: request), store: store, worker: worker,

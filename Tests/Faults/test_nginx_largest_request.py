@@ -6,12 +6,12 @@ when its exact bytes are written straight to fibcache's socket.
 The bytes are recorded by a FastCGI responder of our own (the one that captures the fuzz corpus)
 that nginx (the shipped site, rendered as for every test) passes the requests to."""
 import socket
-import struct
 
 import pytest
 
 import conftest  # noqa: F401  (puts Tests/Support on sys.path)
 from fastcgi_recorder import RecordingStack  # the fuzz corpus is captured the same way
+import fastcgi_records
 from fastcgi_records import PARAMS, split_records
 
 API = "/api/fibonacci/number"
@@ -26,21 +26,8 @@ def params_stream(request):
 
 
 def param_pairs(request):
-    """The (name, value) pairs of one recorded request, in order."""
-    stream, pairs, i = params_stream(request), [], 0
-    while i < len(stream):
-        lengths = []
-        for _ in range(2):
-            if stream[i] & 0x80:
-                lengths.append(struct.unpack(">I", stream[i:i + 4])[0] & 0x7FFFFFFF)
-                i += 4
-            else:
-                lengths.append(stream[i])
-                i += 1
-        name, value = stream[i:i + lengths[0]], stream[i + lengths[0]:i + sum(lengths)]
-        pairs.append((name.decode(), value))
-        i += sum(lengths)
-    return pairs
+    """The (name, value) pairs of one recorded request, names decoded, in order."""
+    return [(name.decode(), value) for name, value in fastcgi_records.param_pairs(params_stream(request))]
 
 
 def params_of(request):

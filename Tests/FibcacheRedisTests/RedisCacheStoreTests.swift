@@ -63,7 +63,9 @@ extension RedisCacheStore {
         let settings = RedisCacheStore.Settings(
             url: RedisURL(endpoint: .tcp(host: "test", port: 6379)),
             connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(200))
-        return RedisCacheStore(settings: settings, health: health, clock: clock, connect: connector.connect)
+        return RedisCacheStore(
+            settings: settings, health: health, primaries: RememberedPrimary(), clock: clock, connect: connector.connect
+        )
     }
 
     @Test func commandsUseRedisTermsAndTheLockKeySuffix() throws {

@@ -4,20 +4,12 @@ on, four bytes, big-endian, with the top bit set. A copy of the encoder that wro
 dropped the bit) for lengths of 128 and more once made the tests send what nginx never does.
 Pure Python: no stack is started."""
 import re
-import struct
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT  # conftest has put Tests/Support on sys.path
-from fastcgi_records import PARAMS, four_byte_length, header, length_prefix, params_pair, record
-
-
-def read_length(data, offset):
-    """The spec's decoder: (length, next offset)."""
-    if data[offset] >> 7 == 0:
-        return data[offset], offset + 1
-    return struct.unpack(">I", data[offset:offset + 4])[0] & 0x7FFFFFFF, offset + 4
+from fastcgi_records import PARAMS, four_byte_length, header, length_prefix, params_pair, read_length, record
 
 
 @pytest.mark.parametrize("n, encoded", [

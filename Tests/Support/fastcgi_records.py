@@ -38,6 +38,25 @@ def params_pair(name, value):
     return length_prefix(len(name)) + length_prefix(len(value)) + name + value
 
 
+def read_length(data, offset):
+    """A name or value length as the specification decodes it: (length, next offset)."""
+    if data[offset] >> 7 == 0:
+        return data[offset], offset + 1
+    return struct.unpack(">I", data[offset:offset + 4])[0] & 0x7FFFFFFF, offset + 4
+
+
+def param_pairs(stream):
+    """The (name, value) pairs of a PARAMS stream's content, in order."""
+    pairs, offset = [], 0
+    while offset < len(stream):
+        name_length, offset = read_length(stream, offset)
+        value_length, offset = read_length(stream, offset)
+        end = offset + name_length + value_length
+        pairs.append((stream[offset:offset + name_length], stream[offset + name_length:end]))
+        offset = end
+    return pairs
+
+
 def params(body, request_id=1):
     """A whole PARAMS stream: `body` in records of at most 65535 bytes, then the empty record."""
     chunks = [body[i:i + MAX_CONTENT] for i in range(0, len(body), MAX_CONTENT)]
