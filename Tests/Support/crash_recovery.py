@@ -15,6 +15,30 @@ def site_status(box, n=30):
     return box.out(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {URL}/{n}/")
 
 
+def assert_serving(box, n=30, limit_s=15):
+    """A check's starting point: the site answers F(n) with 200 (within `limit_s`: a freshly
+    installed box may still be swapping nginx's workers or starting fibcache on a busy machine).
+    If not, the failure says what was answered and what fibcache and nginx logged."""
+    out = box.out(f"""
+        end=$(( $(date +%s) + {limit_s} )); seen=""
+        while :; do
+            code=$(curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 {URL}/{n}/)
+            seen="$seen $code"
+            [ "$code" = 200 ] && break
+            [ $(date +%s) -ge $end ] && break
+            sleep 0.2
+        done
+        echo $seen""", timeout=limit_s + 30, check=False)
+    answers = out.split()
+    assert answers and answers[-1] == "200", (
+        f"the site never answered 200 within {limit_s} s (answers: {' '.join(answers[-20:])}):\n"
+        + box.out("systemctl status fibcache.socket fibcache nginx --no-pager -n 0; "
+                  "journalctl -u fibcache -u nginx -n 30 --no-pager -o cat; tail -n 20 /var/log/nginx/error.log",
+                  check=False))
+    if len(answers) > 1:
+        print(f"the site answered {' '.join(answers)} before serving")
+
+
 def first_200_after(box, start_expression, n, limit_s=20):
     """Seconds from `start_expression` (a shell `date +%s%N`) until a GET of F(n) through nginx
     answers 200 (None if not within `limit_s`), and the socket's states sampled meanwhile."""
@@ -40,7 +64,7 @@ def restore(box):
 def crash_loop(box, kills_wanted=20, within_s=10):
     """The issue's crash loop: each kill -9 hits the process systemd started after the one
     before, with requests arriving throughout (so every restart also activates the socket)."""
-    assert site_status(box) == "200"
+    assert_serving(box)
     restarts_before = int(box.out(NRESTARTS))
     try:
         out = box.out(f"""
@@ -141,7 +165,7 @@ CRASH_RECORDS_AS_WWW_DATA = r"""runuser -u www-data -- perl -MIO::Socket::UNIX -
 def crash_records_survived(box):
     """The issue's 32-byte records (PARAMS name and value lengths 0xC0000000 + 0xC0000000 and
     0x40000000 + 0x40000000, libfcgi's 32-bit sum) from a local peer: the process lives on."""
-    assert site_status(box) == "200"
+    assert_serving(box)
     pid, restarts = box.out(MAIN_PID), box.out(NRESTARTS)
     box.sh(CRASH_RECORDS_AS_WWW_DATA, timeout=60)
     after = box.out(f"sleep 1; {MAIN_PID}"), box.out(NRESTARTS)
