@@ -2,10 +2,10 @@ import FibonacciCache
 import Redis
 import SystemSupport
 
-/// The cache store on Redis, for one worker: its own connection, made lazily
-/// and remade after failures with a capped exponential backoff, so that with
-/// Redis down a request costs no connect attempt at all and Redis' return is
-/// noticed within `maxBackoff` (at once, when another worker reconnected).
+/// The cache store on Redis, for one worker: its own connection (`RedisLink`: made
+/// lazily, remade after failures with a capped exponential backoff) to the one Redis,
+/// or one per node of a Redis Cluster, each key sent to the primary of its slot
+/// (`RedisClusterMap`), so that one node in trouble costs only its own keys their caching.
 package final class RedisCacheStore: CacheStore {
     package struct Settings: Sendable {
         package var url: RedisURL
@@ -30,41 +30,78 @@ package final class RedisCacheStore: CacheStore {
 
     /// Makes a connection (connect, AUTH, SELECT); tests pass a scripted one.
     package typealias Connector = () throws(RedisError) -> any RedisCommanding
+    /// Makes a connection to one node of a cluster.
+    package typealias NodeConnector = (RedisURL.Node) throws(RedisError) -> any RedisCommanding
 
-    /// The lock on computing `fibonacci_<n>` is the key `fibonacci_<n>:lock`.
+    /// The lock on computing a value lives beside it: `lockKey` (`{fibonacci_<n>}` and
+    /// an algorithm's variant, hash-tagged so that a cluster keeps it in the value's slot)
+    /// with this suffix.
     static let lockSuffix = ":lock"
 
     private let settings: Settings
     private let health: RedisHealth
-    private let primaries: RememberedPrimary
     private let clock: any BlockingClock
-    private let connect: Connector
-    private var connection: (any RedisCommanding)?
-    private var backoff: ExponentialBackoff
-    private var retryAt: ContinuousClock.Instant?
-    /// Whether the current connection has answered a command yet. Only an answer
-    /// counts as Redis being back: a peer that accepts connections and then sends
-    /// nothing usable (too large, too slow) keeps its backoff growing, and is logged
-    /// once, not once per reconnection.
-    private var connectionAnswered = false
-    /// `health.recoveryCount` when this worker last failed.
-    private var recoveriesAtFailure = 0
+    /// One Redis (directly or through Sentinels): its one link.
+    private let single: RedisLink?
+    /// A cluster: a link per node, made as keys lead to them.
+    private let cluster: ClusterRouting?
+
+    /// A cluster worker's view: the shared map, its own copy of it, its own links.
+    private final class ClusterRouting {
+        let map: RedisClusterMap
+        let connect: NodeConnector
+        var topology: ClusterTopology?
+        var version = -1
+        var links: [RedisURL.Node: RedisLink] = [:]
+
+        init(map: RedisClusterMap, connect: @escaping NodeConnector) {
+            self.map = map
+            self.connect = connect
+        }
+    }
 
     /// - Parameters:
     ///   - health: shared by the workers' stores: a condition is logged once, recovery seen by all.
     ///   - primaries: shared by the workers' stores: through Sentinels, one asks while the others
     ///     wait for its answer (`RememberedPrimary`); their timeouts are the same.
-    ///   - connect: how to make a connection; by default a `RedisConnection` to `settings.url`.
+    ///   - cluster: shared by the workers' stores of a Redis Cluster: the slot map.
+    ///   - connect: how to make a connection; by default a `RedisConnection` to `settings.url`
+    ///     (to a node of `cluster`: `connectNode`).
     package init(
-        settings: Settings, health: RedisHealth, primaries: RememberedPrimary,
-        clock: any BlockingClock = SystemClock(), connect: Connector? = nil
+        settings: Settings, health: RedisHealth, primaries: RememberedPrimary, cluster: RedisClusterMap? = nil,
+        clock: any BlockingClock = SystemClock(), connect: Connector? = nil, connectNode: NodeConnector? = nil
     ) {
         self.settings = settings
         self.health = health
-        self.primaries = primaries
         self.clock = clock
-        self.connect = connect ?? Self.connector(for: settings, primaries: primaries)
-        backoff = ExponentialBackoff(initial: settings.initialBackoff, maximum: settings.maxBackoff)
+        if let cluster {
+            single = nil
+            self.cluster = ClusterRouting(
+                map: cluster,
+                connect: connectNode ?? Self.nodeConnector(for: settings, in: cluster))
+        } else {
+            self.cluster = nil
+            single = RedisLink(
+                connect: connect ?? Self.connector(for: settings, primaries: primaries), health: health, clock: clock,
+                backoff: Self.backoff(settings),
+                // A primary the Sentinels named is asked for again by the next connection (it may
+                // have been demoted, or be gone), rather than reused for the rest of its second.
+                onDrop: { dropped in
+                    if let named = (dropped as? RedisConnection)?.sentinelNamedPrimary { primaries.forget(named) }
+                })
+        }
+    }
+
+    private static func backoff(_ settings: Settings) -> ExponentialBackoff {
+        ExponentialBackoff(initial: settings.initialBackoff, maximum: settings.maxBackoff)
+    }
+
+    private static func nodeConnector(for settings: Settings, in cluster: RedisClusterMap) -> NodeConnector {
+        { (node: RedisURL.Node) throws(RedisError) -> any RedisCommanding in
+            try RedisConnection(
+                url: cluster.url(of: node), connectTimeout: settings.connectTimeout,
+                commandTimeout: settings.commandTimeout, limits: settings.replyLimits)
+        }
     }
 
     private static func connector(for settings: Settings, primaries: RememberedPrimary) -> Connector {
@@ -135,13 +172,14 @@ package final class RedisCacheStore: CacheStore {
     @discardableResult
     package func releaseLock(for key: String, token: String) -> Bool {
         let lock = key + Self.lockSuffix
-        guard case .status? = run(["WATCH", lock], isWrite: false), let watching = connection else { return false }
+        guard let (link, reply) = self.send(["WATCH", lock].map { Array($0.utf8) }), case .status = reply,
+            let watching = link.connection
+        else {
+            return false
+        }
         func send(_ arguments: String..., isWrite: Bool = false) -> RedisReply? {
-            do {
-                return accept(try watching.command(arguments.map { Array($0.utf8) }), isWrite: isWrite)
-            } catch {
-                failed(error)
-                return nil
+            link.send(arguments.map { Array($0.utf8) }, on: watching).flatMap {
+                accept($0, link: link, isWrite: isWrite)
             }
         }
         switch send("GET", lock) {
@@ -159,14 +197,34 @@ package final class RedisCacheStore: CacheStore {
         default:
             break
         }
-        watching.close()
-        if connection === watching { connection = nil }
+        if link.connection === watching { link.drop() }
         return false
     }
 
     package func unavailabilityReason() -> String? {
-        if case .status? = run(["PING"], isWrite: false) { return nil }
-        return health.lastProblem ?? "Redis did not answer PING"
+        let ping = [Array("PING".utf8)]
+        guard let cluster else {
+            if let reply = single?.send(ping), case .status = reply { return nil }
+            return health.lastProblem ?? "Redis did not answer PING"
+        }
+        let silent = nodeReadiness().filter { !$0.answers }
+        if cluster.topology == nil { return cluster.map.lastProblem ?? "no slot map of the cluster yet" }
+        if silent.isEmpty { return nil }
+        return "not answering PING: " + silent.map(\.node).joined(separator: ", ")
+            + (health.lastProblem.map { " (\($0))" } ?? "")
+    }
+
+    /// A cluster's primaries, and whether each answers `PING` (empty for one Redis).
+    package func nodeReadiness() -> [(node: String, answers: Bool)] {
+        guard let cluster else { return [] }
+        refreshTopology(cluster)
+        return (cluster.topology?.primaries ?? []).map { node in
+            var answers = false
+            if let reply = link(to: node, in: cluster).send([Array("PING".utf8)]), case .status = reply {
+                answers = true
+            }
+            return (node.description, answers)
+        }
     }
 
     /// Redis expiries in milliseconds (`PX`), at least 1: `PX 0` is an error.
@@ -178,84 +236,102 @@ package final class RedisCacheStore: CacheStore {
         run(arguments.map { Array($0.utf8) }, isWrite: isWrite)
     }
 
-    /// Runs one command; nil when Redis could not be asked or answered with an error.
-    ///
-    /// A connection kept from earlier requests may have died in between (Redis
-    /// restarted): when it turns out closed, the command is sent once more on a
-    /// new connection. Timeouts are not retried: that would double the wait.
-    /// Only a write that succeeds ends a "Redis refuses commands" condition: reads
-    /// keep working while writes are refused (OOM, READONLY), and must not flip it.
+    /// Runs one command about the key in `arguments[1]`; nil when Redis could not be asked
+    /// or answered with an error.
     private func run(_ arguments: [[UInt8]], isWrite: Bool) -> RedisReply? {
-        let reused = connection?.isOpen == true
-        guard let current = openConnection() else { return nil }
-        do {
-            return accept(try current.command(arguments), isWrite: isWrite)
-        } catch RedisError.connectionLost(_) where reused {
-            dropConnection()
-            guard let fresh = openConnection() else { return nil }
-            do {
-                return accept(try fresh.command(arguments), isWrite: isWrite)
-            } catch {
-                failed(error)
-                return nil
-            }
-        } catch {
-            failed(error)
+        guard let (link, reply) = send(arguments) else { return nil }
+        return accept(reply, link: link, isWrite: isWrite)
+    }
+
+    /// Sends one command about the key in `arguments[1]` to the node that holds it: the one
+    /// Redis, or the key's primary in the cluster's map, following one redirection to a node
+    /// the map knows (`-MOVED`: the map is refreshed; `-ASK`: `ASKING` first, this once).
+    /// The link that answered comes back with the reply.
+    private func send(_ arguments: [[UInt8]]) -> (RedisLink, RedisReply)? {
+        guard let cluster else {
+            guard let single, let reply = single.send(arguments) else { return nil }
+            return (single, reply)
+        }
+        refreshTopology(cluster)
+        let slot = ClusterSlot.of(arguments[1])
+        guard let topology = cluster.topology, let node = topology.primary(forSlot: slot) else {
+            cluster.map.markStale()
+            health.unavailable(cluster.map.lastProblem ?? "no node of the cluster serves slot \(slot)")
             return nil
+        }
+        let link = link(to: node, in: cluster)
+        guard let reply = link.send(arguments) else { return nil }
+        guard case .error(let message) = reply, let redirection = ClusterRedirection(errorReply: message) else {
+            return (link, reply)
+        }
+        cluster.map.redirected(redirection.kind)
+        if redirection.kind == .moved { cluster.map.markStale() }
+        // Only to a node the map knows: a redirection elsewhere waits for the map to say so.
+        guard topology.contains(redirection.node) || cluster.map.seeds.contains(redirection.node) else {
+            cluster.map.markStale()
+            return (link, reply)
+        }
+        let target = self.link(to: redirection.node, in: cluster)
+        if redirection.kind == .ask {
+            guard let asking = target.send([Array("ASKING".utf8)]), case .status = asking,
+                let connection = target.connection, let answer = target.send(arguments, on: connection)
+            else { return nil }
+            return (target, answer)
+        }
+        guard let answer = target.send(arguments) else { return nil }
+        return (target, answer)
+    }
+
+    /// The worker's copy of the cluster's map, brought up to date when the shared one changed;
+    /// links to nodes no longer in it are closed.
+    private func refreshTopology(_ cluster: ClusterRouting) {
+        let version = cluster.map.version
+        guard version != cluster.version || cluster.topology == nil else { return }
+        cluster.topology = cluster.map.topology()
+        cluster.version = version
+        guard let topology = cluster.topology else { return }
+        for (node, link) in cluster.links where !topology.contains(node) {
+            link.drop()
+            cluster.links[node] = nil
         }
     }
 
-    private func accept(_ reply: RedisReply, isWrite: Bool) -> RedisReply? {
-        noteFirstAnswer()
+    private func link(to node: RedisURL.Node, in cluster: ClusterRouting) -> RedisLink {
+        if let link = cluster.links[node] { return link }
+        let map = cluster.map
+        let connect = cluster.connect
+        let link = RedisLink(
+            connect: { () throws(RedisError) in try connect(node) }, health: health, clock: clock,
+            backoff: Self.backoff(settings), label: "\(node): ",
+            onFailure: {
+                map.failed(at: node)
+                map.markStale()
+            })
+        cluster.links[node] = link
+        return link
+    }
+
+    /// An error reply is logged (once per condition) and is nil to the caller; only a write that
+    /// succeeds ends a "Redis refuses commands" condition: reads keep working while writes are
+    /// refused (OOM, READONLY), and must not flip it.
+    private func accept(_ reply: RedisReply, link: RedisLink, isWrite: Bool) -> RedisReply? {
         // A key holding another type is bad data, not Redis in trouble: the caller repairs it.
         if case .error(let message) = reply, message.hasPrefix("WRONGTYPE") { return reply }
         if case .error(let message) = reply {
             // A demoted primary: drop the connection so that the next command finds the
-            // new one (through the Sentinels, or the same address once it is a primary again).
-            if message.hasPrefix("READONLY") { dropConnection() }
+            // new one (through the Sentinels, the cluster's map, or the same address once
+            // it is a primary again).
+            if message.hasPrefix("READONLY") { link.drop() }
+            if let cluster,
+                message.hasPrefix("CLUSTERDOWN") || message.hasPrefix("TRYAGAIN")
+                    || message.hasPrefix("MOVED") || message.hasPrefix("ASK")
+            {
+                cluster.map.markStale()
+            }
             health.commandFailed(message)
             return nil
         }
         if isWrite { health.commandSucceeded() }
         return reply
-    }
-
-    private func openConnection() -> (any RedisCommanding)? {
-        if let connection, connection.isOpen { return connection }
-        if let retryAt, clock.now < retryAt, health.recoveryCount == recoveriesAtFailure { return nil }
-        do {
-            let made = try connect()
-            for outvoted in (made as? RedisConnection)?.outvotedSentinels ?? [] { health.sentinelOutvoted(outvoted) }
-            connection = made
-            connectionAnswered = false
-            retryAt = nil
-            return made
-        } catch {
-            failed(error)
-            return nil
-        }
-    }
-
-    /// Closes the connection; a primary the Sentinels named is asked for again by the next one
-    /// (it may have been demoted, or be gone), rather than reused for the rest of its second.
-    private func dropConnection() {
-        if let named = (connection as? RedisConnection)?.sentinelNamedPrimary { primaries.forget(named) }
-        connection?.close()
-        connection = nil
-    }
-
-    /// The first reply on a connection ends the backoff and any unavailable condition.
-    private func noteFirstAnswer() {
-        guard !connectionAnswered else { return }
-        connectionAnswered = true
-        backoff.reset()
-        health.connected()
-    }
-
-    private func failed(_ error: RedisError) {
-        dropConnection()
-        retryAt = clock.now + backoff.next()
-        recoveriesAtFailure = health.recoveryCount
-        health.unavailable(error.description)
     }
 }

@@ -1,5 +1,6 @@
 import Logging
 import Redis
+import Synchronization
 import SystemSupport
 
 /// Redis' server-assisted client-side caching, so that a value evicted anywhere
@@ -46,6 +47,8 @@ package final class RedisInvalidations: Sendable {
     private let pingInterval: Duration
     private let handler: Handler
     private let logger: Logger
+    /// Set by `stop()`: the thread ends within a ping interval, saying nothing more.
+    private let stopped = Atomic<Bool>(false)
 
     package init(
         settings: RedisCacheStore.Settings, prefix: String, pingInterval: Duration = .seconds(1),
@@ -65,6 +68,11 @@ package final class RedisInvalidations: Sendable {
         DetachedThread.spawn { self.run() } == 0
     }
 
+    /// Ends the channel (a cluster node no longer a primary); its handler is not called again.
+    package func stop() { stopped.store(true, ordering: .relaxed) }
+
+    private var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
     private enum Failure: Error {
         case refused(String)
         case lost(String)
@@ -73,11 +81,12 @@ package final class RedisInvalidations: Sendable {
     private func run() {
         var backoff = ExponentialBackoff(initial: settings.initialBackoff, maximum: settings.maxBackoff)
         var lastProblem: String?
-        while true {
+        while !isStopped {
             var connection: RedisConnection?
             do {
                 let made = try connect()
                 connection = made
+                if isStopped { break }
                 handler.channel(true)
                 backoff.reset()
                 if lastProblem != nil {
@@ -86,6 +95,7 @@ package final class RedisInvalidations: Sendable {
                 lastProblem = nil
                 try listen(on: made)
             } catch {
+                if isStopped { break }
                 handler.channel(false)
                 let problem: String
                 switch error {
@@ -100,7 +110,7 @@ package final class RedisInvalidations: Sendable {
                 }
             }
             connection?.close()
-            SystemClock().sleep(for: backoff.next())
+            if !isStopped { SystemClock().sleep(for: backoff.next()) }
         }
     }
 
@@ -146,7 +156,7 @@ package final class RedisInvalidations: Sendable {
     /// Until the connection fails: messages to the handler, a `PING` after each silence.
     private func listen(on connection: RedisConnection) throws(Failure) {
         var awaitingPong = false
-        while true {
+        while !isStopped {
             let reply: RedisReply?
             do { reply = try connection.receive(within: pingInterval) } catch { throw .lost(error.description) }
             guard let reply else {
@@ -156,6 +166,7 @@ package final class RedisInvalidations: Sendable {
                 continue
             }
             guard case .array(let parts) = reply, let kind = parts.first else { continue }
+            if isStopped { break }
             switch kind {
             case .string(Array("message".utf8)) where parts.count == 3:
                 awaitingPong = false

@@ -10,13 +10,19 @@ extension FibonacciService {
     }
 
     func readiness(store: CacheStore) -> HTTPResponse {
+        let nodes = store.nodeReadiness()
+        // A cluster: which of its primaries answer.
+        let nodesField =
+            nodes.isEmpty
+            ? ""
+            : #", "nodes": {"# + nodes.map { #"\#(text($0.node)): \#($0.answers)"# }.joined(separator: ", ") + "}"
         if let reason = store.unavailabilityReason() {
-            return json(
-                503,
-                #"{"status": "unavailable", "reason": "# + String(decoding: JSON.quoted(reason), as: UTF8.self) + "}")
+            return json(503, #"{"status": "unavailable", "reason": "# + text(reason) + nodesField + "}")
         }
-        return json(200, #"{"status": "ready"}"#)
+        return json(200, #"{"status": "ready""# + nodesField + "}")
     }
+
+    private func text(_ value: String) -> String { String(decoding: JSON.quoted(value), as: UTF8.self) }
 
     func status(full: Bool) -> HTTPResponse {
         let s = statistics
@@ -57,6 +63,16 @@ extension FibonacciService {
                     + #""reserved_bytes": \#(memoryBudget.reservedBytes), "refused": \#(memoryBudget.refusedCount)}"#)
         }
         fields.append(s.connections.statusJSON)
+        if let report = s.storeReport() {
+            let nodes = report.nodes.map {
+                #"{"address": \#(text($0.address)), "slots": \#($0.slots), "errors": \#($0.errors)}"#
+            }
+            fields.append(
+                #""cache_store": {"kind": \#(text(report.kind)), "map_refreshes": \#(report.mapRefreshes), "#
+                    + #""failed_map_refreshes": \#(report.failedMapRefreshes), "#
+                    + #""redirects": {"moved": \#(report.moved), "ask": \#(report.asked)}, "#
+                    + #""nodes": [\#(nodes.joined(separator: ", "))]}"#)
+        }
         if let localCache = cache.local {
             let (entries, bytes) = localCache.usage
             // in_use false: the invalidation channel is down, so the copy is empty and unused.

@@ -25,6 +25,8 @@ package final class ServiceStatistics: Sendable {
     let registry: PrometheusCollectorRegistry
     /// The FastCGI server's connection counts (refused requests, idle connections).
     let connections: ConnectionStatistics
+    /// The cache store's nodes and redirections, when it has several (a Redis Cluster).
+    let storeReport: @Sendable () -> CacheStoreReport?
     private let responseCounters: [CacheOutcome: FollowingCounter]
     private let computationCounter: CoreMetrics.Counter
     private let redisErrorCounter: CoreMetrics.Counter
@@ -41,7 +43,11 @@ package final class ServiceStatistics: Sendable {
     private let memoryReservedGauge: CoreMetrics.Gauge
     private let memoryRefusedCounter: FollowingCounter
 
-    package init(workerCount: Int, connections: @escaping @Sendable () -> ConnectionCounts = { ConnectionCounts() }) {
+    package init(
+        workerCount: Int, connections: @escaping @Sendable () -> ConnectionCounts = { ConnectionCounts() },
+        storeReport: @escaping @Sendable () -> CacheStoreReport? = { nil }
+    ) {
+        self.storeReport = storeReport
         startedAt = WallClock.now.tv_sec
         workers = (0..<workerCount).map { WorkerActivity(index: $0, durationBuckets: Self.durationBuckets) }
 
@@ -115,6 +121,28 @@ package final class ServiceStatistics: Sendable {
         responseCounters[.miss]?.follow(answered.misses)
         responseCounters[.bypass]?.follow(answered.bypasses)
         return registry.emitToBuffer() + answered.durations.exposition(name: "fibcache_request_duration_seconds")
+            + (storeReport().map(Self.exposition(of:)) ?? [])
+    }
+
+    /// A store's nodes, with a label per node (written here: swift-metrics handles are made
+    /// once, and a cluster's nodes come and go).
+    static func exposition(of report: CacheStoreReport) -> [UInt8] {
+        func label(_ text: String) -> String {
+            text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
+        }
+        var lines = [
+            "# TYPE fibcache_redis_redirects_total counter",
+            #"fibcache_redis_redirects_total{kind="moved"} \#(report.moved)"#,
+            #"fibcache_redis_redirects_total{kind="ask"} \#(report.asked)"#,
+            "# TYPE fibcache_redis_slot_map_refreshes_total counter",
+            #"fibcache_redis_slot_map_refreshes_total{result="ok"} \#(report.mapRefreshes)"#,
+            #"fibcache_redis_slot_map_refreshes_total{result="failed"} \#(report.failedMapRefreshes)"#,
+            "# TYPE fibcache_redis_node_slots gauge",
+        ]
+        lines += report.nodes.map { #"fibcache_redis_node_slots{node="\#(label($0.address))"} \#($0.slots)"# }
+        lines.append("# TYPE fibcache_redis_node_errors_total counter")
+        lines += report.nodes.map { #"fibcache_redis_node_errors_total{node="\#(label($0.address))"} \#($0.errors)"# }
+        return Array((lines.joined(separator: "\n") + "\n").utf8)
     }
 
     /// A computation ran here: `duration` is its wall time (the histogram: what the

@@ -16,7 +16,15 @@ package struct CacheKeyspace: Sendable, Equatable {
         "\(prefix)\(Self.stem)\(n)"
     }
 
-    /// What every value's key (and lock key) starts with: what invalidations are asked for.
+    /// The name of the lock on computing F(n) (by an algorithm's `variant`, "" for the
+    /// default), to which the store adds its own suffix: the value's key in braces, so that
+    /// a Redis Cluster, which hashes only the part in braces, keeps the lock in the value's
+    /// slot (`{fibonacci_40}:lock`, `{fibonacci_40}:iterative:lock`).
+    package func lockName(for n: Int, variant: String) -> String {
+        "{\(key(for: n))}" + (variant.isEmpty ? "" : ":\(variant)")
+    }
+
+    /// What every value's key starts with: what invalidations are asked for.
     package var keyPrefix: String { prefix + Self.stem }
 
     /// The n whose value `key` holds; nil for any other key (a lock, another application's).

@@ -24,6 +24,13 @@ package protocol CacheStore: AnyObject {
     func releaseLock(for key: String, token: String) -> Bool
     /// nil when the store answers; otherwise why not (for `/readyz`).
     func unavailabilityReason() -> String?
+    /// The store's nodes (a cluster's primaries) and whether each answers, for `/readyz`;
+    /// empty when the store is one thing.
+    func nodeReadiness() -> [(node: String, answers: Bool)]
+}
+
+extension CacheStore {
+    package func nodeReadiness() -> [(node: String, answers: Bool)] { [] }
 }
 
 package enum CacheLookup: Equatable, Sendable {

@@ -118,7 +118,7 @@ package final class ReadThroughCache: Sendable {
         case .miss, .unavailable:
             // 3. Produced once, however many requests for it arrive meanwhile.
             let miss = Miss(
-                n: n, key: key, lockKey: variant.isEmpty ? key : "\(key):\(variant)",
+                n: n, key: key, lockKey: policy.keyspace.lockName(for: n, variant: variant),
                 storeAnswered: lookup != .unavailable, cheap: cheap)
             answer = try produceOnce(miss, client: client, store: store, hasGone: hasGone, compute: compute)
         }

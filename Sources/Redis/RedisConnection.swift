@@ -74,6 +74,9 @@ package final class RedisConnection: RedisCommanding {
             made = chiredis_connect_unix(path, connectTV)
         case .sentinel:
             preconditionFailure("resolved above")
+        case .cluster:
+            // A cluster is many connections, one per node (RedisClusterMap names them).
+            throw .connectionFailed("a Redis Cluster URL names no single node to connect to")
         }
         guard let made else { throw .connectionFailed("out of memory") }
         if made.pointee.err != 0 {

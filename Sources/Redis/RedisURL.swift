@@ -7,20 +7,26 @@ import SystemSupport
 ///     unix:///path/to/redis.sock[?db=N][&password=...]
 ///     redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]
 ///         [?sentinel_user=...&sentinel_password=...&sentinel_quorum=N]
-///     rediss://...  rediss+sentinel://...  [?tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_server_name=NAME]
+///     redis+cluster://[[user]:password@]host[:port][,host[:port]...][/0]
+///     rediss://...  rediss+sentinel://...  rediss+cluster://...
+///         [?tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_server_name=NAME]
 ///
 /// The Sentinel form asks Redis Sentinels (port 26379 by default) for the primary of
 /// `service`, the form Python's Redis tooling uses; the userinfo is the primary's
-/// credentials, the query the Sentinels' own (`SentinelOptions`). `rediss` is TLS to
-/// every node, Sentinels included (`RedisURL.TLS`).
+/// credentials, the query the Sentinels' own (`SentinelOptions`). The cluster form names
+/// some nodes of a Redis Cluster (any of them: the rest are learned from their slot map);
+/// a cluster has database 0 only. `rediss` is TLS to every node, Sentinels included
+/// (`RedisURL.TLS`).
 package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     package enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
         case unix(path: String)
         case sentinel(nodes: [Node], service: String)
+        /// Some nodes of a Redis Cluster, asked for the slot map (`RedisClusterMap`).
+        case cluster(seeds: [Node])
     }
 
-    /// A host and port (a Sentinel's).
+    /// A host and port (a Sentinel's, a cluster node's).
     package typealias Node = HostAndPort
 
     /// TLS (`rediss://`): the peer's certificate must chain to `caFile` (default: the
@@ -112,10 +118,13 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             return
         }
         guard let schemeEnd = text.firstRange(of: "://"),
-            let (sentinel, secure) = RedisURL.schemes[String(text[..<schemeEnd.lowerBound])]
+            let (kind, secure) = RedisURL.schemes[String(text[..<schemeEnd.lowerBound])]
         else {
-            throw fail("expected redis://, rediss://, unix://, redis+sentinel:// or rediss+sentinel://")
+            throw fail(
+                "expected redis://, rediss://, unix://, redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://"
+            )
         }
+        let sentinel = kind == .sentinel
         var rest = text[schemeEnd.upperBound...]
         var query: Substring = ""
         if let mark = RedisURL.queryStart(in: rest) {
@@ -148,7 +157,9 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let value = parts.count == 2 ? percentDecoded(parts[1]) : ""
             if parts[0].hasPrefix("tls_") {
-                guard secure else { throw fail("a tls_ parameter needs TLS: rediss:// or rediss+sentinel://") }
+                guard secure else {
+                    throw fail("a tls_ parameter needs TLS: rediss://, rediss+sentinel:// or rediss+cluster://")
+                }
                 guard !value.isEmpty else { throw fail("a tls_ parameter is empty") }
             }
             switch parts[0] {
@@ -198,6 +209,24 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             self.sentinel = sentinelOptions
             return
         }
+        if kind == .cluster {
+            // host[:port],host[:port]...[/0]
+            if let slash = rest.firstIndex(of: "/") {
+                let path = rest[rest.index(after: slash)...]
+                rest = rest[..<slash]
+                guard path.isEmpty || path == "0" else {
+                    throw fail("a Redis Cluster has database 0 only: end the URL with / or /0")
+                }
+            }
+            var seeds: [Node] = []
+            for item in rest.split(separator: ",", omittingEmptySubsequences: false) {
+                let node = try RedisURL.node(item, defaultPort: 6379, fail: fail)
+                guard !seeds.contains(node) else { throw fail("node \(node) is listed twice") }
+                seeds.append(node)
+            }
+            self.init(endpoint: .cluster(seeds: seeds), username: username, password: password, tls: tls)
+            return
+        }
         if let slash = rest.firstIndex(of: "/") {
             let path = rest[rest.index(after: slash)...]
             rest = rest[..<slash]
@@ -228,10 +257,12 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         return text[afterUserinfo...].firstIndex(of: "?")
     }
 
-    /// Scheme → (Sentinels?, TLS?).
-    private static let schemes: [String: (Bool, Bool)] = [
-        "redis": (false, false), "rediss": (false, true), "redis+sentinel": (true, false),
-        "rediss+sentinel": (true, true),
+    private enum Kind { case direct, sentinel, cluster }
+
+    /// Scheme → (what the hosts are, TLS?).
+    private static let schemes: [String: (Kind, Bool)] = [
+        "redis": (.direct, false), "rediss": (.direct, true), "redis+sentinel": (.sentinel, false),
+        "rediss+sentinel": (.sentinel, true), "redis+cluster": (.cluster, false), "rediss+cluster": (.cluster, true),
     ]
 
     /// `host`, `host:port`, `[v6]`, `[v6]:port`.
@@ -269,6 +300,8 @@ package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             return
                 "redis\(secure)+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(service)/\(database)"
                 + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        case .cluster(let seeds):
+            return "redis\(secure)+cluster://\(auth)\(seeds.map(\.description).joined(separator: ","))/"
         case .unix(let path):
             return "unix://\(path)?db=\(database)" + (username.map { "&user=\($0)" } ?? "")
                 + (password == nil ? "" : "&password=***")

@@ -116,14 +116,12 @@ struct ConfigurationCheck {
     private func checkRedis(_ configuration: Configuration, report: (String) -> Void) throws(Failure) {
         let settings = configuration.redis
         let url = settings.url
-        let connection: RedisConnection
-        do {
-            connection = try RedisConnection(
-                url: url, connectTimeout: settings.connectTimeout,
-                commandTimeout: max(settings.commandTimeout, .milliseconds(500)))
-        } catch {
-            throw Failure(description: "Redis \(url): \(error)")
+        let keys = configuration.cachePolicy.keyspace.keyPrefix
+        if case .cluster = url.endpoint {
+            try checkCluster(configuration, report: report)
+            return
         }
+        let connection = try connect(url, timeouts: configuration, naming: "Redis \(url)")
         defer { connection.close() }
         if case .sentinel = url.endpoint {
             report("  ok: Redis \(url): a quorum of Sentinels named the primary, which says it is one (ROLE)")
@@ -132,8 +130,62 @@ struct ConfigurationCheck {
             "  ok: Redis \(url): connected\(url.password == nil ? "" : ", authenticated")\(url.database == 0 ? "" : ", database \(url.database) selected")"
         )
 
+        try checkCommands(on: connection, url: url, probe: "\(keys)check:\(getpid())", configuration, report: report)
+    }
+
+    /// The slot map (its primaries and whether they serve every slot), then on each primary
+    /// what the cache sends, with a probe key of that primary's slots.
+    private func checkCluster(_ configuration: Configuration, report: (String) -> Void) throws(Failure) {
+        let settings = configuration.redis
+        let map = RedisClusterMap(
+            url: settings.url, connectTimeout: settings.connectTimeout,
+            commandTimeout: max(settings.commandTimeout, .milliseconds(500)))
+        map.refresh()
+        guard let topology = map.topology() else {
+            throw Failure(description: "Redis Cluster \(settings.url): \(map.lastProblem ?? "no slot map")")
+        }
+        let primaries = topology.primaries.map(\.description).joined(separator: ", ")
+        if !topology.servesEverySlot {
+            throw Failure(
+                description: "Redis Cluster \(settings.url): some slots have no primary (primaries: \(primaries))")
+        }
+        report(
+            "  ok: Redis Cluster \(settings.url): \(topology.primaries.count) primaries serve every slot (\(primaries)), \(topology.replicas.count) replicas"
+        )
         let keys = configuration.cachePolicy.keyspace.keyPrefix
-        let probe = "\(keys)check:\(getpid())"
+        for node in topology.primaries {
+            let url = map.url(of: node)
+            let connection = try connect(url, timeouts: configuration, naming: "Redis Cluster node \(node)")
+            defer { connection.close() }
+            // A probe key in this primary's slots: any other would be answered -MOVED.
+            guard
+                let probe = (0..<100_000).lazy.map({ "\(keys)check:\(getpid()):\($0)" })
+                    .first(where: { topology.primary(forKey: $0) == node })
+            else { continue }
+            try checkCommands(on: connection, url: url, probe: probe, configuration, report: report)
+        }
+    }
+
+    /// A connection with the command timeout at least half a second: a check, not a request.
+    private func connect(_ url: RedisURL, timeouts configuration: Configuration, naming what: String) throws(Failure)
+        -> RedisConnection
+    {
+        let settings = configuration.redis
+        do {
+            return try RedisConnection(
+                url: url, connectTimeout: settings.connectTimeout,
+                commandTimeout: max(settings.commandTimeout, .milliseconds(500)))
+        } catch {
+            throw Failure(description: "\(what): \(error)")
+        }
+    }
+
+    private func checkCommands(
+        on connection: RedisConnection, url: RedisURL, probe: String, _ configuration: Configuration,
+        report: (String) -> Void
+    ) throws(Failure) {
+        let settings = configuration.redis
+        let keys = configuration.cachePolicy.keyspace.keyPrefix
         func send(_ arguments: String...) throws(Failure) -> RedisReply {
             let reply: RedisReply
             do { reply = try connection.command(arguments.map { Array($0.utf8) }) } catch {
@@ -183,7 +235,7 @@ struct ConfigurationCheck {
             throw Failure(description: "Redis \(url): SUBSCRIBE \(error)")
         }
         report(
-            "  ok: Redis' ACL allows every command fibcache sends (PING, SET, GETRANGE, GET, TTL, PTTL, WATCH, UNWATCH, MULTI, DEL, EXEC, CLIENT ID, CLIENT TRACKING, SUBSCRIBE) on \(keys)*"
+            "  ok: Redis' ACL allows every command fibcache sends (PING, SET, GETRANGE, GET, TTL, PTTL, WATCH, UNWATCH, MULTI, DEL, EXEC, CLIENT ID, CLIENT TRACKING, SUBSCRIBE) on \(keys)* at \(url)"
         )
     }
 }

@@ -68,7 +68,33 @@ struct Server {
             allowedPeers: configuration.allowedPeers,
             maxIdleConnections: configuration.maxIdleConnections,
             idleConnectionTimeout: configuration.idleConnectionTimeout, logger: logger)
-        let statistics = ServiceStatistics(workerCount: configuration.workers, connections: { server.connectionCounts })
+        let redisSettings = configuration.redis
+        // A Redis Cluster: one slot map for the process, refreshed on a thread of its own.
+        let cluster: RedisClusterMap?
+        if case .cluster = redisSettings.url.endpoint {
+            let map = RedisClusterMap(
+                url: redisSettings.url, connectTimeout: redisSettings.connectTimeout,
+                commandTimeout: redisSettings.commandTimeout,
+                onProblem: { problem in
+                    if let problem {
+                        logger.warning(
+                            "cannot learn the Redis Cluster's slot map; keeping the one in use",
+                            metadata: ["redis": "\(redisSettings.url)", "reason": "\(problem)"])
+                    } else {
+                        logger.notice("Redis Cluster slot map learned", metadata: ["redis": "\(redisSettings.url)"])
+                    }
+                })
+            guard map.start() else {
+                logger.critical("no thread for the Redis Cluster's slot map")
+                throw ExitCode(1)
+            }
+            cluster = map
+        } else {
+            cluster = nil
+        }
+        let statistics = ServiceStatistics(
+            workerCount: configuration.workers, connections: { server.connectionCounts },
+            storeReport: { [cluster] in cluster?.report })
         // Suspended until Redis' invalidation channel is up (RedisInvalidations, below).
         let localCopy =
             configuration.localCacheBytes > 0
@@ -90,25 +116,34 @@ struct Server {
         let health = RedisHealth(
             target: configuration.redis.url.description, logger: logger,
             onFailure: { statistics.cacheStoreFailed() })
-        let redisSettings = configuration.redis
         let primaries = RememberedPrimary()
         if let localCopy {
             let keyspace = configuration.cachePolicy.keyspace
-            let invalidations = RedisInvalidations(
-                settings: redisSettings, prefix: keyspace.keyPrefix,
-                handler: .init(
-                    keys: { keys in for key in keys { if let n = keyspace.n(forKey: key) { localCopy.invalidate(n) } }
-                    },
-                    all: { localCopy.invalidateAll() },
-                    channel: { up in if up { localCopy.resume() } else { localCopy.suspend() } }), logger: logger)
-            if !invalidations.start() {
+            let handler = RedisInvalidations.Handler(
+                keys: { keys in for key in keys { if let n = keyspace.n(forKey: key) { localCopy.invalidate(n) } } },
+                all: { localCopy.invalidateAll() },
+                channel: { up in if up { localCopy.resume() } else { localCopy.suspend() } })
+            // A cluster: a channel per primary (each tells only of its own keys).
+            let started =
+                if let cluster {
+                    ClusterInvalidations(
+                        map: cluster, settings: redisSettings, prefix: keyspace.keyPrefix, handler: handler,
+                        logger: logger
+                    ).start()
+                } else {
+                    RedisInvalidations(
+                        settings: redisSettings, prefix: keyspace.keyPrefix, handler: handler, logger: logger
+                    ).start()
+                }
+            if !started {
                 logger.warning("no thread for Redis' invalidation channel: the in-process copy stays unused")
             }
         }
 
         try server.start { worker in
             // Runs on the worker's own thread: the Redis connection stays confined to it.
-            let store = RedisCacheStore(settings: redisSettings, health: health, primaries: primaries)
+            let store = RedisCacheStore(
+                settings: redisSettings, health: health, primaries: primaries, cluster: cluster)
             return { request in
                 let response = service.respond(
                     to: HTTPRequest(fastCGI: request), store: store, worker: worker,

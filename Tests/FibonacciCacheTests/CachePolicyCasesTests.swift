@@ -89,7 +89,7 @@ private let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandle
 
     @Test func lockHeldElsewhereServesTheHoldersValue() throws {
         let store = InMemoryCache()
-        store.locks["fibonacci_7:lock"] = "another-process"
+        store.locks["{fibonacci_7}:lock"] = "another-process"
         store.onGet = { [unowned store] _ in if store.gets.count == 3 { store.values["fibonacci_7"] = Self.value(7) } }
         var computed = 0
         let answer = try ask(cache(), 7, store: store, computed: &computed)
@@ -98,11 +98,11 @@ private let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandle
 
     @Test func lockHeldElsewhereTooLongComputesHereAndLeavesTheLock() throws {
         let store = InMemoryCache()
-        store.locks["fibonacci_7:lock"] = "another-process"
+        store.locks["{fibonacci_7}:lock"] = "another-process"
         var computed = 0
         let answer = try ask(cache(), 7, store: store, computed: &computed)
         #expect(answer.outcome == .miss && computed == 1 && clock.slept.count == 10)
-        #expect(store.values["fibonacci_7"] == Self.value(7) && store.locks["fibonacci_7:lock"] == "another-process")
+        #expect(store.values["fibonacci_7"] == Self.value(7) && store.locks["{fibonacci_7}:lock"] == "another-process")
     }
 
     @Test func lockLostIsABypassAndTakenBackNextTime() throws {
@@ -118,7 +118,7 @@ private let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandle
 
     @Test func abandonedWhenEveryoneHasGoneWhileWaiting() {
         let store = InMemoryCache()
-        store.locks["fibonacci_7:lock"] = "another-process"
+        store.locks["{fibonacci_7}:lock"] = "another-process"
         var computed = 0
         #expect(throws: MissFailure.abandoned) {
             try ask(cache(), 7, store: store, computed: &computed, hasGone: { true })

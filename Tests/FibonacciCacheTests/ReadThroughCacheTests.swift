@@ -146,7 +146,7 @@ extension ReadThroughCache {
 
     @Test func lockHeldElsewhereWaitsThenComputesItself() {
         let store = InMemoryCache()
-        store.locks["fibonacci_41:lock"] = "another-process"
+        store.locks["{fibonacci_41}:lock"] = "another-process"
         let answer = cache().value(for: 41, store: store, compute: fibonacci(41))
         #expect(answer.outcome == .miss && answer.computedHere)
         #expect(answer.digits == Array("165580141".utf8))
@@ -155,12 +155,12 @@ extension ReadThroughCache {
         #expect(store.gets.count == 1 + 60)
         #expect(answer.cacheTime == .milliseconds(300))
         #expect(store.values["fibonacci_41"] == answer.digits, "stored for the others")
-        #expect(store.locks["fibonacci_41:lock"] == "another-process", "never releases a lock it does not hold")
+        #expect(store.locks["{fibonacci_41}:lock"] == "another-process", "never releases a lock it does not hold")
     }
 
     @Test func lockHeldElsewhereServesTheOtherProcessValueOnceItAppears() {
         let store = InMemoryCache()
-        store.locks["fibonacci_30:lock"] = "another-process"
+        store.locks["{fibonacci_30}:lock"] = "another-process"
         store.onGet = { [unowned store] _ in
             // The other process stores its value before the third poll.
             if store.gets.count == 3 { store.values["fibonacci_30"] = Array("832040".utf8) }
@@ -179,7 +179,7 @@ extension ReadThroughCache {
 
     @Test func anImplausibleValueWhileWaitingIsNotServed() {
         let store = InMemoryCache()
-        store.locks["fibonacci_20:lock"] = "another-process"
+        store.locks["{fibonacci_20}:lock"] = "another-process"
         store.values["fibonacci_20"] = Array("67650".utf8)  // five digits: F(20) has four
         let answer = cache().value(for: 20, store: store, compute: fibonacci(20))
         #expect(answer.digits == Array("6765".utf8))
@@ -189,7 +189,7 @@ extension ReadThroughCache {
 
     @Test func theStoreGoingAwayWhileWaitingIsABypass() {
         let store = InMemoryCache()
-        store.locks["fibonacci_25:lock"] = "another-process"
+        store.locks["{fibonacci_25}:lock"] = "another-process"
         store.onGet = { [unowned store] _ in if store.gets.count == 2 { store.available = false } }
         let answer = cache().value(for: 25, store: store, compute: fibonacci(25))
         #expect(answer.outcome == .bypass && answer.computedHere)
@@ -207,7 +207,7 @@ extension ReadThroughCache {
             return Array("3524578".utf8)
         }
         #expect(first.outcome == .bypass, "served, not stored")
-        #expect(store.locks["fibonacci_33:lock"] != nil, "left behind")
+        #expect(store.locks["{fibonacci_33}:lock"] != nil, "left behind")
         store.available = true
         let second = readThrough.value(for: 33, store: store, compute: fibonacci(33))
         #expect(second.outcome == .miss && second.computedHere)
@@ -223,7 +223,7 @@ extension ReadThroughCache {
         store.losesLockReplies = true
         let readThrough = cache()
         #expect(readThrough.value(for: 35, store: store, compute: fibonacci(35)).outcome == .bypass)
-        #expect(store.locks["fibonacci_35:lock"] != nil, "taken, though the reply said otherwise")
+        #expect(store.locks["{fibonacci_35}:lock"] != nil, "taken, though the reply said otherwise")
         store.losesLockReplies = false
         let second = readThrough.value(for: 35, store: store, compute: fibonacci(35))
         #expect(second.outcome == .miss && second.computedHere)
@@ -235,7 +235,7 @@ extension ReadThroughCache {
     /// takes the lock nor waits for anyone's (a lock left behind cannot delay it).
     @Test func aCheapMissTakesNoLockAndWaitsForNoOne() {
         let store = InMemoryCache()
-        store.locks["fibonacci_40:lock"] = "another-process"
+        store.locks["{fibonacci_40}:lock"] = "another-process"
         let answer = cache().value(for: 40, cheap: true, store: store, compute: fibonacci(40))
         #expect(answer.outcome == .miss && answer.computedHere)
         #expect(store.lockAttempts == 0)
@@ -287,9 +287,9 @@ extension ReadThroughCache {
 
     @Test func anotherProcesssLockIsNotTakenBack() {
         let store = InMemoryCache()
-        store.locks["fibonacci_34:lock"] = "another-process"
+        store.locks["{fibonacci_34}:lock"] = "another-process"
         _ = cache().value(for: 34, store: store, compute: fibonacci(34))
-        #expect(store.locks["fibonacci_34:lock"] == "another-process")
+        #expect(store.locks["{fibonacci_34}:lock"] == "another-process")
         #expect(clock.slept.count == 60, "waited the whole lock wait")
     }
 

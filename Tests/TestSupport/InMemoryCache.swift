@@ -1,7 +1,7 @@
 import FibonacciCache
 
 /// A cache store in a dictionary, for testing the caching policy and the
-/// request flow without Redis. Lock keys are the value's key with `:lock`, as
+/// request flow without Redis. Lock keys are the lock name (`{fibonacci_<n>}`) with `:lock`, as
 /// the Redis adapter writes them, so tests can plant another process's lock.
 package final class InMemoryCache: CacheStore {
     package var values: [String: [UInt8]] = [:]

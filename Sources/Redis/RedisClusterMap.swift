@@ -1,0 +1,189 @@
+import Synchronization
+import SystemSupport
+
+/// A Redis Cluster's slot map as one process knows it: learned from the nodes'
+/// `CLUSTER SLOTS`, shared by the workers' connections, and refreshed by one thread
+/// of its own — at start, when a worker reports it stale (a `-MOVED`, a node that
+/// fails), and every `period` (new or removed primaries) — at most once per
+/// `minInterval`, however many workers report it: no storm of refreshes in a failover.
+///
+/// A worker never waits for a refresh, except for the first map: it follows the
+/// redirection it was given meanwhile. A refresh asks the known primaries, then the
+/// URL's nodes, each on a fresh connection bounded by the timeouts, until one answers
+/// with a map it accepts (`ClusterTopology`); none answering keeps the map in use.
+package final class RedisClusterMap: Sendable {
+    /// Counts for `/status` and `/metrics`, since start.
+    package struct Counts: Sendable, Equatable {
+        package var refreshes = 0
+        package var failedRefreshes = 0
+        package var moved = 0
+        package var asked = 0
+        package var errorsByNode: [RedisURL.Node: Int] = [:]
+    }
+
+    private struct State: Sendable {
+        var topology: ClusterTopology?
+        var firstAttempt = false
+        var lastProblem: String?
+        var counts = Counts()
+    }
+
+    private let url: RedisURL
+    private let connectTimeout: Duration
+    private let commandTimeout: Duration
+    private let minInterval: Duration
+    private let period: Duration
+    private let state = LockedValue(State())
+    private let stale = Atomic<Bool>(true)
+    /// Bumped with every change of the map: a worker compares it to reuse its copy.
+    private let versions = Atomic<Int>(0)
+    private let firstMap = Latch<Bool>()
+    /// Told of each refresh that fails (its reason) and of the first that succeeds after (nil).
+    private let onProblem: @Sendable (String?) -> Void
+
+    /// A cluster's answer holds a few words per range and node; one range per slot at most.
+    static let replyLimits = RedisReplyLimits(maxBytes: 8 << 20, maxElements: 16 * ClusterSlot.count)
+
+    package init(
+        url: RedisURL, connectTimeout: Duration, commandTimeout: Duration,
+        minInterval: Duration = .milliseconds(250), period: Duration = .seconds(5),
+        onProblem: @escaping @Sendable (String?) -> Void = { _ in }
+    ) {
+        self.url = url
+        self.connectTimeout = connectTimeout
+        self.commandTimeout = commandTimeout
+        self.minInterval = minInterval
+        self.period = period
+        self.onProblem = onProblem
+    }
+
+    package var seeds: [RedisURL.Node] {
+        if case .cluster(let seeds) = url.endpoint { return seeds }
+        return []
+    }
+
+    package var version: Int { versions.load(ordering: .acquiring) }
+
+    /// The map in use; before the first refresh has been tried, waits for it.
+    package func topology() -> ClusterTopology? {
+        let (topology, tried) = state.withLock { ($0.topology, $0.firstAttempt) }
+        if tried { return topology }
+        _ = firstMap.wait()
+        return state.withLock { $0.topology }
+    }
+
+    /// The map in use, never waiting (nil before the first).
+    package var currentTopology: ClusterTopology? { state.withLock { $0.topology } }
+
+    /// The map may be out of date: refreshed soon (once, however many say so).
+    package func markStale() { stale.store(true, ordering: .relaxed) }
+
+    package var lastProblem: String? { state.withLock { $0.lastProblem } }
+
+    package var counts: Counts { state.withLock { $0.counts } }
+
+    package func redirected(_ kind: ClusterRedirection.Kind) {
+        state.withLock { state in
+            switch kind {
+            case .moved: state.counts.moved += 1
+            case .ask: state.counts.asked += 1
+            }
+        }
+    }
+
+    package func failed(at node: RedisURL.Node) {
+        state.withLock { $0.counts.errorsByNode[node, default: 0] += 1 }
+    }
+
+    /// Runs the refreshing thread for the life of the process; false if none could be made.
+    @discardableResult
+    package func start() -> Bool {
+        DetachedThread.spawn { self.run() } == 0
+    }
+
+    /// A node's own URL: the cluster's credentials and TLS, that node's address.
+    package func url(of node: RedisURL.Node) -> RedisURL {
+        var direct = url
+        direct.endpoint = .tcp(host: node.host, port: node.port)
+        direct.database = 0
+        return direct
+    }
+
+    private func run() {
+        let clock = ContinuousClock()
+        var last: ContinuousClock.Instant?
+        while true {
+            let now = clock.now
+            let due = last.map { now - $0 >= period } ?? true
+            if due || (stale.load(ordering: .relaxed) && last.map { now - $0 >= minInterval } ?? true) {
+                stale.store(false, ordering: .relaxed)
+                last = now
+                refresh()
+            }
+            SystemClock().sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Asks the nodes in turn until one gives a map.
+    package func refresh() {
+        let known = state.withLock { $0.topology.map { $0.primaries + $0.replicas } ?? [] }
+        var problems: [String] = []
+        var learned: ClusterTopology?
+        for node in known + seeds.filter({ !known.contains($0) }) {
+            do {
+                let connection = try RedisConnection(
+                    url: url(of: node), connectTimeout: connectTimeout, commandTimeout: commandTimeout,
+                    limits: Self.replyLimits)
+                defer { connection.close() }
+                let reply = try connection.command("CLUSTER", "SLOTS")
+                if case .error(let message) = reply { throw RedisError.server(message) }
+                let topology = try ClusterTopology(slotsReply: reply, asked: node)
+                guard !topology.primaries.isEmpty else { throw ClusterTopology.Refused(description: "no slot served") }
+                learned = topology
+                break
+            } catch {
+                problems.append("\(node): \(error)")
+            }
+        }
+        if let learned {
+            adopt(learned)
+        } else {
+            failedRefresh("no node gave the cluster's slot map: " + problems.joined(separator: "; "))
+        }
+    }
+
+    /// A map learned from a node: in use from now on.
+    package func adopt(_ topology: ClusterTopology) {
+        let (changed, hadProblem) = state.withLock { state in
+            defer {
+                state.firstAttempt = true
+                state.lastProblem = nil
+                state.topology = topology
+                state.counts.refreshes += 1
+            }
+            return (topology != state.topology, state.lastProblem != nil)
+        }
+        if changed { versions.add(1, ordering: .releasing) }
+        if hadProblem { onProblem(nil) }
+        firstAttemptMade()
+    }
+
+    private func failedRefresh(_ problem: String) {
+        let previousProblem = state.withLock { state in
+            defer {
+                state.firstAttempt = true
+                state.lastProblem = problem
+                state.counts.failedRefreshes += 1
+            }
+            return state.lastProblem
+        }
+        if problem != previousProblem { onProblem(problem) }
+        firstAttemptMade()
+    }
+
+    private func firstAttemptMade() {
+        if !firstMapFulfilled.exchange(true, ordering: .acquiringAndReleasing) { firstMap.fulfil(true) }
+    }
+
+    private let firstMapFulfilled = Atomic<Bool>(false)
+}
