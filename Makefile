@@ -5,7 +5,7 @@ PYTHON ?= python3
 # (Package.swift; in the environment so that SwiftPM's cached manifest follows it).
 export FIBCACHE_TLS ?= $(shell pkg-config --exists hiredis_ssl 2>/dev/null && [ -e /usr/include/openssl/ssl.h ] && echo 1 || echo 0)
 
-.PHONY: all build build-release build-static run stop reproduce status deps test test-deps lint format test-unit test-integration test-browser test-fuzz test-system test-trixie test-faults fuzz-fastcgi test-cluster deb test-deb bench bench-defaults install uninstall clean
+.PHONY: all build build-release build-static run stop reproduce status deps test test-deps lint format test-unit test-integration test-browser test-fuzz test-system test-trixie test-faults fuzz-fastcgi test-cluster deb test-deb bench bench-defaults bench-cluster install uninstall clean
 
 all: build
 
@@ -109,6 +109,12 @@ bench-defaults:
 	scripts/install-deps bench
 	$(SWIFT) build -c release --product fibcache
 	$(PYTHON) bench/defaults.py
+
+## Hits through one Redis beside a three-primary Redis Cluster, and the cache's memory sizing (bench/cluster.py).
+bench-cluster:
+	scripts/install-deps bench
+	$(SWIFT) build -c release --product fibcache
+	$(PYTHON) bench/cluster.py
 
 ## Breaking things on purpose: malformed FastCGI, Redis killed/frozen/refusing during load,
 ## a bounded soak (release binary, RSS before/after) and a valgrind run of the C interop paths.

@@ -75,9 +75,12 @@ def fibonacci(n):
     return a
 
 
-def wrk(port, path, connections):
+def wrk(port, path, connections, script=None, script_args=()):
+    """wrk on `path`, or on the paths a Lua `script` makes (its arguments after `--`)."""
+    scripted = ["-s", str(script)] if script else []
     out = subprocess.run([*pinned(LOAD_CPUS), "wrk", "-t2", f"-c{connections}", f"-d{DURATION}s", "--latency",
-                          "--timeout", "10s", f"http://127.0.0.1:{port}{path}"],
+                          "--timeout", "10s", *scripted, f"http://127.0.0.1:{port}{path}",
+                          *(["--", *map(str, script_args)] if script_args else [])],
                          capture_output=True, text=True, check=True, timeout=DURATION + 60).stdout
 
     def ms(text):

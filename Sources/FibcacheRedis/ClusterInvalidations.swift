@@ -9,8 +9,11 @@ import SystemSupport
 /// key whose primary could not tell us of its change is never served from the copy.
 package final class ClusterInvalidations: Sendable {
     private struct State {
-        var channels: [RedisURL.Node: RedisInvalidations] = [:]
+        /// Each primary's channel, with a number of its own: a stopped channel's last word
+        /// never counts for a channel started later for the same node.
+        var channels: [RedisURL.Node: (id: Int, channel: RedisInvalidations)] = [:]
         var up: Set<RedisURL.Node> = []
+        var nextID = 0
         /// What the handler was last told: all up, or not.
         var reported = false
     }
@@ -51,35 +54,40 @@ package final class ClusterInvalidations: Sendable {
         }
     }
 
-    /// A channel for each of `primaries`, none for any other node.
+    /// A channel for each of `primaries`, none for any other node. All are in the state before
+    /// any starts, so that "every channel up" is never said of a partial set.
     private func follow(_ primaries: Set<RedisURL.Node>) {
-        let (added, removed) = state.withLock { state -> ([RedisURL.Node], [RedisInvalidations]) in
+        let (added, removed) = state.withLock { state -> ([RedisInvalidations], [RedisInvalidations]) in
             let gone = state.channels.keys.filter { !primaries.contains($0) }
-            let removed = gone.compactMap { state.channels.removeValue(forKey: $0) }
+            let removed = gone.compactMap { state.channels.removeValue(forKey: $0)?.channel }
             state.up.subtract(gone)
-            return (primaries.filter { state.channels[$0] == nil }, removed)
+            var added: [RedisInvalidations] = []
+            for node in primaries where state.channels[node] == nil {
+                let id = state.nextID
+                state.nextID += 1
+                var nodeSettings = settings
+                nodeSettings.url = map.url(of: node)
+                let channel = RedisInvalidations(
+                    settings: nodeSettings, prefix: prefix,
+                    handler: .init(
+                        keys: handler.keys, all: handler.all,
+                        channel: { [weak self] up in self?.channel(of: node, id: id, isUp: up) }),
+                    logger: logger)
+                state.channels[node] = (id, channel)
+                added.append(channel)
+            }
+            return (added, removed)
         }
         for channel in removed { channel.stop() }
-        for node in added {
-            var nodeSettings = settings
-            nodeSettings.url = map.url(of: node)
-            let channel = RedisInvalidations(
-                settings: nodeSettings, prefix: prefix,
-                handler: .init(
-                    keys: handler.keys, all: handler.all,
-                    channel: { [weak self] up in self?.channel(of: node, isUp: up) }),
-                logger: logger)
-            state.withLock { $0.channels[node] = channel }
-            if !channel.start() {
-                logger.warning("no thread for a Redis invalidation channel: the in-process copy stays unused")
-            }
-        }
         report()
+        for channel in added where !channel.start() {
+            logger.warning("no thread for a Redis invalidation channel: the in-process copy stays unused")
+        }
     }
 
-    private func channel(of node: RedisURL.Node, isUp: Bool) {
+    private func channel(of node: RedisURL.Node, id: Int, isUp: Bool) {
         state.withLock { state in
-            guard state.channels[node] != nil else { return }
+            guard state.channels[node]?.id == id else { return }
             if isUp { state.up.insert(node) } else { state.up.remove(node) }
         }
         report()

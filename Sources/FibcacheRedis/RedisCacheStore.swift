@@ -33,10 +33,20 @@ package final class RedisCacheStore: CacheStore {
     /// Makes a connection to one node of a cluster.
     package typealias NodeConnector = (RedisURL.Node) throws(RedisError) -> any RedisCommanding
 
-    /// The lock on computing a value lives beside it: `lockKey` (`{fibonacci_<n>}` and
-    /// an algorithm's variant, hash-tagged so that a cluster keeps it in the value's slot)
-    /// with this suffix.
+    /// The lock on computing a value lives beside it: its name (`{fibonacci_<n>}` and an
+    /// algorithm's variant: `CacheKeyspace.lockName`) with this suffix. On a cluster the
+    /// braces stay, so that the lock hashes to its value's slot (`{fibonacci_40}:lock`); on one
+    /// Redis they go, and the key is the one fibcache always used (`fibonacci_40:lock`, which
+    /// the ACLs operators wrote for it allow).
     static let lockSuffix = ":lock"
+
+    private func lockKey(_ name: String) -> String {
+        guard cluster == nil, name.hasPrefix("{"), let close = name.firstIndex(of: "}") else {
+            return name + Self.lockSuffix
+        }
+        return String(name[name.index(after: name.startIndex)..<close] + name[name.index(after: close)...])
+            + Self.lockSuffix
+    }
 
     private let settings: Settings
     private let health: RedisHealth
@@ -149,7 +159,7 @@ package final class RedisCacheStore: CacheStore {
     }
 
     package func acquireLock(for key: String, token: String, expiry: Duration) -> LockAttempt {
-        let lock = key + Self.lockSuffix
+        let lock = lockKey(key)
         switch run(["SET", lock, token, "NX", "PX", String(Self.milliseconds(expiry))], isWrite: true) {
         case .status?: return .acquired
         case .null?:
@@ -171,9 +181,9 @@ package final class RedisCacheStore: CacheStore {
     /// one, and a connection left inside the exchange is closed.
     @discardableResult
     package func releaseLock(for key: String, token: String) -> Bool {
-        let lock = key + Self.lockSuffix
-        guard let (link, reply) = self.send(["WATCH", lock].map { Array($0.utf8) }), case .status = reply,
-            let watching = link.connection
+        let lock = lockKey(key)
+        guard let (link, reply) = self.send(["WATCH", lock].map { Array($0.utf8) }),
+            case .status? = accept(reply, link: link, isWrite: false), let watching = link.connection
         else {
             return false
         }
@@ -197,34 +207,35 @@ package final class RedisCacheStore: CacheStore {
         default:
             break
         }
-        if link.connection === watching { link.drop() }
+        if link.connection === watching { link.close() }
         return false
     }
 
-    package func unavailabilityReason() -> String? {
+    /// `PING`: to the one Redis, or to every primary of the cluster's map.
+    package func readiness() -> CacheStoreReadiness {
         let ping = [Array("PING".utf8)]
-        guard let cluster else {
-            if let reply = single?.send(ping), case .status = reply { return nil }
-            return health.lastProblem ?? "Redis did not answer PING"
-        }
-        let silent = nodeReadiness().filter { !$0.answers }
-        if cluster.topology == nil { return cluster.map.lastProblem ?? "no slot map of the cluster yet" }
-        if silent.isEmpty { return nil }
-        return "not answering PING: " + silent.map(\.node).joined(separator: ", ")
-            + (health.lastProblem.map { " (\($0))" } ?? "")
-    }
-
-    /// A cluster's primaries, and whether each answers `PING` (empty for one Redis).
-    package func nodeReadiness() -> [(node: String, answers: Bool)] {
-        guard let cluster else { return [] }
-        refreshTopology(cluster)
-        return (cluster.topology?.primaries ?? []).map { node in
-            var answers = false
-            if let reply = link(to: node, in: cluster).send([Array("PING".utf8)]), case .status = reply {
-                answers = true
+        func answers(_ link: RedisLink) -> Bool {
+            guard let reply = link.send(ping), case .status? = accept(reply, link: link, isWrite: false) else {
+                return false
             }
-            return (node.description, answers)
+            return true
         }
+        guard let cluster else {
+            guard let single, !answers(single) else { return CacheStoreReadiness(reason: nil) }
+            return CacheStoreReadiness(reason: health.lastProblem ?? "Redis did not answer PING")
+        }
+        refreshTopology(cluster)
+        guard let topology = cluster.topology else {
+            return CacheStoreReadiness(reason: cluster.map.lastProblem ?? "no slot map of the cluster yet")
+        }
+        let nodes = topology.primaries.map { node in
+            (address: node.description, answers: answers(link(to: node, in: cluster)))
+        }
+        let down = zip(topology.primaries, nodes).filter { !$0.1.answers }.map { node, _ in
+            "\(node)" + (health.node(node.description).lastProblem.map { " (\($0))" } ?? "")
+        }
+        return CacheStoreReadiness(
+            reason: down.isEmpty ? nil : "not answering PING: " + down.joined(separator: ", "), nodes: nodes)
     }
 
     /// Redis expiries in milliseconds (`PX`), at least 1: `PX 0` is an error.
@@ -256,12 +267,13 @@ package final class RedisCacheStore: CacheStore {
         let slot = ClusterSlot.of(arguments[1])
         guard let topology = cluster.topology, let node = topology.primary(forSlot: slot) else {
             cluster.map.markStale()
-            health.unavailable(cluster.map.lastProblem ?? "no node of the cluster serves slot \(slot)")
+            health.unavailable(cluster.map.lastProblem ?? "no node of the cluster serves some of its slots")
             return nil
         }
         let link = link(to: node, in: cluster)
         guard let reply = link.send(arguments) else { return nil }
-        guard case .error(let message) = reply, let redirection = ClusterRedirection(errorReply: message) else {
+        guard case .error(let message) = reply, let redirection = ClusterRedirection(errorReply: message, from: node)
+        else {
             return (link, reply)
         }
         cluster.map.redirected(redirection.kind)
@@ -283,14 +295,14 @@ package final class RedisCacheStore: CacheStore {
     }
 
     /// The worker's copy of the cluster's map, brought up to date when the shared one changed;
-    /// links to nodes no longer in it are closed.
+    /// links to nodes no longer primaries are closed.
     private func refreshTopology(_ cluster: ClusterRouting) {
         let version = cluster.map.version
         guard version != cluster.version || cluster.topology == nil else { return }
         cluster.topology = cluster.map.topology()
         cluster.version = version
         guard let topology = cluster.topology else { return }
-        for (node, link) in cluster.links where !topology.contains(node) {
+        for (node, link) in cluster.links where !topology.primaries.contains(node) {
             link.drop()
             cluster.links[node] = nil
         }
@@ -301,8 +313,8 @@ package final class RedisCacheStore: CacheStore {
         let map = cluster.map
         let connect = cluster.connect
         let link = RedisLink(
-            connect: { () throws(RedisError) in try connect(node) }, health: health, clock: clock,
-            backoff: Self.backoff(settings), label: "\(node): ",
+            connect: { () throws(RedisError) in try connect(node) }, health: health.node(node.description),
+            clock: clock, backoff: Self.backoff(settings),
             onFailure: {
                 map.failed(at: node)
                 map.markStale()
@@ -328,10 +340,10 @@ package final class RedisCacheStore: CacheStore {
             {
                 cluster.map.markStale()
             }
-            health.commandFailed(message)
+            link.health.commandFailed(message)
             return nil
         }
-        if isWrite { health.commandSucceeded() }
+        if isWrite { link.health.commandSucceeded() }
         return reply
     }
 }

@@ -32,11 +32,26 @@ package final class RedisHealth: Sendable {
     /// Told of every failed command or connection (the service counts them).
     private let onFailure: @Sendable () -> Void
 
+    /// A cluster's nodes, each with a condition of its own (`node(_:)`).
+    private let nodes = LockedValue<[String: RedisHealth]>([:])
+
     /// - Parameter target: the URL as logged, password masked (`RedisURL.description`).
     package init(target: String, logger: Logger, onFailure: @escaping @Sendable () -> Void = {}) {
         self.target = target
         self.logger = logger
         self.onFailure = onFailure
+    }
+
+    /// One node of a cluster, shared by the workers like this one: its failures, recovery and
+    /// log lines its own (the node named in them), so that two nodes in trouble neither log in
+    /// turns nor end each other's backoff.
+    package func node(_ address: String) -> RedisHealth {
+        nodes.withLock { nodes in
+            if let health = nodes[address] { return health }
+            let health = RedisHealth(target: address, logger: logger, onFailure: onFailure)
+            nodes[address] = health
+            return health
+        }
     }
 
     /// The current connection failure or refused command, if any.

@@ -9,10 +9,9 @@ final class RedisLink {
     typealias Connector = RedisCacheStore.Connector
 
     private let connect: Connector
-    private let health: RedisHealth
+    /// The node's condition, shared by the workers' links to it.
+    let health: RedisHealth
     private let clock: any BlockingClock
-    /// Said before a failure's reason (a cluster node's address), so a log line names the node.
-    private let label: String
     /// Told of each connection dropped after a failure (a Sentinel-named primary is forgotten).
     private let onDrop: (any RedisCommanding) -> Void
     /// Told of each failure (a cluster's map may be out of date; the node's errors counted).
@@ -30,7 +29,7 @@ final class RedisLink {
 
     init(
         connect: @escaping Connector, health: RedisHealth, clock: any BlockingClock, backoff: ExponentialBackoff,
-        label: String = "", onDrop: @escaping (any RedisCommanding) -> Void = { _ in },
+        onDrop: @escaping (any RedisCommanding) -> Void = { _ in },
         onFailure: @escaping () -> Void = {}
     ) {
         self.onFailure = onFailure
@@ -38,7 +37,6 @@ final class RedisLink {
         self.health = health
         self.clock = clock
         self.backoff = backoff
-        self.label = label
         self.onDrop = onDrop
     }
 
@@ -99,7 +97,13 @@ final class RedisLink {
     /// Whether the link is waiting out its backoff after a failure.
     var isBackingOff: Bool { retryAt.map { clock.now < $0 } ?? false }
 
-    /// Closes the connection (the next command makes a new one).
+    /// Closes the connection, nothing else said (a transaction left half done).
+    func close() {
+        connection?.close()
+        connection = nil
+    }
+
+    /// Closes the connection after a failure (the next command makes a new one).
     func drop() {
         if let connection {
             onDrop(connection)
@@ -122,7 +126,7 @@ final class RedisLink {
         drop()
         retryAt = clock.now + backoff.next()
         recoveriesAtFailure = health.recoveryCount
-        health.unavailable(label + error.description)
+        health.unavailable(error.description)
         onFailure()
     }
 }

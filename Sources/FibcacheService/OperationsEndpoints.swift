@@ -10,16 +10,18 @@ extension FibonacciService {
     }
 
     func readiness(store: CacheStore) -> HTTPResponse {
-        let nodes = store.nodeReadiness()
+        let readiness = store.readiness()
         // A cluster: which of its primaries answer.
-        let nodesField =
-            nodes.isEmpty
+        let nodes =
+            readiness.nodes.isEmpty
             ? ""
-            : #", "nodes": {"# + nodes.map { #"\#(text($0.node)): \#($0.answers)"# }.joined(separator: ", ") + "}"
-        if let reason = store.unavailabilityReason() {
-            return json(503, #"{"status": "unavailable", "reason": "# + text(reason) + nodesField + "}")
+            : #", "nodes": {"#
+                + readiness.nodes.map { #"\#(text($0.address)): \#($0.answers)"# }.joined(separator: ", ")
+                + "}"
+        if let reason = readiness.reason {
+            return json(503, #"{"status": "unavailable", "reason": "# + text(reason) + nodes + "}")
         }
-        return json(200, #"{"status": "ready""# + nodesField + "}")
+        return json(200, #"{"status": "ready""# + nodes + "}")
     }
 
     private func text(_ value: String) -> String { String(decoding: JSON.quoted(value), as: UTF8.self) }

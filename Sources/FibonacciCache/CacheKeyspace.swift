@@ -17,9 +17,9 @@ package struct CacheKeyspace: Sendable, Equatable {
     }
 
     /// The name of the lock on computing F(n) (by an algorithm's `variant`, "" for the
-    /// default), to which the store adds its own suffix: the value's key in braces, so that
-    /// a Redis Cluster, which hashes only the part in braces, keeps the lock in the value's
-    /// slot (`{fibonacci_40}:lock`, `{fibonacci_40}:iterative:lock`).
+    /// default): the value's key in braces, then the variant. The store makes it a key of
+    /// its own (`CacheStore.acquireLock`); the braces say which part is the value's key (a
+    /// Redis Cluster hashes only that part, so the lock can live in its value's slot).
     package func lockName(for n: Int, variant: String) -> String {
         "{\(key(for: n))}" + (variant.isEmpty ? "" : ":\(variant)")
     }

@@ -22,15 +22,8 @@ package protocol CacheStore: AnyObject {
     /// the store could not be asked, so the lock may still be there.
     @discardableResult
     func releaseLock(for key: String, token: String) -> Bool
-    /// nil when the store answers; otherwise why not (for `/readyz`).
-    func unavailabilityReason() -> String?
-    /// The store's nodes (a cluster's primaries) and whether each answers, for `/readyz`;
-    /// empty when the store is one thing.
-    func nodeReadiness() -> [(node: String, answers: Bool)]
-}
-
-extension CacheStore {
-    package func nodeReadiness() -> [(node: String, answers: Bool)] { [] }
+    /// Whether the store answers, and which of its nodes do (for `/readyz`).
+    func readiness() -> CacheStoreReadiness
 }
 
 package enum CacheLookup: Equatable, Sendable {

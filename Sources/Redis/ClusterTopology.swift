@@ -11,9 +11,10 @@ package struct ClusterTopology: Sendable, Equatable {
     private var owners: [UInt16]
     private static let unserved = UInt16.max
 
-    /// At most this many ranges and nodes: far beyond real clusters (one range per slot),
-    /// and what keeps a hostile answer from costing more than a few hundred kilobytes.
-    static let maxNodes = 1000
+    /// At most this many nodes, primaries and replicas together: beyond the clusters a cache
+    /// uses, and what bounds the connections (a worker may have one per primary) and the
+    /// invalidation channels (one per primary) a hostile map could make fibcache open.
+    static let maxNodes = 256
 
     package init() {
         owners = Array(repeating: Self.unserved, count: ClusterSlot.count)
@@ -49,40 +50,60 @@ package struct ClusterTopology: Sendable, Equatable {
         self.init()
         guard case .array(let ranges) = reply else { throw Refused(description: "CLUSTER SLOTS answered \(reply)") }
         guard ranges.count <= ClusterSlot.count else { throw Refused(description: "more ranges than slots") }
+        var indices: [RedisURL.Node: UInt16] = [:]
+        var known: Set<RedisURL.Node> = []
         for range in ranges {
             guard case .array(let fields) = range, fields.count >= 3,
                 case .integer(let first) = fields[0], case .integer(let last) = fields[1],
                 0 <= first, first <= last, last < ClusterSlot.count
             else { throw Refused(description: "a slot range that is not [first, last, primary, ...]") }
+            // Each slot once: a range given twice (to one primary or two) is a lie, and checking
+            // it keeps a hostile answer's cost to one pass over the slots.
+            for slot in Int(first)...Int(last) where owners[slot] != Self.unserved {
+                throw Refused(description: "slot \(slot) given twice")
+            }
             guard let primary = try Self.node(fields[2], asked: asked) else { continue }
-            let index: Int
-            if let known = primaries.firstIndex(of: primary) {
-                index = known
+            let index: UInt16
+            if let seen = indices[primary] {
+                index = seen
             } else {
-                guard primaries.count < Self.maxNodes else { throw Refused(description: "too many nodes") }
-                index = primaries.count
+                guard known.count < Self.maxNodes else {
+                    throw Refused(description: "more than \(Self.maxNodes) nodes")
+                }
+                index = UInt16(primaries.count)
+                indices[primary] = index
+                known.insert(primary)
                 primaries.append(primary)
             }
-            for slot in Int(first)...Int(last) {
-                guard owners[slot] == Self.unserved || owners[slot] == UInt16(index) else {
-                    throw Refused(description: "slot \(slot) given to two primaries")
-                }
-                owners[slot] = UInt16(index)
+            for slot in Int(first)...Int(last) { owners[slot] = index }
+            guard fields.count - 3 <= Self.maxNodes else {
+                throw Refused(description: "more than \(Self.maxNodes) nodes")
             }
             for field in fields.dropFirst(3) {
-                guard let replica = try Self.node(field, asked: asked), !replicas.contains(replica) else { continue }
-                guard replicas.count < Self.maxNodes else { throw Refused(description: "too many nodes") }
+                guard let replica = try Self.node(field, asked: asked), !known.contains(replica) else { continue }
+                guard known.count < Self.maxNodes else {
+                    throw Refused(description: "more than \(Self.maxNodes) nodes")
+                }
+                known.insert(replica)
                 replicas.append(replica)
             }
         }
-        replicas.removeAll { primaries.contains($0) }
+        // A node named a replica in one range and a primary in another is a primary.
+        replicas.removeAll { indices[$0] != nil }
     }
 
-    /// `[host, port, id, ...]`; nil for an unknown endpoint (`?`).
+    /// `[host, port, id, ...]`; nil for an unknown endpoint (`?`). A null host (Redis 7's
+    /// `cluster-preferred-endpoint-type unknown-endpoint`), like an empty one, is the node asked's.
     private static func node(_ reply: RedisReply, asked: RedisURL.Node) throws(Refused) -> RedisURL.Node? {
-        guard case .array(let parts) = reply, parts.count >= 2, case .string(let hostBytes) = parts[0],
-            case .integer(let port) = parts[1], (1...65535).contains(port), hostBytes.count <= 255
+        guard case .array(let parts) = reply, parts.count >= 2, case .integer(let port) = parts[1],
+            (1...65535).contains(port)
         else { throw Refused(description: "a node that is not [host, port, ...]") }
+        let hostBytes: [UInt8]
+        switch parts[0] {
+        case .string(let bytes) where bytes.count <= 255: hostBytes = bytes
+        case .null: hostBytes = []
+        default: throw Refused(description: "a node that is not [host, port, ...]")
+        }
         let host = String(decoding: hostBytes, as: UTF8.self)
         if host == "?" { return nil }
         if host.isEmpty { return RedisURL.Node(host: asked.host, port: Int(port)) }
@@ -106,12 +127,19 @@ package struct ClusterRedirection: Sendable, Equatable {
     package let slot: Int
     package let node: RedisURL.Node
 
-    /// nil for any other error reply, or a redirection that does not parse.
-    package init?(errorReply message: String) {
+    /// nil for any other error reply, or a redirection that does not parse. An address without
+    /// a host (`:6380`: a node whose own endpoint is unknown) is on the host of `answering`.
+    package init?(errorReply message: String, from answering: RedisURL.Node) {
         let parts = message.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 3, let slot = Int(parts[1]), (0..<ClusterSlot.count).contains(slot),
-            let node = try? RedisURL.Node(parsing: parts[2], defaultPort: nil)
-        else { return nil }
+        guard parts.count == 3, let slot = Int(parts[1]), (0..<ClusterSlot.count).contains(slot) else { return nil }
+        let node: RedisURL.Node
+        do {
+            node = try RedisURL.Node(parsing: parts[2], defaultPort: nil)
+        } catch .missingHost(let port) {
+            node = RedisURL.Node(host: answering.host, port: port)
+        } catch {
+            return nil
+        }
         switch parts[0] {
         case "MOVED": kind = .moved
         case "ASK": kind = .ask

@@ -37,7 +37,6 @@ package final class RedisClusterMap: Sendable {
     private let stale = Atomic<Bool>(true)
     /// Bumped with every change of the map: a worker compares it to reuse its copy.
     private let versions = Atomic<Int>(0)
-    private let firstMap = Latch<Bool>()
     /// Told of each refresh that fails (its reason) and of the first that succeeds after (nil).
     private let onProblem: @Sendable (String?) -> Void
 
@@ -64,12 +63,16 @@ package final class RedisClusterMap: Sendable {
 
     package var version: Int { versions.load(ordering: .acquiring) }
 
-    /// The map in use; before the first refresh has been tried, waits for it.
+    /// The map in use; before the first refresh has been tried, waits for it, at most one
+    /// connect and one command timeout (a request then goes uncached, like any without Redis).
     package func topology() -> ClusterTopology? {
-        let (topology, tried) = state.withLock { ($0.topology, $0.firstAttempt) }
-        if tried { return topology }
-        _ = firstMap.wait()
-        return state.withLock { $0.topology }
+        let clock = ContinuousClock()
+        let deadline = clock.now + connectTimeout + commandTimeout
+        while true {
+            let (topology, tried) = state.withLock { ($0.topology, $0.firstAttempt) }
+            if tried || clock.now >= deadline { return topology }
+            SystemClock().sleep(for: .milliseconds(1))
+        }
     }
 
     /// The map in use, never waiting (nil before the first).
@@ -109,27 +112,41 @@ package final class RedisClusterMap: Sendable {
         return direct
     }
 
+    /// Refreshes when due: at start, every `period`, and when marked stale — then at most once
+    /// per `minInterval`, doubling (up to half a second) while refreshes bring nothing new, as while
+    /// a node is down and workers keep saying so until the cluster has promoted its replica.
     private func run() {
         let clock = ContinuousClock()
         var last: ContinuousClock.Instant?
+        var interval = minInterval
         while true {
             let now = clock.now
             let due = last.map { now - $0 >= period } ?? true
-            if due || (stale.load(ordering: .relaxed) && last.map { now - $0 >= minInterval } ?? true) {
+            if due || (stale.load(ordering: .relaxed) && last.map { now - $0 >= interval } ?? true) {
                 stale.store(false, ordering: .relaxed)
                 last = now
-                refresh()
+                interval = refresh() ? minInterval : min(interval * 2, Self.maxStaleInterval)
             }
             SystemClock().sleep(for: .milliseconds(20))
         }
     }
 
-    /// Asks the nodes in turn until one gives a map.
-    package func refresh() {
+    /// The longest wait between refreshes asked for: a promoted replica is learned within it.
+    static let maxStaleInterval: Duration = .milliseconds(500)
+
+    private let refreshes = Atomic<Int>(0)
+
+    /// Asks the nodes in turn until one gives a map: the known ones and the URL's, starting
+    /// one further each time (a node down, frozen or partitioned away is not asked first
+    /// every time). True if the map changed.
+    @discardableResult
+    package func refresh() -> Bool {
         let known = state.withLock { $0.topology.map { $0.primaries + $0.replicas } ?? [] }
+        let candidates = known + seeds.filter { !known.contains($0) }
+        let start = refreshes.add(1, ordering: .relaxed).oldValue % max(1, candidates.count)
         var problems: [String] = []
         var learned: ClusterTopology?
-        for node in known + seeds.filter({ !known.contains($0) }) {
+        for node in candidates[start...] + candidates[..<start] {
             do {
                 let connection = try RedisConnection(
                     url: url(of: node), connectTimeout: connectTimeout, commandTimeout: commandTimeout,
@@ -145,27 +162,31 @@ package final class RedisClusterMap: Sendable {
                 problems.append("\(node): \(error)")
             }
         }
-        if let learned {
-            adopt(learned)
-        } else {
-            failedRefresh("no node gave the cluster's slot map: " + problems.joined(separator: "; "))
+        guard let learned else {
+            // In the nodes' order, not the asking's: the same trouble reads the same (logged once).
+            failedRefresh("no node gave the cluster's slot map: " + problems.sorted().joined(separator: "; "))
+            return false
         }
+        return adopt(learned)
     }
 
-    /// A map learned from a node: in use from now on.
-    package func adopt(_ topology: ClusterTopology) {
+    /// A map learned from a node: in use from now on. True if it differs from the one before.
+    @discardableResult
+    package func adopt(_ topology: ClusterTopology) -> Bool {
         let (changed, hadProblem) = state.withLock { state in
             defer {
                 state.firstAttempt = true
                 state.lastProblem = nil
                 state.topology = topology
                 state.counts.refreshes += 1
+                // Errors of nodes that left the cluster are history, not a node to watch.
+                state.counts.errorsByNode = state.counts.errorsByNode.filter { topology.contains($0.key) }
             }
             return (topology != state.topology, state.lastProblem != nil)
         }
         if changed { versions.add(1, ordering: .releasing) }
         if hadProblem { onProblem(nil) }
-        firstAttemptMade()
+        return changed
     }
 
     private func failedRefresh(_ problem: String) {
@@ -178,12 +199,5 @@ package final class RedisClusterMap: Sendable {
             return state.lastProblem
         }
         if problem != previousProblem { onProblem(problem) }
-        firstAttemptMade()
     }
-
-    private func firstAttemptMade() {
-        if !firstMapFulfilled.exchange(true, ordering: .acquiringAndReleasing) { firstMap.fulfil(true) }
-    }
-
-    private let firstMapFulfilled = Atomic<Bool>(false)
 }

@@ -130,7 +130,9 @@ struct ConfigurationCheck {
             "  ok: Redis \(url): connected\(url.password == nil ? "" : ", authenticated")\(url.database == 0 ? "" : ", database \(url.database) selected")"
         )
 
-        try checkCommands(on: connection, url: url, probe: "\(keys)check:\(getpid())", configuration, report: report)
+        try checkCommands(
+            on: connection, url: url, probe: "\(keys)check:\(getpid())", lock: "\(keys)check:\(getpid()):lock",
+            configuration, report: report)
     }
 
     /// The slot map (its primaries and whether they serve every slot), then on each primary
@@ -161,8 +163,11 @@ struct ConfigurationCheck {
             guard
                 let probe = (0..<100_000).lazy.map({ "\(keys)check:\(getpid()):\($0)" })
                     .first(where: { topology.primary(forKey: $0) == node })
-            else { continue }
-            try checkCommands(on: connection, url: url, probe: probe, configuration, report: report)
+            else {
+                throw Failure(description: "Redis Cluster node \(node): no probe key found for its few slots")
+            }
+            try checkCommands(
+                on: connection, url: url, probe: probe, lock: "{\(probe)}:lock", configuration, report: report)
         }
     }
 
@@ -181,7 +186,7 @@ struct ConfigurationCheck {
     }
 
     private func checkCommands(
-        on connection: RedisConnection, url: RedisURL, probe: String, _ configuration: Configuration,
+        on connection: RedisConnection, url: RedisURL, probe: String, lock: String, _ configuration: Configuration,
         report: (String) -> Void
     ) throws(Failure) {
         let settings = configuration.redis
@@ -213,6 +218,9 @@ struct ConfigurationCheck {
         _ = try send("DEL", probe)
         _ = try send("EXEC")
         _ = try send("DEL", probe)
+        // The stampede lock: `<key>:lock`; on a cluster `{<key>}:lock`, in the key's slot.
+        _ = try send("SET", lock, "fibcache --check", "NX", "PX", "10000")
+        _ = try send("DEL", lock)
         // The invalidation channel (RedisInvalidations), on the same connection as it does.
         guard case .integer(let id) = try send("CLIENT", "ID") else {
             throw Failure(description: "Redis \(url): CLIENT ID unsupported (Redis 5 or older?)")
@@ -235,7 +243,7 @@ struct ConfigurationCheck {
             throw Failure(description: "Redis \(url): SUBSCRIBE \(error)")
         }
         report(
-            "  ok: Redis' ACL allows every command fibcache sends (PING, SET, GETRANGE, GET, TTL, PTTL, WATCH, UNWATCH, MULTI, DEL, EXEC, CLIENT ID, CLIENT TRACKING, SUBSCRIBE) on \(keys)* at \(url)"
+            "  ok: Redis' ACL allows every command fibcache sends (PING, SET, GETRANGE, GET, TTL, PTTL, WATCH, UNWATCH, MULTI, DEL, EXEC, CLIENT ID, CLIENT TRACKING, SUBSCRIBE) on \(keys)*\(lock.hasPrefix("{") ? " and {\(keys)*" : "") at \(url)"
         )
     }
 }

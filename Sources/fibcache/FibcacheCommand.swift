@@ -66,7 +66,9 @@ struct FibcacheCommand: ParsableCommand {
                 [?sentinel_user=...&sentinel_quorum=N] (the userinfo is the primary's; the Sentinels' password in \
                 --sentinel-password-file, or sentinel_password=). A primary is used only when sentinel_quorum of the \
                 Sentinels listed name it (default: a majority); until then requests are served uncached. \
-                Over TLS: rediss:// and rediss+sentinel://, with &tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_server_name=NAME \
+                A Redis Cluster: redis+cluster://[[user]:password@]host[:port][,host[:port]...]/ (some of its nodes; \
+                the others are learned from its slot map; database 0, a cluster's only one). \
+                Over TLS: rediss://, rediss+sentinel:// and rediss+cluster://, with &tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_server_name=NAME \
                 (builds with hiredis 1.x; fibcache --check says whether this one has TLS). \
                 fibcache.service sets fibcache's own Redis (redis-server@fibcache), as its ACL user fibcache; for another Redis, \
                 set this and an empty --redis-password-file (or another root-only file). The password is never printed.

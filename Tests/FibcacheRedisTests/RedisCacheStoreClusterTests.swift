@@ -122,7 +122,8 @@ import Testing
             Self.a: ScriptedConnector([.failure(.connectionFailed("refused"))]),
             Self.b: ScriptedConnector([.success(onB)]),
         ])
-        #expect(redis.nodeReadiness().map(\.answers) == [false, true])
-        #expect(redis.unavailabilityReason()?.hasPrefix("not answering PING: a:1") == true)
+        let readiness = redis.readiness()
+        #expect(readiness.nodes.map(\.answers) == [false, true])
+        #expect(readiness.reason?.hasPrefix("not answering PING: a:1") == true)
     }
 }

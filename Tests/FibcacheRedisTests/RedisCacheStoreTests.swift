@@ -97,6 +97,16 @@ extension RedisCacheStore {
         #expect(sent[10] == ["DEL", "fibonacci_9"])
     }
 
+    /// On one Redis the lock's name loses its braces: the key fibcache 1.0 used, which the
+    /// ACLs operators wrote for it (`~fibonacci_*`) allow; a cluster keeps them (its slot).
+    @Test func theLockOfOneRedisIsTheKeyItAlwaysWas() {
+        let connection = ScriptedConnection([.success(.status("OK")), .success(.status("OK"))])
+        let redis = store(ScriptedConnector([.success(connection)]))
+        #expect(redis.acquireLock(for: "{fibonacci_9}", token: "t", expiry: .seconds(1)) == .acquired)
+        #expect(redis.acquireLock(for: "{:1:fibonacci_9}:iterative", token: "t", expiry: .seconds(1)) == .acquired)
+        #expect(connection.commands.map { $0[1] } == ["fibonacci_9:lock", ":1:fibonacci_9:iterative:lock"])
+    }
+
     /// The release is WATCH, GET, MULTI, DEL, EXEC on one connection: a lock another
     /// process holds is left (UNWATCH), and a connection lost inside the exchange is not
     /// resumed on a new one, where the DEL would run unwatched.
@@ -243,9 +253,13 @@ extension RedisCacheStore {
 
     @Test func readinessPingsAndExplainsWhy() {
         let redis = store(ScriptedConnector([.success(ScriptedConnection([.success(.status("PONG"))]))]))
-        #expect(redis.unavailabilityReason() == nil)
+        #expect(redis.readiness() == CacheStoreReadiness(reason: nil))
         let down = store(ScriptedConnector([]))
-        #expect(down.unavailabilityReason() == "cannot connect: refused")
+        #expect(down.readiness() == CacheStoreReadiness(reason: "cannot connect: refused"))
+        let loading = store(
+            ScriptedConnector([.success(ScriptedConnection([.success(.error("LOADING Redis is loading the dataset"))]))]
+            ))
+        #expect(loading.readiness().reason == "LOADING Redis is loading the dataset", "the error reply said")
     }
 
     @Test func aRefusedReplyIsNotRetried() {

@@ -64,7 +64,7 @@ def test_more_than_32_requests_at_once_from_one_client_get_429(make_stack):
     # waits up to --lock-wait, and the client's 40 join it (fast: the stricter limit of
     # the other algorithms is not met; joining a flight is not a computation of its own).
     stack = make_stack(workers=64, exempt_loopback=False, fibcache_args=["--lock-wait", "8s"])
-    stack.redis.cli("set", "{fibonacci_300000}:lock", "elsewhere", "px", "20000")
+    stack.redis.cli("set", "fibonacci_300000:lock", "elsewhere", "px", "20000")
     leader = threading.Thread(target=lambda: stack.get(f"{API}/300000/", timeout=120))
     leader.start()
 

@@ -44,6 +44,14 @@ import Testing
         #expect(!map.contains(RedisURL.Node(host: "127.0.0.1", port: 7999)))
     }
 
+    @Test func aNullOrEmptyHostIsTheNodeAsked() throws {
+        let unknownEndpoint = RedisReply.array([.null, .integer(7001), .string(Array("id".utf8))])
+        let reply = RedisReply.array([.array([.integer(0), .integer(16383), unknownEndpoint, Self.node("", 7002)])])
+        let map = try ClusterTopology(slotsReply: reply, asked: Self.asked)
+        #expect(map.primaries == [RedisURL.Node(host: "10.0.0.9", port: 7001)])
+        #expect(map.replicas == [RedisURL.Node(host: "10.0.0.9", port: 7002)])
+    }
+
     @Test func slotsNoneServesAreKnownAsSuch() throws {
         let reply = RedisReply.array([.array([.integer(0), .integer(99), Self.node("h", 1)])])
         let map = try ClusterTopology(slotsReply: reply, asked: Self.asked)
@@ -66,13 +74,16 @@ import Testing
         .array([  // one slot, two primaries
             .array([.integer(0), .integer(5), node("a", 1)]), .array([.integer(5), .integer(9), node("b", 1)]),
         ]),
+        .array([  // one slot twice, to one primary: each slot once, however many ranges claim it
+            .array([.integer(0), .integer(16383), node("a", 1)]), .array([.integer(0), .integer(16383), node("a", 1)]),
+        ]),
     ])
     func aHostileMapIsRefusedWhole(reply: RedisReply) {
         #expect(throws: ClusterTopology.Refused.self) { try ClusterTopology(slotsReply: reply, asked: Self.asked) }
     }
 
     @Test func tooManyNodesAreRefused() {
-        let ranges = (0..<1001).map { i in
+        let ranges = (0..<257).map { i in
             RedisReply.array([.integer(Int64(i)), .integer(Int64(i)), Self.node("h\(i)", 1)])
         }
         #expect(throws: ClusterTopology.Refused.self) {
@@ -81,15 +92,19 @@ import Testing
     }
 
     @Test func redirections() {
-        let moved = ClusterRedirection(errorReply: "MOVED 3999 127.0.0.1:6381")
+        let answering = RedisURL.Node(host: "10.0.0.7", port: 6379)
+        let moved = ClusterRedirection(errorReply: "MOVED 3999 127.0.0.1:6381", from: answering)
         #expect(moved?.kind == .moved && moved?.slot == 3999 && moved?.node == .init(host: "127.0.0.1", port: 6381))
-        let ask = ClusterRedirection(errorReply: "ASK 3999 [::1]:6381")
+        let ask = ClusterRedirection(errorReply: "ASK 3999 [::1]:6381", from: answering)
         #expect(ask?.kind == .ask && ask?.slot == 3999 && ask?.node == .init(host: "::1", port: 6381))
+        let hostless = ClusterRedirection(errorReply: "MOVED 1 :6380", from: answering)
+        #expect(
+            hostless?.node == .init(host: "10.0.0.7", port: 6380), "a node whose endpoint is unknown: the host asked")
         for other in [
-            "ERR unknown", "MOVED 3999", "MOVED 16384 h:1", "MOVED x h:1", "ASK 1 h", "ASK 1 h:0", "MOVED 1 :6379",
-            "MOVED 1 h:1 extra",
+            "ERR unknown", "MOVED 3999", "MOVED 16384 h:1", "MOVED x h:1", "ASK 1 h", "ASK 1 h:0", "MOVED 1 h:1 extra",
+            "MOVED 1 :0",
         ] {
-            #expect(ClusterRedirection(errorReply: other) == nil, "\(other)")
+            #expect(ClusterRedirection(errorReply: other, from: answering) == nil, "\(other)")
         }
     }
 

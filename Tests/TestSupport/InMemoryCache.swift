@@ -56,7 +56,7 @@ package final class InMemoryCache: CacheStore {
         return true
     }
 
-    package func unavailabilityReason() -> String? {
-        available ? nil : "in-memory cache switched off"
+    package func readiness() -> CacheStoreReadiness {
+        CacheStoreReadiness(reason: available ? nil : "in-memory cache switched off")
     }
 }
