@@ -70,7 +70,8 @@ struct FibcacheCommand: ParsableCommand {
                 the others are learned from its slot map; database 0, a cluster's only one). \
                 Over TLS: rediss://, rediss+sentinel:// and rediss+cluster://, with &tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_server_name=NAME \
                 (builds with hiredis 1.x; fibcache --check says whether this one has TLS). \
-                fibcache.service sets fibcache's own Redis (redis-server@fibcache), as its ACL user fibcache; for another Redis, \
+                fibcache.service sets fibcache's own Redis (redis-server@fibcache; valkey-server@fibcache on a host \
+                with Valkey), as its ACL user fibcache; for another Redis, \
                 set this and an empty --redis-password-file (or another root-only file). The password is never printed.
                 """,
             valueName: "url"))

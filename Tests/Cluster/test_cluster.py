@@ -22,7 +22,7 @@ import pytest
 from conftest import (BINARY, NGINX, ROOT, Load, Redis, Sentinels, Stack, fastcgi_answer, fastcgi_status, free_port, stop_process,
                       wait_until)
 from hostile_redis import HostileRedis, primary_accepting_anything, sentinel_naming
-from stack import RedisAuth
+from stack import REDIS_CLI, REDIS_SERVER, RedisAuth
 
 API = "/api/fibonacci/number"
 LB = "127.0.3.1"
@@ -139,7 +139,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster():
-    for tool in ("redis-server", "redis-cli", NGINX, "wrk"):
+    for tool in (REDIS_SERVER, REDIS_CLI, NGINX, "wrk"):
         assert shutil.which(tool) or Path(tool).exists(), f"{tool} missing: scripts/install-deps faults"
     with tempfile.TemporaryDirectory(prefix="fibcache-cluster-") as d:
         c = Cluster(d)

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Support"))
-from stack import (BINARY, NGINX, ROOT, Load, Redis, Sentinels, Stack, fastcgi_answer, fastcgi_request, fastcgi_status, fibonacci,  # noqa: E402,F401
+from stack import (BINARY, NGINX, REDIS_CLI, REDIS_SERVER, ROOT, Load, Redis, Sentinels, Stack, fastcgi_answer, fastcgi_request, fastcgi_status, fibonacci,  # noqa: E402,F401
                    free_port, open_fds, rss_kib, stop_process, wait_until)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _tools():
     assert BINARY.exists(), f"{BINARY} missing: run `swift build` (make test does)"
-    for tool in ("redis-server", "redis-cli", NGINX):
+    for tool in (REDIS_SERVER, REDIS_CLI, NGINX):
         assert shutil.which(tool), f"{tool} missing: run scripts/install-deps test"
 
 

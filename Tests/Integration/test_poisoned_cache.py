@@ -6,7 +6,7 @@ import json
 import subprocess
 import time
 
-from conftest import fastcgi_answer, fastcgi_status, fibonacci
+from conftest import REDIS_CLI, fastcgi_answer, fastcgi_status, fibonacci
 
 API = "/api/fibonacci/number"
 F300 = "222232244629420445529739893461909967206666939096499764990979600"
@@ -26,7 +26,7 @@ def test_each_poisoning_is_repaired_not_served(make_stack):
     redis.cli("rpush", "fibonacci_115", "not a value")
     huge = stack.dir / "huge.txt"
     huge.write_text("9" * 50_000_000)
-    subprocess.run(["redis-cli", "-p", str(redis.port), "-n", "1", "-x", "set", "fibonacci_116"],
+    subprocess.run([REDIS_CLI, "-p", str(redis.port), "-n", "1", "-x", "set", "fibonacci_116"],
                    stdin=huge.open("rb"), check=True, capture_output=True)
 
     start = time.monotonic()

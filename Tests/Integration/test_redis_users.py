@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT, Redis, Stack
-from stack import redis_users
+from stack import REDIS_CLI, redis_users
 
 API = "/api/fibonacci/number"
 PASSWORD = "Zq7marker9password"
@@ -33,7 +33,7 @@ def deployed_redis(directory, password, settings=""):
 
 def cli(redis, *args, user=None, password=None):
     auth = ["--user", user, "--pass", password, "--no-auth-warning"] if user else []
-    out = subprocess.run(["redis-cli", "-p", str(redis.port), *auth, *args], capture_output=True, text=True, timeout=10)
+    out = subprocess.run([REDIS_CLI, "-p", str(redis.port), *auth, *args], capture_output=True, text=True, timeout=10)
     return (out.stdout + out.stderr).strip()
 
 
@@ -121,7 +121,7 @@ def test_the_instance_is_a_bounded_cache(deployed):
     info = admin(deployed.redis, "info", "memory")
     assert "maxmemory:268435456" in info and "maxmemory_policy:allkeys-lru" in info
     # A value far beyond F(10^7) (2.1 MB) cannot even be stored.
-    big = subprocess.run(["redis-cli", "-p", str(deployed.redis.port), "--user", "admin", "--pass", "admin-only-in-tests",
+    big = subprocess.run([REDIS_CLI, "-p", str(deployed.redis.port), "--user", "admin", "--pass", "admin-only-in-tests",
                           "--no-auth-warning", "-x", "set", "fibonacci_7"], input="7" * (9 << 20),
                          capture_output=True, text=True, timeout=30)
     assert "ERR" in big.stdout + big.stderr or admin(deployed.redis, "exists", "fibonacci_7") == "0"

@@ -14,7 +14,7 @@ from conftest import Redis, Sentinels, Stack, free_port, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Support"))
 from hostile_redis import HostileRedis, late, primary_accepting_anything, sentinel_naming  # noqa: E402
-from stack import RedisAuth  # noqa: E402
+from stack import REDIS_CLI, RedisAuth  # noqa: E402
 
 API = "/api/fibonacci/number"
 
@@ -135,7 +135,7 @@ def auths(node):
 def test_authenticated_sentinels_are_asked_with_their_own_user(secured, make_stack, tmp_path):
     auth, primary, sentinels = secured
     port = sentinels.ports[0]
-    ask = ["redis-cli", "-p", str(port), "--no-auth-warning"]
+    ask = [REDIS_CLI, "-p", str(port), "--no-auth-warning"]
     # The Sentinels as README has them: nobody anonymous, fibcache's user can only ask for the primary.
     assert "NOAUTH" in subprocess.run([*ask, "sentinel", "get-master-addr-by-name", "fibcache"],
                                       capture_output=True, text=True).stdout

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import BINARY, Redis, Stack, fastcgi_status, fibonacci, free_port, stop_process, wait_until
+from conftest import BINARY, REDIS_SERVER, Redis, Stack, fastcgi_status, fibonacci, free_port, stop_process, wait_until
 
 API = "/api/fibonacci/number"
 PASSWORD = "tls-test-Secret-77"
@@ -218,7 +218,7 @@ def test_sentinels_and_the_primary_they_name_over_tls(tls_redis, certificates, t
                 f"tls-port {tls_port}\ntls-cert-file {certificates / 'server.crt'}\ntls-key-file {certificates / 'server.key'}\n"
                 f"tls-ca-cert-file {certificates / 'ca.crt'}\ntls-replication yes\n"
                 f"sentinel monitor fibcache 127.0.0.1 {tls_redis.tls_port} 2\n")
-            proc = subprocess.Popen(["redis-server", str(d / "sentinel.conf"), "--sentinel"],
+            proc = subprocess.Popen([REDIS_SERVER, str(d / "sentinel.conf"), "--sentinel"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             sentinels.append((proc, tls_port))
         nodes = ",".join(f"127.0.0.1:{port}" for _, port in sentinels)

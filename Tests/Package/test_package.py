@@ -5,7 +5,9 @@ conffiles kept); purge (nothing left, the host's Redis and nginx configuration a
 reinstall after purge; then crashes that never become outages and untrusted peers (FastCGI,
 Redis, a flood of huge values) that cannot take it down (issue 21). FIBCACHE_DEB and
 FIBCACHE_DEB_NEWER name the two packages; the box's Debian release is the host's, or
-FIBCACHE_SDBOX_SUITE."""
+FIBCACHE_SDBOX_SUITE. FIBCACHE_SDBOX_DEB_PACKAGES adds packages to the box before fibcache:
+`valkey-server` runs it all with fibcache's instance under Valkey (Debian 13: the package's
+Recommends are then satisfied by it, and no redis-server comes)."""
 import json
 import os
 import re
@@ -25,11 +27,14 @@ BOX = Path(os.environ.get("SYSTEMD_BOX", ROOT.parent / "shared" / "tools" / "sys
 DEB = Path(os.environ.get("FIBCACHE_DEB", ""))
 NEWER = Path(os.environ.get("FIBCACHE_DEB_NEWER", ""))
 SUITE = os.environ.get("FIBCACHE_SDBOX_SUITE", "")
-BASE_ROOT = os.environ.get("FIBCACHE_SDBOX_DEB_BASE", f"/var/tmp/sdbox-fibcache-deb{('-' + SUITE) if SUITE else ''}")
+# A server there before fibcache (valkey-server), or nothing.
+EXTRA_PACKAGES = os.environ.get("FIBCACHE_SDBOX_DEB_PACKAGES", "").split()
+BASE_ROOT = os.environ.get("FIBCACHE_SDBOX_DEB_BASE", "/var/tmp/sdbox-fibcache-deb"
+                           + "".join(f"-{name}" for name in ([SUITE] if SUITE else []) + EXTRA_PACKAGES))
 RUN_ROOT = BASE_ROOT + "-run"
 # Nothing of fibcache's: no Redis, no nginx, no C libraries. Only what the test itself runs
-# (python3: the hostile peers, Tests/Support/peer_attacks.py).
-PACKAGES = "curl wrk procps python3"
+# (python3: the hostile peers, Tests/Support/peer_attacks.py), and EXTRA_PACKAGES.
+PACKAGES = " ".join(["curl wrk procps python3", *EXTRA_PACKAGES])
 SITE_ONE_LINER = ("ln -sfn /etc/nginx/sites-available/fibcache /etc/nginx/sites-enabled/fibcache && "
                   "rm -f /etc/nginx/sites-enabled/default && nginx -t && systemctl reload nginx")
 URL = "http://127.0.0.1:80/api/fibonacci/number"
@@ -64,8 +69,9 @@ def cache(box, n):
 
 
 def diagnostics(box):
-    return box.out("systemctl status --no-pager fibcache.socket fibcache redis-server@fibcache nginx 2>&1 | tail -40; "
-                   "journalctl --no-pager -n 30 -u fibcache -u redis-server@fibcache -u nginx", check=False)
+    unit = least_privilege.local_server(box).unit
+    return box.out(f"systemctl status --no-pager fibcache.socket fibcache {unit} nginx 2>&1 | tail -40; "
+                   f"journalctl --no-pager -n 30 -u fibcache -u {unit} -u nginx", check=False)
 
 
 def enable_site(box):
@@ -101,14 +107,18 @@ def conffiles_as_shipped(box, package):
 
 def test_the_package_lifecycle(box):
     assert box.out("command -v redis-server nginx; true") == "", "the box starts with none of the dependencies"
+    # The server the box has before fibcache (valkey-server), or none: Redis comes as recommended.
+    server = least_privilege.local_server(box)
 
     # Install from the file: dependencies computed for this release, recommends pulled in.
     box.apt_install(f"/root/{DEB.name}")
+    assert least_privilege.local_server(box).name == server.name
     version = box.out("dpkg-query -W -f='${Version}' fibcache")
     assert box.out("fibcache --version") == version
     depends = box.out("dpkg-query -W -f='${Depends}' fibcache")
-    print(f"installed fibcache {version}; Depends: {depends}")
-    assert "libhiredis" in depends and "libfcgi" in depends and "libgmp" in depends and "redis-tools" in depends
+    print(f"installed fibcache {version}; its instance under {server.title} ({server.unit}); Depends: {depends}")
+    assert "libhiredis" in depends and "libfcgi" in depends and "libgmp" in depends
+    assert "redis-tools | valkey-tools" in depends
     # CVE-2025-23016: the release's fixed libfcgi (${shlibs:Depends} alone says >= 2.4.2).
     fixed = {"bookworm": "libfcgi0ldbl (>= 2.4.2-2+deb12u1)", "trixie": "libfcgi0t64 (>= 2.4.5-0.1)"}
     assert fixed[box.out(". /etc/os-release; echo $VERSION_CODENAME")] in depends
@@ -117,17 +127,22 @@ def test_the_package_lifecycle(box):
     assert box.out("stat -c '%a %U' /etc/default/fibcache /etc/fibcache/redis-password") == "600 root\n600 root"
     assert box.out("man -w fibcache 2>/dev/null || ls /usr/share/man/man8/fibcache.8.gz").endswith("fibcache.8.gz")
     conffiles = box.out("cat /var/lib/dpkg/info/fibcache.conffiles").split()
-    assert {"/etc/default/fibcache", "/etc/redis/redis-fibcache.conf", "/etc/nginx/sites-available/fibcache"} <= set(conffiles)
+    assert {"/etc/default/fibcache", "/etc/redis/redis-fibcache.conf", "/etc/valkey/valkey-fibcache.conf",
+            "/etc/nginx/sites-available/fibcache"} <= set(conffiles)
+    # The instance's: Redis' or Valkey's, and fibcache.service's drop-in for Valkey, only then.
+    assert box.out("cat /etc/fibcache/local-server") == server.name
+    dropin = "/etc/systemd/system/fibcache.service.d/00-valkey.conf"
+    assert box.out(f"test -e {dropin}; echo $?") == ("0" if server.name == "valkey" else "1")
 
     # The documented one-liner enables the site; then the article's MISS and HIT.
     enable_site(box)
     assert cache(box, 40) == ("200", "MISS")
     assert cache(box, 40) == ("200", "HIT")
-    assert box.out(f"{least_privilege.FIBCACHE_REDIS} ttl fibonacci_40").isdigit()
+    assert box.out(f"{server.fibcache_redis} ttl fibonacci_40").isdigit()
     assert box.out("stat -c '%U:%G %a' /run/fibcache.sock") == "root:www-data 660"
     # fibcache's own Redis: enabled at boot, running (started by the postinst, or at the
     # latest by fibcache.service's Wants= when redis-server came after fibcache).
-    assert box.out("systemctl is-enabled redis-server@fibcache; systemctl is-active redis-server@fibcache").split() == \
+    assert box.out(f"systemctl is-enabled {server.unit}; systemctl is-active {server.unit}").split() == \
         ["enabled", "active"]
 
     # An operator's edit of a conffile survives the upgrade.
@@ -156,12 +171,12 @@ def test_the_package_lifecycle(box):
 
     # Remove: stopped and disabled, the conffiles kept.
     box.sh("DEBIAN_FRONTEND=noninteractive apt-get remove -y -q fibcache")
-    assert box.out("systemctl is-active fibcache.socket fibcache redis-server@fibcache; true").split() == ["inactive"] * 3
+    assert box.out(f"systemctl is-active fibcache.socket fibcache {server.unit}; true").split() == ["inactive"] * 3
     # Nothing starts at boot: fibcache's units are gone with the package (Debian keeps their
     # enablement state until purge, for a reinstall), and its Redis instance is disabled.
     assert box.out("systemctl list-unit-files --no-legend 'fibcache*' | wc -l") == "0"
-    assert box.out("systemctl is-enabled redis-server@fibcache; true") == "disabled"
-    assert box.out("ls /etc/default/fibcache /etc/redis/redis-fibcache.conf /etc/nginx/sites-available/fibcache").count("/etc/") == 3
+    assert box.out(f"systemctl is-enabled {server.unit}; true") == "disabled"
+    assert box.out(f"ls /etc/default/fibcache {server.conf} /etc/nginx/sites-available/fibcache").count("/etc/") == 3
     assert box.out("test -e /usr/sbin/fibcache; echo $?") == "1"
 
     # Purge: nothing of fibcache's is left; the host's Redis and nginx as their packages shipped them.
@@ -169,8 +184,9 @@ def test_the_package_lifecycle(box):
     left = box.out("find / -xdev \\( -path /proc -o -path /sys -o -path /root \\) -prune -o -name '*fibcache*' -print")
     assert left == "", left
     assert box.out("dpkg-query -W fibcache 2>&1; true").startswith("dpkg-query: no packages found")
-    assert conffiles_as_shipped(box, "redis-server") == [] and conffiles_as_shipped(box, "nginx-common") == []
-    assert box.out("redis-cli ping") == "PONG", "the host's own Redis still runs"
+    assert conffiles_as_shipped(box, server.host_unit) == [] and conffiles_as_shipped(box, "nginx-common") == []
+    assert box.out(f"{server.cli} ping") == "PONG", "the host's own Redis (Valkey) still runs"
+    assert box.out(f"systemctl is-enabled {server.unit}; true") == "disabled"
     assert box.out("nginx -t 2>&1 | tail -1").endswith("successful")
 
     # Reinstall after purge.
@@ -232,11 +248,13 @@ def test_least_privilege_on_the_installed_package(box):
     fibcache's Redis (nor hold its connections); the default user may PING only; fibcache's
     credential runs fibcache's commands on its keys only; idle clients are closed and fibcache
     caches on; a forged value is not served; dpkg-reconfigure writes through no symlink the redis
-    user planted in /etc/redis. Issue 23: only root and fibcache-ops may evict or read the status."""
+    user planted in /etc/redis (the valkey user in /etc/valkey). Issue 23: only root and
+    fibcache-ops may evict or read the status."""
     installed_with_site(box)
     least_privilege.least_privilege(box)
     least_privilege.operations_for_the_group_only(box)
     least_privilege.a_forged_value_is_not_served(box)
     least_privilege.idle_clients_are_closed_and_fibcache_caches_on(box)
     least_privilege.planted_symlinks_change_nothing(
-        box, "DEBIAN_FRONTEND=noninteractive dpkg-reconfigure fibcache", ["/etc/redis/redis-fibcache-users.conf.new"])
+        box, "DEBIAN_FRONTEND=noninteractive dpkg-reconfigure fibcache",
+        [f"{least_privilege.local_server(box).users_file}.new"])

@@ -19,7 +19,8 @@ final class RedisServerProcess {
         port = try freeLoopbackPort()
         let arguments =
             [
-                try which("redis-server"), "--bind", "127.0.0.1", "--port", String(port), "--unixsocket", socketPath,
+                try which(ProcessInfo.processInfo.environment["FIBCACHE_REDIS_SERVER"] ?? "redis-server"), "--bind",
+                "127.0.0.1", "--port", String(port), "--unixsocket", socketPath,
                 "--dir", directory, "--save", "", "--appendonly", "no", "--logfile", directory + "/redis.log",
             ]
             + extraArguments

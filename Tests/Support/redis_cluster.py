@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack import Redis, RedisAuth, free_port, redis_users, wait_until
+from stack import REDIS_CLI, Redis, RedisAuth, free_port, redis_users, wait_until
 
 SLOTS = 16384
 ADDRESSES = [f"127.0.4.{i}" for i in range(1, 7)]
@@ -107,7 +107,7 @@ class ClusterNode(Redis):
 
     def keys(self, pattern):
         """The keys matching `pattern` on this node (SCAN), as a set."""
-        out = subprocess.run(["redis-cli", "-h", self.host, "-p", str(self.port), *self.auth.cli_args(),
+        out = subprocess.run([REDIS_CLI, "-h", self.host, "-p", str(self.port), *self.auth.cli_args(),
                               "--scan", "--pattern", pattern],
                              capture_output=True, text=True, timeout=30, check=True).stdout
         return set(out.split())
@@ -174,7 +174,7 @@ class RedisCluster:
 
     def manage(self, *args, timeout=120):
         """redis-cli --cluster <args>, as the tests' admin."""
-        return subprocess.run(["redis-cli", *self.auth.cli_args(), "--cluster", *args],
+        return subprocess.run([REDIS_CLI, *self.auth.cli_args(), "--cluster", *args],
                               capture_output=True, text=True, timeout=timeout)
 
     def live(self):

@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("FIBCACHE_BINARY", ROOT / ".build" / "debug" / "fibcache"))
 # Debian installs nginx in /usr/sbin, which is not on every user's PATH.
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# The server and its CLI (valkey-server / valkey-cli for the Valkey run of make test-trixie).
+REDIS_SERVER = os.environ.get("FIBCACHE_REDIS_SERVER", "redis-server")
+REDIS_CLI = os.environ.get("FIBCACHE_REDIS_CLI", "redis-cli")
 
 
 def fibonacci(n):
@@ -145,7 +148,7 @@ class Redis:
     def start(self):
         self.directory.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [*self.launcher, "redis-server", *self.config, "--bind", self.host, "--port", str(self.port), "--dir", str(self.directory),
+            [*self.launcher, REDIS_SERVER, *self.config, "--bind", self.host, "--port", str(self.port), "--dir", str(self.directory),
              "--save", "", "--appendonly", "no", "--logfile", str(self.directory / "redis.log"),
              *(self.auth.redis_args() if self.auth else []), *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -161,7 +164,7 @@ class Redis:
             return False
 
     def cli(self, *args, db=1):
-        out = subprocess.run(["redis-cli", "-h", self.host, "-p", str(self.port), "-n", str(db),
+        out = subprocess.run([REDIS_CLI, "-h", self.host, "-p", str(self.port), "-n", str(db),
                               *(self.auth.cli_args() if self.auth else []), *args],
                              capture_output=True, text=True, timeout=10)
         return out.stdout.strip()
@@ -213,7 +216,7 @@ class Sentinels:
     def start_one(self, i):
         """Starts (or restarts, with the file it rewrote) Sentinel i."""
         conf = self.directory / f"sentinel-{i + 1}" / "sentinel.conf"  # Sentinel rewrites its file: each its own, writable
-        self.procs[i] = subprocess.Popen([*self.launcher, "redis-server", str(conf), "--sentinel"],
+        self.procs[i] = subprocess.Popen([*self.launcher, REDIS_SERVER, str(conf), "--sentinel"],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop_one(self, i):
@@ -221,7 +224,7 @@ class Sentinels:
         self.procs[i] = None
 
     def ask(self, i, *args):
-        out = subprocess.run(["redis-cli", "-h", self.hosts[i], "-p", str(self.ports[i]),
+        out = subprocess.run([REDIS_CLI, "-h", self.hosts[i], "-p", str(self.ports[i]),
                               *(self.auth.cli_args() if self.auth else []), *args],
                              capture_output=True, text=True, timeout=10)
         return out.stdout.strip()

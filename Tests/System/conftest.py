@@ -3,7 +3,9 @@ with fibcache installed by the project's own install step.
 
 The cached base rootfs (Debian, with redis-server, nginx, curl, wrk baked in) is
 made once per machine; each run boots a private copy of it, non-ephemeral so a
-reboot keeps what was installed, and deletes it at the end.
+reboot keeps what was installed, and deletes it at the end. With valkey-server and
+valkey-tools in FIBCACHE_SDBOX_PACKAGES instead of redis-server and redis-tools (Debian 13,
+SDBOX_SUITE=trixie), the same tests run with fibcache's instance under Valkey.
 """
 import os
 import shutil

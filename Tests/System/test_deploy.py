@@ -13,10 +13,12 @@ from box import EXEMPT_LOOPBACK, OPERATIONS
 
 URL = "http://127.0.0.1:80/api/fibonacci/number"  # wrk needs the port: no /etc/services in the box
 OPS = OPERATIONS  # the site's operations server (a unix socket): health, status, metrics, DELETE
-# fibcache's own Redis: without the password (PING only, and only root may connect), and as its user.
-REDIS = least_privilege.REDIS
-FIBCACHE_REDIS = least_privilege.FIBCACHE_REDIS
-REDIS_UNIT = "redis-server@fibcache"
+# fibcache's own instance and the host's server beside it, as the box has them: Redis' (Debian
+# 12), or Valkey's (a Debian 13 box with valkey-server and no redis-server). Set by `installed`.
+# S.redis: fibcache's instance without the password (PING only, and only root may connect);
+# S.fibcache_redis: as its user; S.unit: redis-server@fibcache (valkey-server@fibcache); S.cli:
+# the host's server.
+S = least_privilege.LocalServer("redis")
 
 
 def curl_status(box, n, header="X-Cache"):
@@ -68,17 +70,24 @@ def wrk_during(box, path, action, seconds=8, script=None, connections=8, timeout
     return requests, failures, out
 
 
-# The host's own Redis as its operator left it: the file, and what its clients depend on.
-HOST_REDIS_STATE = ("sha256sum /etc/redis/redis.conf; redis-cli config get bind; redis-cli config get maxmemory; "
-                    "redis-cli config get maxmemory-policy; redis-cli config get port; "
-                    "systemctl show -p LimitNOFILE -p Restart -p DropInPaths redis-server")
+def host_server_state(box):
+    """The host's own Redis (Valkey) as its operator left it: the file, and what its clients depend on."""
+    return box.out(f"sha256sum {S.host_conf}; {S.cli} config get bind; {S.cli} config get maxmemory; "
+                   f"{S.cli} config get maxmemory-policy; {S.cli} config get port; "
+                   f"systemctl show -p LimitNOFILE -p Restart -p DropInPaths {S.host_unit}")
+
+
+VALKEY_DROPIN = "/etc/systemd/system/fibcache.service.d/00-valkey.conf"
 
 
 @pytest.fixture(scope="module")
 def installed(box):
-    box.host_redis_before = box.out(HOST_REDIS_STATE)
+    global S
+    S = least_privilege.local_server(box)
+    box.host_redis_before = host_server_state(box)
     out = box.sh("make -C /opt/fibcache install BINARY=/opt/fibcache/fibcache", timeout=300)
-    assert "redis-cli -s /run/redis-fibcache/redis-server.sock ping: PONG" in out.stdout
+    assert f"{S.redis} ping: PONG" in out.stdout
+    print(f"the box's local server: {S.title}; fibcache's instance {S.unit}")
     box.sh(EXEMPT_LOOPBACK)
     return box
 
@@ -86,56 +95,59 @@ def installed(box):
 def test_install_runs_its_own_redis_like_the_article(installed):
     """The article's Redis steps (enabled at boot, started, `redis-cli ping`), for an instance
     of fibcache's own: the host's Redis keeps its file and settings byte for byte."""
-    assert installed.out(f"systemctl is-enabled {REDIS_UNIT}") == "enabled"
-    assert installed.out(f"systemctl is-active {REDIS_UNIT}") == "active"
-    assert installed.out(f"{REDIS} ping") == "PONG"
+    assert installed.out(f"systemctl is-enabled {S.unit}") == "enabled"
+    assert installed.out(f"systemctl is-active {S.unit}") == "active"
+    assert installed.out(f"{S.redis} ping") == "PONG"
     # (INFO is open to no one: the configuration the instance was started with.)
-    assert "/etc/redis/redis-fibcache.conf" in installed.out(f"systemctl show -p ExecStart --value {REDIS_UNIT}")
-    assert installed.out("grep -E '^maxmemory' /etc/redis/redis-fibcache.conf").split("\n") == \
+    assert S.conf in installed.out(f"systemctl show -p ExecStart --value {S.unit}")
+    assert installed.out(f"grep -E '^maxmemory' {S.conf}").split("\n") == \
         ["maxmemory 256mb", "maxmemory-policy allkeys-lru"]
-    assert installed.out(HOST_REDIS_STATE) == installed.host_redis_before
-    assert installed.out("redis-cli ping") == "PONG", "the host's Redis still serves its clients"
+    assert host_server_state(installed) == installed.host_redis_before
+    assert installed.out(f"{S.cli} ping") == "PONG", "the host's Redis still serves its clients"
+    # The choice, kept for the next install; fibcache.service's drop-in for Valkey, only then.
+    assert installed.out("cat /etc/fibcache/local-server") == S.name
+    assert installed.out(f"test -e {VALKEY_DROPIN}; echo $?") == ("0" if S.name == "valkey" else "1")
     assert installed.out("nginx -t 2>&1 | tail -1").endswith("successful")
 
 
 def test_redis_is_authenticated_and_the_password_root_only(installed):
     assert installed.out("stat -c '%U:%G %a' /etc/fibcache /etc/fibcache/redis-password") == "root:root 700\nroot:root 600"
-    assert installed.out("stat -c '%U:%G %a' /etc/redis/redis-fibcache-users.conf") == "root:redis 640"
+    assert installed.out(f"stat -c '%U:%G %a' {S.users_file}") == f"root:{S.group} 640"
     password = installed.out("cat /etc/fibcache/redis-password")
     assert len(password) == 64
-    assert password not in installed.out("cat /etc/redis/redis-fibcache-users.conf /etc/default/fibcache "
+    assert password not in installed.out(f"cat {S.users_file} /etc/default/fibcache "
                                          "/etc/systemd/system/fibcache.service")
     curl_status(installed, 40)
     pid = installed.out("systemctl show -p MainPID --value fibcache")
     assert password not in installed.out(f"tr '\\0' ' ' < /proc/{pid}/cmdline; tr '\\0' '\\n' < /proc/{pid}/environ")
-    assert password not in installed.out("journalctl --no-pager -o cat -u fibcache -u redis-server@fibcache")
+    assert password not in installed.out(f"journalctl --no-pager -o cat -u fibcache -u {S.unit}")
     # Without it: PING only.
-    assert "NOPERM" in installed.out(f"{REDIS} get fibonacci_40")
-    assert "NOPERM" in installed.out(f"{REDIS} set fibonacci_5 7")
-    assert "NOPERM" in installed.out(f"{FIBCACHE_REDIS} set session:1 x"), "fibcache's user: its keys only"
-    assert installed.out(f"{FIBCACHE_REDIS} get fibonacci_40") == "102334155"
+    assert "NOPERM" in installed.out(f"{S.redis} get fibonacci_40")
+    assert "NOPERM" in installed.out(f"{S.redis} set fibonacci_5 7")
+    assert "NOPERM" in installed.out(f"{S.fibcache_redis} set session:1 x"), "fibcache's user: its keys only"
+    assert installed.out(f"{S.fibcache_redis} get fibonacci_40") == "102334155"
 
 
 def test_a_flood_of_distinct_values_leaves_the_host_redis_alone(installed):
     """The issue's finding: 20,000 session keys with a TTL in the host Redis' db 0, then 400
     distinct F(~10⁶) (229 kB each, 92 MB) through the site. With fibcache's settings applied to the
     host Redis (the old install), they evicted db 0; now they land in fibcache's own instance."""
-    installed.sh("redis-cli -n 0 eval \"for i = 1, 20000 do redis.call('set', 'session:' .. i, "
+    installed.sh(f"{S.cli} -n 0 eval \"for i = 1, 20000 do redis.call('set', 'session:' .. i, "
                  "string.rep('s', 10240), 'EX', 86400) end\" 0")
     try:
-        assert installed.out("redis-cli -n 0 dbsize") == "20000"
-        evicted_before = installed.out("redis-cli info stats | awk -F: '/^evicted_keys/ {print $2}'")
+        assert installed.out(f"{S.cli} -n 0 dbsize") == "20000"
+        evicted_before = installed.out(f"{S.cli} info stats | awk -F: '/^evicted_keys/ {{print $2}}'")
         codes = installed.out(f"curl -s -o /dev/null -w '%{{http_code}}\\n' '{URL}/[999601-1000000]/'", timeout=300)
         assert codes.split() == ["200"] * 400
-        evicted = installed.out("redis-cli info stats | awk -F: '/^evicted_keys/ {print $2}'")
-        stored = int(installed.out(f"seq 999601 1000000 | sed 's/^/PTTL fibonacci_/' | {FIBCACHE_REDIS} | grep -c '^[1-9]'"))
-        print(f"400 distinct F(~10^6): host Redis db 0 {installed.out('redis-cli -n 0 dbsize')} keys, "
-              f"evicted_keys {evicted_before} -> {evicted}; fibcache's Redis holds {stored} of the 400")
-        assert installed.out("redis-cli -n 0 dbsize") == "20000"
+        evicted = installed.out(f"{S.cli} info stats | awk -F: '/^evicted_keys/ {{print $2}}'")
+        stored = int(installed.out(f"seq 999601 1000000 | sed 's/^/PTTL fibonacci_/' | {S.fibcache_redis} | grep -c '^[1-9]'"))
+        print(f"400 distinct F(~10^6): host {S.title} db 0 {installed.out(S.cli + ' -n 0 dbsize')} keys, "
+              f"evicted_keys {evicted_before} -> {evicted}; fibcache's {S.title} holds {stored} of the 400")
+        assert installed.out(f"{S.cli} -n 0 dbsize") == "20000"
         assert evicted == evicted_before == "0"
         assert stored == 400
     finally:
-        installed.sh("redis-cli -n 0 flushdb")
+        installed.sh(f"{S.cli} -n 0 flushdb")
 
 
 def test_socket_activation_and_permissions(installed):
@@ -144,7 +156,7 @@ def test_socket_activation_and_permissions(installed):
     installed.sh("systemctl stop fibcache.service")
     assert installed.out("systemctl is-active fibcache.socket") == "active"
     assert installed.out("systemctl is-active fibcache.service", check=False) == "inactive"
-    installed.sh(f"{FIBCACHE_REDIS} del fibonacci_40")
+    installed.sh(f"{S.fibcache_redis} del fibonacci_40")
     assert installed.out("stat -c '%U:%G %a' /run/fibcache.sock") == "root:www-data 660"
     # Where a Redis password goes: root only.
     assert installed.out("stat -c '%U %a' /etc/default/fibcache") == "root 600"
@@ -240,7 +252,7 @@ def test_the_unit_bounds_the_process(installed):
     systemd applies them; where the box delegates the controllers, the cgroup has them too."""
     show = lambda unit, prop: installed.out(f"systemctl show -p {prop} --value {unit}")
     assert show("fibcache", "CPUWeight") == "50"
-    for other in ("nginx", "redis-server", REDIS_UNIT):
+    for other in ("nginx", S.host_unit, S.unit):
         assert show(other, "CPUWeight") in ("[not set]", "100", ""), "others keep the default weight"
     assert show("fibcache", "MemoryHigh") == str(128 << 20)
     assert show("fibcache", "MemoryMax") == str(256 << 20)
@@ -289,7 +301,7 @@ def test_a_flood_of_misses_keeps_hits_and_memory_within_the_unit(installed):
     assert len(hits) == 40 and all(code == "200" for _, code in hits), hits
     assert worst < 1.0
     assert rss_kib < 128 * 1024
-    assert installed.out(f"systemctl is-active nginx fibcache {REDIS_UNIT}").split() == ["active"] * 3
+    assert installed.out(f"systemctl is-active nginx fibcache {S.unit}").split() == ["active"] * 3
 
 
 def test_nginx_limits_every_client_and_this_host_only_when_opted_in(installed):
@@ -354,16 +366,16 @@ def test_demo_page_and_eviction_on_the_operations_listener_only(installed):
         assert denied.endswith(" 405") and "GET and HEAD only" in denied, denied
     assert curl_status(installed, 41) == ("200", "HIT")
     assert installed.out(f"curl -s -X DELETE {OPS}/api/fibonacci/number/41/") == '{"n": 41, "evicted": true}'
-    assert installed.out(f"{FIBCACHE_REDIS} get fibonacci_41") == ""
+    assert installed.out(f"{S.fibcache_redis} get fibonacci_41") == ""
     assert curl_status(installed, 41) == ("200", "MISS")
 
 
 def test_key_and_ttl_in_fibcaches_redis(installed):
     """The article's check, on the right instance: README's `redis-cli ... ttl fibonacci_40`."""
     curl_status(installed, 40)
-    ttl = int(installed.out(f"{FIBCACHE_REDIS} ttl fibonacci_40"))
+    ttl = int(installed.out(f"{S.fibcache_redis} ttl fibonacci_40"))
     assert 0 < ttl <= 86400
-    assert installed.out(f"{FIBCACHE_REDIS} get fibonacci_40") == "102334155"
+    assert installed.out(f"{S.fibcache_redis} get fibonacci_40") == "102334155"
 
 
 def test_restart_during_load_loses_nothing(installed):
@@ -387,7 +399,7 @@ def test_512_connections_of_mixed_traffic_through_restarts_fail_nothing(installe
     # timeout now and then (5-15 s for some requests in 5 of 9 runs, old build included).
     requests, failures, out = wrk_during(
         installed, "40/", "wc -l < /var/log/nginx/error.log > /tmp/steady-errors; "
-                          f"systemctl restart fibcache; sleep 3; systemctl restart {REDIS_UNIT}",
+                          f"systemctl restart fibcache; sleep 3; systemctl restart {S.unit}",
         seconds=12, script=MIXED_LUA, connections=512, timeout="15s")
     steady_errors = installed.out("cat /tmp/steady-errors")
     nginx_errors = installed.out("wc -l < /var/log/nginx/error.log")
@@ -441,8 +453,8 @@ def test_kill_9_is_restarted_within_2s(installed):
 
 
 def test_redis_restart_during_load_answers_everything(installed):
-    requests, failures, out = wrk_during(installed, "31/", f"systemctl restart {REDIS_UNIT}", script=FRESH_N_LUA)
-    print(f"restart {REDIS_UNIT} under load: {requests} requests, {failures} failures")
+    requests, failures, out = wrk_during(installed, "31/", f"systemctl restart {S.unit}", script=FRESH_N_LUA)
+    print(f"restart {S.unit} under load: {requests} requests, {failures} failures")
     assert requests > 100 and failures == 0, out
     deadline = time.monotonic() + 5
     while curl_status(installed, 31)[1] != "HIT":
@@ -453,9 +465,9 @@ def test_redis_restart_during_load_answers_everything(installed):
 def test_stop_is_prompt_and_logged_with_priorities(installed):
     curl_status(installed, 12)  # make sure it runs
     # A Redis outage, logged at warning (a value never asked before, so it needs Redis).
-    installed.sh(f"systemctl stop {REDIS_UNIT}")
+    installed.sh(f"systemctl stop {S.unit}")
     assert curl_status(installed, 98_765) == ("200", "BYPASS")
-    installed.sh(f"systemctl start {REDIS_UNIT} && until [ \"$({REDIS} ping)\" = PONG ]; do sleep 0.1; done")
+    installed.sh(f"systemctl start {S.unit} && until [ \"$({S.redis} ping)\" = PONG ]; do sleep 0.1; done")
     start = time.monotonic()
     installed.sh("systemctl stop fibcache")
     assert time.monotonic() - start < 5
@@ -501,17 +513,19 @@ def test_install_is_idempotent(installed):
     curl_status(installed, 40)  # cached before the second install, served from Redis after it
     password = installed.out("cat /etc/fibcache/redis-password")
     # What installs before the dedicated instance left in the host's Redis: an upgrade takes it back.
-    installed.sh("""
-        printf '%s\\n' 'maxmemory 256mb' 'maxmemory-policy volatile-lru' > /etc/redis/fibcache.conf
-        printf '%s\\n' "# added by fibcache's make install; make uninstall removes these two lines" \\
-            'include /etc/redis/fibcache.conf' >> /etc/redis/redis.conf
-        mkdir -p /etc/systemd/system/redis-server.service.d
-        printf '[Service]\\nLimitNOFILE=65536\\n' > /etc/systemd/system/redis-server.service.d/fibcache.conf
-        systemctl daemon-reload && systemctl restart redis-server""")
-    assert installed.out(HOST_REDIS_STATE) != installed.host_redis_before
+    # (Those installs knew Redis only: a host's Valkey was never changed.)
+    if S.name == "redis":
+        installed.sh("""
+            printf '%s\\n' 'maxmemory 256mb' 'maxmemory-policy volatile-lru' > /etc/redis/fibcache.conf
+            printf '%s\\n' "# added by fibcache's make install; make uninstall removes these two lines" \\
+                'include /etc/redis/fibcache.conf' >> /etc/redis/redis.conf
+            mkdir -p /etc/systemd/system/redis-server.service.d
+            printf '[Service]\\nLimitNOFILE=65536\\n' > /etc/systemd/system/redis-server.service.d/fibcache.conf
+            systemctl daemon-reload && systemctl restart redis-server""")
+        assert host_server_state(installed) != installed.host_redis_before
     installed.sh("make -C /opt/fibcache install BINARY=/opt/fibcache/fibcache", timeout=300)
     assert installed.out("cat /etc/fibcache/redis-password") == password, "kept across reinstalls"
-    assert installed.out(HOST_REDIS_STATE) == installed.host_redis_before
+    assert host_server_state(installed) == installed.host_redis_before
     assert curl_status(installed, 40) == ("200", "HIT")
 
 
@@ -525,12 +539,13 @@ def test_redis_closing_idle_clients_costs_fibcache_nothing(installed):
 
 
 def test_make_install_writes_through_no_symlink_the_redis_user_planted(installed):
-    """/etc/redis is the redis user's: a symlink there in place of the host Redis' file (which an
-    install older than the dedicated instance had changed) or of a temporary file."""
+    """/etc/redis is the redis user's (/etc/valkey the valkey user's): a symlink there in place of
+    the host Redis' file (which an install older than the dedicated instance had changed) or of a
+    temporary file."""
     least_privilege.planted_symlinks_change_nothing(
         installed, "make -C /opt/fibcache install BINARY=/opt/fibcache/fibcache",
-        ["/etc/redis/redis.conf", "/etc/redis/redis-fibcache-users.conf.new"])
-    assert installed.out(HOST_REDIS_STATE) == installed.host_redis_before
+        [S.host_conf, f"{S.users_file}.new"])
+    assert host_server_state(installed) == installed.host_redis_before
 
 
 def test_daemon_reexec_and_reboot_come_back(installed):
@@ -538,19 +553,19 @@ def test_daemon_reexec_and_reboot_come_back(installed):
     assert curl_status(installed, 40)[0] == "200"
     installed.tool("stop")
     installed.tool("boot")
-    assert installed.out(f"systemctl is-active fibcache.socket {REDIS_UNIT} redis-server nginx").split() == ["active"] * 4
+    assert installed.out(f"systemctl is-active fibcache.socket {S.unit} {S.host_unit} nginx").split() == ["active"] * 4
     assert curl_status(installed, 40) == ("200", "HIT")  # Redis kept its data across the reboot
 
 
 def test_uninstall_reverses_install(installed):
     installed.sh("make -C /opt/fibcache uninstall", timeout=120)
     assert installed.out("systemctl is-active fibcache.socket", check=False) != "active"
-    gone = ("/usr/local/bin/fibcache /etc/default/fibcache /etc/fibcache /etc/redis/redis-fibcache.conf "
-            "/etc/redis/redis-fibcache-users.conf /var/lib/redis/dump-fibcache.rdb /etc/nginx/sites-enabled/fibcache "
+    gone = (f"/usr/local/bin/fibcache /etc/default/fibcache /etc/fibcache {S.conf} {S.users_file} {S.dump} "
+            "/etc/systemd/system/fibcache.service.d /etc/nginx/sites-enabled/fibcache "
             "/etc/nginx/sites-available/fibcache /usr/share/fibcache")
     assert installed.out(f"ls -d {gone} 2>&1 | grep -c 'No such'") == str(len(gone.split()))
-    assert installed.out(f"systemctl is-enabled {REDIS_UNIT}", check=False) == "disabled"
-    assert installed.out(f"systemctl is-active {REDIS_UNIT}", check=False) == "inactive"
-    assert installed.out(HOST_REDIS_STATE) == installed.host_redis_before, "the host's Redis exactly as it was"
+    assert installed.out(f"systemctl is-enabled {S.unit}", check=False) == "disabled"
+    assert installed.out(f"systemctl is-active {S.unit}", check=False) == "inactive"
+    assert host_server_state(installed) == installed.host_redis_before, "the host's Redis exactly as it was"
     assert installed.out("readlink /etc/nginx/sites-enabled/default") == "/etc/nginx/sites-available/default"
-    assert installed.out("redis-cli ping") == "PONG"
+    assert installed.out(f"{S.cli} ping") == "PONG"
