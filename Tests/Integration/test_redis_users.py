@@ -125,3 +125,31 @@ def test_the_instance_is_a_bounded_cache(deployed):
                           "--no-auth-warning", "-x", "set", "fibonacci_7"], input="7" * (9 << 20),
                          capture_output=True, text=True, timeout=30)
     assert "ERR" in big.stdout + big.stderr or admin(deployed.redis, "exists", "fibonacci_7") == "0"
+
+
+def test_the_users_file_is_owned_and_moded_where_the_server_user_cannot_swap_it(tmp_path):
+    """The users file goes into /etc/redis (/etc/valkey), which the server's user may write.
+    Made there, owned and given its mode by path, it could be swapped for a symlink between those
+    steps, and root would chown and chmod whatever it points to (/etc/shadow). The file is made,
+    owned and moded beside the password (root's own directory) and only renamed into place: every
+    chown and chmod names a file there. (chown and chmod are recorded by wrappers on PATH.)"""
+    secret, server_dir, bin_dir = tmp_path / "fibcache", tmp_path / "redis", tmp_path / "bin"
+    for d in (secret, server_dir, bin_dir):
+        d.mkdir()
+    (secret / "redis-password").write_text(PASSWORD + "\n")
+    (secret / "settings").write_text("FIBCACHE_REDIS_URL=redis://127.0.0.1:6379/1\n")
+    log = tmp_path / "calls"
+    for tool in ("chown", "chmod"):
+        wrapper = bin_dir / tool
+        wrapper.write_text(f'#!/bin/sh\necho "{tool} $*" >>{log}\nexec /bin/{tool} "$@"\n')
+        wrapper.chmod(0o755)
+    output = server_dir / "redis-fibcache-users.conf"
+    subprocess.run([ROOT / "systemd" / "redis-fibcache-users", ROOT / "systemd" / "redis-fibcache-users.conf.in",
+                    output, "root"], check=True, capture_output=True, text=True,
+                   env={"PATH": f"{bin_dir}:/usr/bin:/bin", "FIBCACHE_PASSWORD_FILE": str(secret / "redis-password"),
+                        "FIBCACHE_SETTINGS_FILE": str(secret / "settings")})
+    calls = log.read_text().splitlines()
+    assert len(calls) == 2, calls
+    assert all(call.split()[-1].startswith(f"{secret}/") for call in calls), calls
+    assert output.read_text().startswith("#") and oct(output.stat().st_mode & 0o777) == "0o640"
+    assert sorted(p.name for p in server_dir.iterdir()) == [output.name], "nothing else left in the server's directory"

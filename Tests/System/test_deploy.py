@@ -107,6 +107,10 @@ def test_install_runs_its_own_redis_like_the_article(installed):
     # The choice, kept for the next install; fibcache.service's drop-in for Valkey, only then.
     assert installed.out("cat /etc/fibcache/local-server") == S.name
     assert installed.out(f"test -e {VALKEY_DROPIN}; echo $?") == ("0" if S.name == "valkey" else "1")
+    # Under Valkey, the unit's Wants=redis-server@fibcache (a drop-in cannot take it back) must not
+    # start a second instance if redis-server comes too: that one instance is masked, only then.
+    mask = installed.out("readlink /etc/systemd/system/redis-server@fibcache.service || true")
+    assert mask == ("/dev/null" if S.name == "valkey" else "")
     assert installed.out("nginx -t 2>&1 | tail -1").endswith("successful")
 
 
@@ -561,7 +565,8 @@ def test_uninstall_reverses_install(installed):
     installed.sh("make -C /opt/fibcache uninstall", timeout=120)
     assert installed.out("systemctl is-active fibcache.socket", check=False) != "active"
     gone = (f"/usr/local/bin/fibcache /etc/default/fibcache /etc/fibcache {S.conf} {S.users_file} {S.dump} "
-            "/etc/systemd/system/fibcache.service.d /etc/nginx/sites-enabled/fibcache "
+            "/etc/systemd/system/fibcache.service.d /etc/systemd/system/redis-server@fibcache.service "
+            "/etc/nginx/sites-enabled/fibcache "
             "/etc/nginx/sites-available/fibcache /usr/share/fibcache")
     assert installed.out(f"ls -d {gone} 2>&1 | grep -c 'No such'") == str(len(gone.split()))
     assert installed.out(f"systemctl is-enabled {S.unit}", check=False) == "disabled"
