@@ -29,8 +29,10 @@ NEWER = Path(os.environ.get("FIBCACHE_DEB_NEWER", ""))
 SUITE = os.environ.get("FIBCACHE_SDBOX_SUITE", "")
 # A server there before fibcache (valkey-server), or nothing.
 EXTRA_PACKAGES = os.environ.get("FIBCACHE_SDBOX_DEB_PACKAGES", "").split()
+# Named after the suite and the extra packages' first words (valkey-server: -valkey): systemd-box
+# names the machine after the directory, and nspawn cuts a long name (into an invalid one).
 BASE_ROOT = os.environ.get("FIBCACHE_SDBOX_DEB_BASE", "/var/tmp/sdbox-fibcache-deb"
-                           + "".join(f"-{name}" for name in ([SUITE] if SUITE else []) + EXTRA_PACKAGES))
+                           + "".join(f"-{name.split('-')[0]}" for name in ([SUITE] if SUITE else []) + EXTRA_PACKAGES))
 RUN_ROOT = BASE_ROOT + "-run"
 # Nothing of fibcache's: no Redis, no nginx, no C libraries. Only what the test itself runs
 # (python3: the hostile peers, Tests/Support/peer_attacks.py), and EXTRA_PACKAGES.
