@@ -231,8 +231,8 @@ package final class RedisCacheStore: CacheStore {
         let nodes = topology.primaries.map { node in
             (address: node.description, answers: answers(link(to: node, in: cluster)))
         }
-        let down = zip(topology.primaries, nodes).filter { !$0.1.answers }.map { node, _ in
-            "\(node)" + (health.node(node.description).lastProblem.map { " (\($0))" } ?? "")
+        let down = nodes.filter { !$0.answers }.map { node in
+            node.address + (health.node(node.address).lastProblem.map { " (\($0))" } ?? "")
         }
         return CacheStoreReadiness(
             reason: down.isEmpty ? nil : "not answering PING: " + down.joined(separator: ", "), nodes: nodes)

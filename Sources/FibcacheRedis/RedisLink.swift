@@ -94,9 +94,6 @@ final class RedisLink {
         }
     }
 
-    /// Whether the link is waiting out its backoff after a failure.
-    var isBackingOff: Bool { retryAt.map { clock.now < $0 } ?? false }
-
     /// Closes the connection, nothing else said (a transaction left half done).
     func close() {
         connection?.close()

@@ -5,7 +5,6 @@ real (Debian's redis-server, in Sentinel mode too; nginx running the shipped sit
 several-hosts upstream). Redis and its Sentinels run authenticated as README tells operators (ACL users,
 no anonymous access; fibcache's passwords in files). Every load is bounded in time and count;
 everything is stopped by PID."""
-import json
 import re
 import secrets
 import shutil
@@ -21,6 +20,7 @@ import pytest
 
 from conftest import (BINARY, NGINX, ROOT, Load, Redis, Sentinels, Stack, fastcgi_answer, fastcgi_status, free_port, stop_process,
                       wait_until)
+from evictions import delete_reaches_the_other
 from hostile_redis import HostileRedis, primary_accepting_anything, sentinel_naming
 from stack import REDIS_CLI, REDIS_SERVER, RedisAuth
 
@@ -190,21 +190,7 @@ def test_a_stampede_over_both_hosts_computes_once(cluster):
 
 def test_a_delete_through_one_host_reaches_the_other(cluster):
     a, b = HOSTS
-    delays = []
-    for n in range(7000, 7100):
-        for host in (a, b):
-            deadline = time.monotonic() + 5
-            while 'desc="HIT local"' not in cluster.ask(host, "GET", f"{API}/{n}/")[0].get("Server-Timing", ""):
-                assert time.monotonic() < deadline, f"F({n}) never held on {host}"
-        assert json.loads(cluster.ask(a, "DELETE", f"{API}/{n}/")[1]) == {"n": n, "evicted": True}
-        evicted = time.monotonic()
-        while True:
-            headers, _ = cluster.ask(b, "GET", f"{API}/{n}/")
-            if 'desc="HIT local"' not in headers.get("Server-Timing", ""):
-                break
-            assert time.monotonic() - evicted < 2, f"F({n}) still served from {b}'s copy"
-        delays.append(time.monotonic() - evicted)
-        assert headers["X-Cache"] == "MISS", "the next GET through B is cold"
+    delays = delete_reaches_the_other(cluster.ask, a, b, range(7000, 7100))
     print(f"DELETE through {a} -> {b} no longer serves its copy: median {statistics.median(delays) * 1000:.2f} ms, "
           f"max {max(delays) * 1000:.2f} ms over {len(delays)} DELETEs")
 
