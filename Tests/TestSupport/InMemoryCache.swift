@@ -13,6 +13,9 @@ package final class InMemoryCache: CacheStore {
     package var losesLockReplies = false
     /// Called on every `get`, after it is counted (a test's hook into a poll loop).
     package var onGet: ((String) -> Void)?
+    /// Called on every `acquireLock`, before the lock is looked at (another process's
+    /// work landing between this process's lookup and its lock).
+    package var onAcquireLock: ((String) -> Void)?
     package private(set) var gets: [String] = []
     package private(set) var lockAttempts = 0
 
@@ -44,6 +47,7 @@ package final class InMemoryCache: CacheStore {
 
     package func acquireLock(for key: String, token: String, expiry: Duration) -> LockAttempt {
         lockAttempts += 1
+        onAcquireLock?(key)
         guard available else { return .unavailable }
         if locks[key + ":lock"] != nil { return .heldElsewhere }
         locks[key + ":lock"] = token
