@@ -52,6 +52,31 @@ def test_a_request_flood_from_one_client_gets_429(stack):
     assert 429 in local, "no exemption for 127.0.0.1 as shipped"
 
 
+def test_costly_algorithms_have_a_stricter_limit_of_their_own(stack):
+    """`iterative` and `recursive` cost up to seconds each: a client may ask for 2 a second
+    (a burst of 5 more), while its `fast` requests and other clients' are not held back."""
+    source = "127.0.0.4"
+    codes = []
+    limited = None
+    start = time.monotonic()
+    for _ in range(30):
+        code, headers, body = stack.get(f"{API}/30/?algorithm=iterative", source=source, timeout=5)
+        codes.append(code)
+        if code == 429 and limited is None:
+            limited = (headers, body)
+    elapsed = time.monotonic() - start
+    print(f"30 iterative requests from one client in {elapsed:.2f} s: {codes.count(200)} served, "
+          f"{codes.count(429)} limited")
+    assert set(codes) == {200, 429}
+    assert codes[:6] == [200] * 6, "one and a burst of 5 pass"
+    assert codes.count(200) <= 6 + 2 * elapsed + 1, "then 2 a second"
+    headers, body = limited
+    assert headers["retry-after"] == "1" and json.loads(body)["error"].startswith("too many requests")
+    assert [stack.get(f"{API}/30/", source=source)[0] for _ in range(10)] == [200] * 10, "fast is not costly"
+    assert stack.get(f"{API}/30/?algorithm=recursive", source=source)[0] == 429, "recursive shares the limit"
+    assert stack.get(f"{API}/30/?algorithm=iterative", source="127.0.0.5")[0] == 200, "another client"
+
+
 def test_the_opt_in_exempts_this_host(make_stack):
     stack = make_stack(exempt_loopback=True)
     assert all(stack.get(f"{API}/40/")[0] == 200 for _ in range(300))

@@ -35,6 +35,10 @@ def test_a_repeated_request_is_answered_by_nginx(cached):
     assert second[2] == first[2] and json.loads(second[2]) == {"fibonacci": 102334155}
     assert second[1]["etag"] == first[1]["etag"] and second[1]["cache-control"] == first[1]["cache-control"]
     assert requests_served(cached) == before, "fibcache was not asked again"
+    # The snippet's add_header replaces the server's: it repeats the browser headers.
+    plain = cached.get("/")[1]
+    for header in ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"):
+        assert first[1][header] == second[1][header] == plain[header], header
     # A conditional request is answered from the kept copy too.
     status, headers, body = cached.request("GET", f"{API}/40/", headers={"If-None-Match": first[1]["etag"]})
     assert (status, body, headers["x-micro-cache"]) == (304, b"", "HIT")

@@ -142,6 +142,19 @@ def test_a_forged_forwarded_for_neither_exempts_nor_changes_the_client(behind_pr
     assert 429 in flood(stack)
 
 
+def test_with_this_host_exempt_a_forged_forwarded_for_is_still_limited(make_stack):
+    """The opt-in exemption beside real_ip (a proxy on this host): exempt is what the proxy
+    says came from this host, never what a client writes into the header."""
+    stack = make_stack(exempt_loopback=True, render_args=["--real-ip-from", "127.0.0.1"])
+    forged = {"X-Forwarded-For": "127.0.0.1, 203.0.113.7"}  # the client's entry, then the proxy's
+    codes = flood(stack, headers=forged)
+    assert codes[:100] == [200] * 100 and 429 in codes, "the client behind the proxy is limited"
+    assert 429 in flood(stack, source="127.0.0.2", headers={"X-Forwarded-For": "127.0.0.1"}), \
+        "straight from another address the header is not believed"
+    # The trade-off written beside the opt-in: what the proxy forwards for this host is exempt.
+    assert set(flood(stack, headers={"X-Forwarded-For": "127.0.0.1"})) == {200}
+
+
 def test_an_ipv6_client_is_its_64(behind_proxy):
     stack = behind_proxy
     one_client(stack, [{"headers": {"X-Forwarded-For": address}}
