@@ -118,8 +118,9 @@ package final class ListeningSocket: @unchecked Sendable {  // immutable after i
         var one: Int32 = 1
         let reusable = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         try succeeded(reusable == 0, "setsockopt(SO_REUSEADDR)", else: fd)
-        try succeeded(bind(fd, info.ai_addr, info.ai_addrlen) == 0, "bind(\(host):\(port))", else: fd)
-        try succeeded(listen(fd, backlog) == 0, "listen(\(host):\(port))", else: fd)
+        let address = HostAndPort(host: host, port: port)  // [::1]:9000, as it is written
+        try succeeded(bind(fd, info.ai_addr, info.ai_addrlen) == 0, "bind(\(address))", else: fd)
+        try succeeded(listen(fd, backlog) == 0, "listen(\(address))", else: fd)
         return fd
     }
 

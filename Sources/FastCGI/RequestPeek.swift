@@ -1,5 +1,6 @@
 import CFastCGI
 import Glibc
+import SystemSupport
 
 /// One worker's look at a connection's next request before libfcgi reads any of
 /// it: the bytes are peeked (left in the socket for libfcgi) into a buffer of the
@@ -40,7 +41,7 @@ final class RequestPeek {
     func next(on fd: Int32, deadline: ContinuousClock.Instant, stallLimit: Duration) -> Outcome {
         var checked = 0
         var head: (shape: FastCGIRequestShape, since: ContinuousClock.Instant)?
-        var pause = 1
+        var pause = ExponentialBackoff(initial: .milliseconds(1), maximum: .milliseconds(16))
         var lastProgress = ContinuousClock.now
         // No more bytes will decide it: a head without its body's end, or nothing.
         func asFarAsItCame() -> Outcome { head.map { .request($0.shape, unread: unread(checked)) } ?? .gone }
@@ -52,7 +53,7 @@ final class RequestPeek {
             }
             if count > checked {
                 checked = count
-                pause = 1
+                pause.reset()
                 lastProgress = ContinuousClock.now
                 switch FastCGIRequestValidator.check(
                     UnsafeRawBufferPointer(rebasing: buffer[0..<count]), limits: limits)
@@ -76,8 +77,7 @@ final class RequestPeek {
             }
             // Nothing new: the peeked bytes stay readable, so poll(2) would not wait.
             // A short sleep, longer while nothing comes (a trickler, not nginx).
-            usleep(UInt32(pause) * 1_000)
-            pause = min(pause * 2, 16)
+            SystemClock().sleep(for: pause.next())
         }
     }
 

@@ -118,14 +118,16 @@ package final class RedisClusterMap: Sendable {
     private func run() {
         let clock = ContinuousClock()
         var last: ContinuousClock.Instant?
-        var interval = minInterval
+        var backoff = ExponentialBackoff(initial: minInterval, maximum: Self.maxStaleInterval)
+        var interval = backoff.next()
         while true {
             let now = clock.now
             let due = last.map { now - $0 >= period } ?? true
             if due || (stale.load(ordering: .relaxed) && last.map { now - $0 >= interval } ?? true) {
                 stale.store(false, ordering: .relaxed)
                 last = now
-                interval = refresh() ? minInterval : min(interval * 2, Self.maxStaleInterval)
+                if refresh() { backoff.reset() }
+                interval = backoff.next()
             }
             SystemClock().sleep(for: .milliseconds(20))
         }

@@ -1,4 +1,5 @@
 import Glibc
+import SystemSupport
 
 /// The signals fibcache handles synchronously: blocked in every thread (so
 /// neither libfcgi's SIGTERM handler nor the default action ever runs) and
@@ -11,9 +12,9 @@ struct SignalSet {
     private var set = sigset_t()
 
     init() {
-        precondition(sigemptyset(&set) == 0, "sigemptyset: errno \(errno)")
+        precondition(sigemptyset(&set) == 0, "\(SystemError("sigemptyset"))")
         for signal in Self.handled {
-            precondition(sigaddset(&set, signal) == 0, "sigaddset(\(signal)): errno \(errno)")
+            precondition(sigaddset(&set, signal) == 0, "\(SystemError("sigaddset(\(signal))"))")
         }
     }
 

@@ -217,10 +217,13 @@ import Testing
     }
 
     @Test func silentClientDoesNotStarveOthers() throws {
-        try withEchoServer(workers: 1, ioTimeout: .milliseconds(300)) { path, _ in
+        try withEchoServer(workers: 1, ioTimeout: .milliseconds(300)) { path, server in
             let silent = try FastCGITestClient(unixPath: path)  // connects, never sends
             defer { silent.close() }
-            usleep(50_000)
+            // Accepted and set aside among the idle connections (within 5 s), not given a worker.
+            let deadline = ContinuousClock.now + .seconds(5)
+            while server.idleConnectionCount < 1 && ContinuousClock.now < deadline { usleep(1_000) }
+            #expect(server.idleConnectionCount == 1)
             let client = try FastCGITestClient(unixPath: path)
             defer { client.close() }
             // Answered within the client's 5 s read timeout: the silent peer holds no worker.
