@@ -193,19 +193,19 @@ package final class ReadThroughCache: Sendable {
         let token = String(UInt64.random(in: 1...UInt64.max), radix: 16)
         switch acquireLock(for: miss.lockKey, token: token, store: store) {
         case .acquired:
+            defer {
+                if !store.releaseLock(for: miss.lockKey, token: token) {
+                    abandonedLocks.remember(key: miss.lockKey, token: token)
+                }
+            }
             // The holder before us may have stored its value and released the lock
             // between our lookup and our lock: one more lookup, not one more computation.
             if case .hit(let digits) = store.get(miss.key, atMost: verification.maxBytes(miss.n)),
                 verification.verifies(digits, miss.n)
             {
-                _ = store.releaseLock(for: miss.lockKey, token: token)
                 return .success(Answer(digits: digits, outcome: .hit))
             }
-            let result = stored(run(.miss), key: miss.key, store: store)
-            if !store.releaseLock(for: miss.lockKey, token: token) {
-                abandonedLocks.remember(key: miss.lockKey, token: token)
-            }
-            return result
+            return stored(run(.miss), key: miss.key, store: store)
         case .unavailable:
             // The store may have taken the lock and failed only to say so (a reply that
             // timed out): if so, it is ours to take back, not a stranger's to wait for.
