@@ -117,8 +117,9 @@ bench-cluster:
 	$(PYTHON) bench/cluster.py
 
 ## Breaking things on purpose: malformed FastCGI, Redis killed/frozen/refusing during load,
-## a bounded soak (release binary, RSS before/after) and a valgrind run of the C interop paths.
-test-faults: build build-release
+## a bounded soak (the static release binary the package ships: built once for this, test-system
+## and test-deb; RSS before/after) and a valgrind run of the C interop paths.
+test-faults: build build-static
 	scripts/install-deps faults
 	scripts/pytest Tests/Faults -s
 

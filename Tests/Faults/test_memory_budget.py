@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, fastcgi_status, rss_kib
 
-RELEASE = ROOT / ".build" / "release" / "fibcache"
+RELEASE = ROOT / ".build-static" / "release" / "fibcache"  # the deployed build (make build-static)
 API = "/api/fibonacci/number"
 BUDGET_MIB = 48
 LARGE = [10_000_000 - i for i in range(4)]

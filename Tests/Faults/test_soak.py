@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT, Stack, rss_kib, stop_process, wait_until
 
-RELEASE = ROOT / ".build" / "release" / "fibcache"
+RELEASE = ROOT / ".build-static" / "release" / "fibcache"  # the deployed build (make build-static)
 SOAK_SECONDS = int(os.environ.get("FIBCACHE_SOAK_SECONDS", "65"))
 
 

@@ -224,10 +224,10 @@ def test_untrusted_peers_cannot_take_the_installed_package_down(box):
 
 def test_slow_clients_from_one_address_do_not_starve_another(box):
     """Issue 23: 3,000 connections from one address (127.0.0.2), half idle, half sending their
-    headers a byte every 3 s, each reopened when closed, for 45 s; meanwhile another address
+    headers a byte every 3 s, each reopened when closed, for 30 s; meanwhile another address
     (127.0.0.3) asks every 100 ms and is answered every time. nginx counts a connection against
     limit_conn only once its headers are read: what bounds these is the site's timeouts (each
-    closed after its 10 s client_header_timeout; Debian's 60 s kept them all the 45 s) and the
+    closed after its 10 s client_header_timeout; Debian's 60 s kept them all the 30 s) and the
     room README's sizing gives nginx (worker_connections 4096, worker_rlimit_nofile 8192)."""
     installed_with_site(box)
     box.tool("copy-in", str(ROOT / "Tests" / "Support" / "slow_clients.py"), "/root/")
@@ -235,11 +235,13 @@ def test_slow_clients_from_one_address_do_not_starve_another(box):
            "(grep -q '^worker_rlimit_nofile' /etc/nginx/nginx.conf || "
            " sed -i '/^worker_processes/a worker_rlimit_nofile 8192;' /etc/nginx/nginx.conf) && "
            "nginx -t && systemctl restart nginx && sleep 1")
-    out = box.out("python3 /root/slow_clients.py 127.0.0.1 80 127.0.0.2 127.0.0.3 3000 45 /api/fibonacci/number/40/",
-                  timeout=180)
+    seconds = 30  # three of the 10 s header timeouts: each slow connection is closed twice
+    out = box.out(f"python3 /root/slow_clients.py 127.0.0.1 80 127.0.0.2 127.0.0.3 3000 {seconds} "
+                  "/api/fibonacci/number/40/", timeout=180)
     result = json.loads(out.splitlines()[-1])
     print(f"slow clients: {result}")
-    assert result["other_requests"] > 200 and result["other_failed_count"] == 0, result
+    # One every 100 ms when answered at once: at least half of that, none failed.
+    assert result["other_requests"] > seconds * 10 / 2 and result["other_failed_count"] == 0, result
     assert result["other_worst"] < 1.0, result
     assert result["closed_by_server"] >= 3000, "every slow connection closed by the server at least once"
     assert result["lifetime_max"] < 15, result
