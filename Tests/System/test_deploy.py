@@ -10,6 +10,7 @@ import pytest
 
 import least_privilege
 from box import EXEMPT_LOOPBACK, OPERATIONS
+from conftest import ROOT
 
 URL = "http://127.0.0.1:80/api/fibonacci/number"  # wrk needs the port: no /etc/services in the box
 OPS = OPERATIONS  # the site's operations server (a unix socket): health, status, metrics, DELETE
@@ -484,6 +485,24 @@ def test_stop_is_prompt_and_logged_with_priorities(installed):
     # The README's day-2 commands.
     assert "active (running)" in installed.out("systemctl status fibcache --no-pager")
     assert "fibcache started" in installed.out("journalctl -u fibcache --no-pager")
+
+
+def test_readmes_check_command_passes_on_the_installed_host(installed):
+    """README's `fibcache --check` line, as written there, with the unit's settings and files:
+    OK, the password never printed; with a wrong password it fails and says so."""
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"before a restart.*?```sh\n(.*?)```", readme, re.S).group(1)
+    # README's note beside it: the socket under Valkey. The box runs it as root (no sudo there).
+    command = command.replace("/run/redis-fibcache/redis-server.sock", S.socket).replace("sudo ", "", 1)
+    good = installed.sh(command, check=False)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert good.stdout.rstrip().endswith("fibcache --check: OK"), good.stdout
+    assert "ACL allows every command fibcache sends" in good.stdout, good.stdout
+    password = installed.out("cat /etc/fibcache/redis-password")
+    assert password and password not in good.stdout + good.stderr
+    installed.sh("umask 077; echo not-the-password >/root/wrong-password")
+    bad = installed.sh(command.replace("/etc/fibcache/redis-password", "/root/wrong-password"), check=False)
+    assert bad.returncode != 0 and "FAILED: Redis" in bad.stderr, bad.stdout + bad.stderr
 
 
 def test_units_verify_clean_and_score(installed):
