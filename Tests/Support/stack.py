@@ -150,6 +150,8 @@ class Redis:
         self.proc = subprocess.Popen(
             [*self.launcher, REDIS_SERVER, *self.config, "--bind", self.host, "--port", str(self.port), "--dir", str(self.directory),
              "--save", "", "--appendonly", "no", "--logfile", str(self.directory / "redis.log"),
+             # A replica's first sync at once, not after the default 5 s wait for more replicas.
+             "--repl-diskless-sync-delay", "0",
              *(self.auth.redis_args() if self.auth else []), *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: self.ping(), what="redis-server up")
