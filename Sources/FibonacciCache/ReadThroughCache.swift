@@ -200,6 +200,7 @@ package final class ReadThroughCache: Sendable {
             }
             // The holder before us may have stored its value and released the lock
             // between our lookup and our lock: one more lookup, not one more computation.
+            // Anything else there is computed over (a rejected value was counted at the lookup).
             if case .hit(let digits) = store.get(miss.key, atMost: verification.maxBytes(miss.n)),
                 verification.verifies(digits, miss.n)
             {

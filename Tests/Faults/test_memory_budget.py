@@ -44,7 +44,7 @@ def flood(stack, clients, seconds):
 
 @pytest.fixture
 def large_value_stack(make_stack):
-    assert RELEASE.exists(), "make test-faults builds the release binary first"
+    assert RELEASE.exists(), "make test-faults builds it first (make build-static)"
     return make_stack(workers=40, binary=RELEASE, fibcache_args=["--max-n", "10000000", "--memory-budget-mb", str(BUDGET_MIB)])
 
 

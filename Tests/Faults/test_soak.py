@@ -31,7 +31,7 @@ def wrk(stack, seconds, connections=16):
 
 @pytest.fixture
 def release_stack(tmp_path):
-    assert RELEASE.exists(), "make test-faults builds the release binary first"
+    assert RELEASE.exists(), "make test-faults builds it first (make build-static)"
     # As shipped: in-process copy, kept connections, the default workers (8 per core, at least 16).
     stack = Stack(tmp_path, workers=None, binary=RELEASE)
     try:
