@@ -118,6 +118,14 @@ extension ReadThroughCache {
         }
     }
 
+    /// A computation that must not run: the answer has to come from a store or a copy.
+    func neverComputed(_ why: String = "computed") -> () -> [UInt8] {
+        {
+            Issue.record(Comment(rawValue: why))
+            return []
+        }
+    }
+
     @Test func missComputesStoresWithTheTTLThenHits() {
         let store = InMemoryCache()
         let readThrough = cache()
@@ -129,10 +137,7 @@ extension ReadThroughCache {
         #expect(store.expiries["fibonacci_40"] == .seconds(600))
         let second = readThrough.value(
             for: 40, store: store,
-            compute: {
-                Issue.record("computed again")
-                return []
-            })
+            compute: neverComputed("computed again"))
         #expect(second.outcome == .hit && !second.computedHere && !second.fromLocalCopy)
         #expect(second.digits == first.digits)
     }
@@ -167,10 +172,7 @@ extension ReadThroughCache {
         }
         let answer = cache().value(
             for: 30, store: store,
-            compute: {
-                Issue.record("computed")
-                return []
-            })
+            compute: neverComputed())
         #expect(answer.outcome == .hit && !answer.computedHere)
         #expect(answer.digits == Array("832040".utf8))
         #expect(clock.slept.count == 2)
@@ -187,10 +189,7 @@ extension ReadThroughCache {
         }
         let answer = cache().value(
             for: 31, store: store,
-            compute: {
-                Issue.record("computed again")
-                return []
-            })
+            compute: neverComputed("computed again"))
         #expect(answer.outcome == .hit && !answer.computedHere)
         #expect(answer.digits == Array("1346269".utf8))
         #expect(store.gets == ["fibonacci_31", "fibonacci_31"], "looked again once the lock was taken")
@@ -283,10 +282,7 @@ extension ReadThroughCache {
         #expect(
             readThrough.value(
                 for: n, store: store,
-                compute: {
-                    Issue.record("computed")
-                    return []
-                }
+                compute: neverComputed()
             ).fromLocalCopy)
     }
 
@@ -299,10 +295,7 @@ extension ReadThroughCache {
         #expect(
             cache().value(
                 for: 115, store: store,
-                compute: {
-                    Issue.record("computed")
-                    return []
-                }
+                compute: neverComputed()
             ).outcome == .hit)
     }
 
@@ -330,10 +323,7 @@ extension ReadThroughCache {
         #expect(store.gets.count == 2, "looked up, and again under the lock")
         let second = readThrough.value(
             for: 40, store: store,
-            compute: {
-                Issue.record("computed")
-                return []
-            })
+            compute: neverComputed())
         #expect(second.outcome == .hit && second.fromLocalCopy)
         #expect(second.digits == Array("102334155".utf8))
         #expect(store.gets.count == 2, "the second answer came from the process, not the store")
