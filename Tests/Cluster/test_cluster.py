@@ -1,7 +1,7 @@
 """Several fibcache hosts behind one nginx, Redis made highly available by Sentinel (issue 15),
 proven on simulated hosts: each "host" is a loopback address of its own (127.0.1.x for Redis and
 its Sentinels, 127.0.2.x for the fibcache hosts, 127.0.3.1 for the load balancer), every process
-real (Debian's redis-server, in Sentinel mode too; nginx running the shipped site with the
+real (Debian's redis-server, or $FIBCACHE_REDIS_SERVER's, in Sentinel mode too; nginx running the shipped site with the
 several-hosts upstream). Redis and its Sentinels run authenticated as README tells operators (ACL users,
 no anonymous access; fibcache's passwords in files). Every load is bounded in time and count;
 everything is stopped by PID."""

@@ -4,7 +4,7 @@ import signal
 import subprocess
 import time
 
-from conftest import Load, wait_until
+from conftest import REDIS_CLI, Load, wait_until
 
 API = "/api/fibonacci/number"
 # These tests watch Redis itself: without the in-process copy every request asks it.
@@ -69,14 +69,14 @@ def test_password_set_while_running_then_removed(make_stack):
         stack.get(f"{API}/{n}/")
     stack.redis.cli("config", "set", "requirepass", "s3cret")
     # Connections made before stay authenticated: drop them so fibcache must reconnect.
-    subprocess.run(["redis-cli", "-p", str(stack.redis.port), "-a", "s3cret", "--no-auth-warning",
+    subprocess.run([REDIS_CLI, "-p", str(stack.redis.port), "-a", "s3cret", "--no-auth-warning",
                     "client", "kill", "type", "normal"], check=True, capture_output=True)
     for n in range(200, 240):
         status, headers, _ = stack.get(f"{API}/{n}/")
         assert status == 200 and headers["x-cache"] == "BYPASS"
     log = stack.log_text()
     assert 1 <= count(log, "Redis unavailable") <= 2, log  # one line per condition, not per request
-    subprocess.run(["redis-cli", "-p", str(stack.redis.port), "-a", "s3cret", "--no-auth-warning",
+    subprocess.run([REDIS_CLI, "-p", str(stack.redis.port), "-a", "s3cret", "--no-auth-warning",
                     "config", "set", "requirepass", ""], check=True, capture_output=True)
     wait_until(lambda: stack.get(f"{API}/300/")[1]["x-cache"] != "BYPASS", timeout=5, what="caching resumes")
     assert "reachable again" in stack.log_text()

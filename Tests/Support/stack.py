@@ -154,7 +154,7 @@ class Redis:
              "--repl-diskless-sync-delay", "0",
              *(self.auth.redis_args() if self.auth else []), *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: self.ping(), what="redis-server up")
+        wait_until(lambda: self.ping(), what=f"{REDIS_SERVER} up")
         return self
 
     def ping(self):

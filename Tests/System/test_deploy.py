@@ -493,7 +493,7 @@ def test_readmes_check_command_passes_on_the_installed_host(installed):
     readme = (ROOT / "README.md").read_text()
     command = re.search(r"before a restart.*?```sh\n(.*?)```", readme, re.S).group(1)
     # README's note beside it: the socket under Valkey. The box runs it as root (no sudo there).
-    command = command.replace("/run/redis-fibcache/redis-server.sock", S.socket).replace("sudo ", "", 1)
+    command = command.replace(least_privilege.LocalServer("redis").socket, S.socket).replace("sudo ", "", 1)
     good = installed.sh(command, check=False)
     assert good.returncode == 0, good.stdout + good.stderr
     assert good.stdout.rstrip().endswith("fibcache --check: OK"), good.stdout
